@@ -1,0 +1,43 @@
+# httpaf developer tasks. Everything runs inside a virtualenv at $(VENV).
+VENV ?= .venv
+PY = $(VENV)/bin/python
+PYX := $(wildcard httpaf/_*.pyx)
+LINT_PATHS := $(wildcard httpaf tests examples benchmarks)
+
+.PHONY: venv install test serve lint clean
+
+venv: $(PY)
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install 'setuptools>=68' wheel 'Cython>=3.0'
+
+# Editable install; then build the extensions in place so the .so files sit in httpaf/.
+install: venv
+	$(PY) -m pip install --no-build-isolation -e '.[test]'
+ifneq ($(PYX),)
+	$(PY) setup.py build_ext --inplace
+endif
+
+# Run the suite twice: with the Cython extensions (when there are any), then pure Python.
+test: install
+ifneq ($(PYX),)
+	@$(PY) -c 'import httpaf,sys; sys.exit(httpaf.implementation != "cython")' || \
+	  { echo "error: httpaf/_*.pyx exists but httpaf.implementation is not 'cython'" \
+	         "(were the extensions built? is HTTPAF_NO_EXTENSIONS set?)" >&2; exit 1; }
+endif
+	$(PY) -m pytest -q
+	HTTPAF_NO_EXTENSIONS=1 $(PY) -m pytest -q
+
+serve: install
+	$(PY) examples/hello.py --host 127.0.0.1 --port 8080
+
+lint: venv
+	@$(PY) -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install ruff
+	@$(PY) -m mypy --version >/dev/null 2>&1 || $(PY) -m pip install mypy
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m mypy httpaf
+
+clean:
+	rm -rf build/ *.egg-info httpaf/*.so httpaf/_*.c .pytest_cache

@@ -1,0 +1,613 @@
+"""Incremental HTTP/1.1 request and response parsers, in pure Python.
+
+The twin of ``_parser.pyx``: same classes, same results, same errors. A parser is
+driven by :meth:`parse` with a buffer and a ``[start, end)`` window. Each call returns
+one event and sets ``consumed`` to the number of bytes at ``start`` that it used up.
+Bytes not consumed must be presented again, followed by new data, on the next call
+(http/af's "committed" rule):
+
+- the request (status) line is consumed as soon as it is complete;
+- the header block is consumed only when its blank line arrives;
+- body bytes are consumed as they are returned;
+- a chunk-size line is consumed with its CRLF; the CRLF that ends chunk data is
+  consumed together with the next size line.
+
+Events:
+
+- ``None``: more input is needed (``consumed`` may still be positive);
+- a :class:`~httpaf.message.Request` or :class:`~httpaf.message.Response`: a head,
+  after which ``body_length``, ``keep_alive``, ``expect_continue`` and ``upgrade``
+  describe it. A head whose ``body_length`` is 0 is a complete message: no
+  :class:`~httpaf.message.EndOfMessage` follows it;
+- a ``memoryview`` slice of the buffer: body bytes (valid until the buffer changes);
+- an :class:`~httpaf.message.EndOfMessage`: the body ended, with trailers if any.
+
+Errors raise :class:`~httpaf.errors.ParseError`; ``consumed`` then holds the bytes used
+before the error. A failed parser stays failed: nothing after a framing error is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .config import Config
+from .errors import ParseError
+from .headers import Headers
+from .message import (
+    CHUNKED,
+    CLOSE_DELIMITED,
+    END_OF_MESSAGE,
+    EndOfMessage,
+    Request,
+    Response,
+    response_has_body,
+)
+from .method import Method
+from .status import check_code
+from .version import HTTP_1_0, HTTP_1_1
+
+__all__ = ["RequestParser", "ResponseParser"]
+
+Buffer = bytes | bytearray
+Step = Callable[[Buffer, int, int, bool], object]
+
+# Parser states.
+_START = 0  # at a message boundary, expecting a start line
+_HEADERS = 1  # start line consumed, expecting the header block
+_FIXED = 2  # inside a body of known length
+_CHUNK_SIZE = 3  # expecting the first chunk-size line
+_CHUNK_NEXT = 4  # expecting CRLF after chunk data, then a chunk-size line
+_CHUNK_DATA = 5  # inside chunk data
+_TRAILERS = 6  # after the last chunk, expecting trailers and a blank line
+_EOF_BODY = 7  # response body delimited by the end of the connection
+_END = 8  # body complete; the next call returns EndOfMessage
+_FAILED = 9
+
+_TOKEN_CHARS = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
+_TOKEN = re.compile(f"[{_TOKEN_CHARS}]+")
+# A request line, all of it: method, target (visible ASCII), version.
+_REQUEST_LINE = re.compile(rb"([" + _TOKEN_CHARS.encode() + rb"]+) ([\x21-\x7e]+) (HTTP/1\.[01])\r\n")
+_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3}) ([\t\x20-\x7e\x80-\xff]*)\r\n")
+_VERSION_LIKE = re.compile(rb"HTTP/[0-9]\.[0-9]")
+# In a head or trailer block: CTLs other than HTAB, DEL, bare CR, bare LF.
+_BAD_IN_BLOCK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
+_ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+_AUTHORITY_FORM = re.compile(r"[^/?#@\s]+:[0-9]+")
+_QUOTED = r'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+_CHUNK_EXT = (
+    rf"(?:[ \t]*;[ \t]*[{_TOKEN_CHARS}]+(?:[ \t]*=[ \t]*(?:[{_TOKEN_CHARS}]+|{_QUOTED}))?)*"
+)
+_CHUNK_LINE = re.compile(f"([0-9A-Fa-f]{{1,16}})({_CHUNK_EXT})\r\n")
+
+_METHODS: dict[str, str] = {m.value: m for m in Method}
+
+#: Fields a sender must not put in a trailer section (RFC 9110 §6.5.1).
+FORBIDDEN_TRAILERS = frozenset(
+    {
+        "authorization",
+        "cache-control",
+        "connection",
+        "content-encoding",
+        "content-length",
+        "content-range",
+        "content-type",
+        "cookie",
+        "expect",
+        "host",
+        "keep-alive",
+        "max-forwards",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "range",
+        "set-cookie",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "www-authenticate",
+    }
+)
+
+
+def _latin1(buf: Buffer, start: int, end: int) -> str:
+    return buf[start:end].decode("latin-1")
+
+
+class _Parser:
+    """What request and response parsers share: fields, bodies, chunks, trailers."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else Config()
+        self.consumed = 0
+        #: After a head: its body length (bytes), CHUNKED or CLOSE_DELIMITED.
+        self.body_length = 0
+        #: After a head: whether it lets the connection persist.
+        self.keep_alive = True
+        #: After a request head: ``Expect: 100-continue`` on HTTP/1.1.
+        self.expect_continue = False
+        #: After a head: an upgrade (``Connection: upgrade`` + ``Upgrade``) or CONNECT.
+        self.upgrade = False
+        self._state = _START
+        self._remaining = 0  # bytes left in a fixed body or the current chunk
+        self._body_seen = 0  # chunked body bytes so far, for max_body_size
+        self._scanned = 0  # bytes of an incomplete block already searched
+        self._error: ParseError | None = None
+
+    @property
+    def is_idle(self) -> bool:
+        """Whether the parser is at a message boundary with nothing pending."""
+        return self._state == _START
+
+    @property
+    def is_failed(self) -> bool:
+        """Whether a parse error stopped the parser for good."""
+        return self._state == _FAILED
+
+    def _fail(self, message: str, status: int, consumed: int) -> ParseError:
+        error = ParseError(message, status)
+        self._state = _FAILED
+        self._error = error
+        self.consumed = consumed
+        return error
+
+    # -- the driver ------------------------------------------------------------------
+
+    def parse(
+        self, buf: Buffer, start: int = 0, end: int | None = None, eof: bool = False
+    ) -> object:
+        """Parse ``buf[start:end]``; return one event (see the module docstring).
+
+        ``eof`` says that no bytes will follow ``end``.
+        """
+        if end is None:
+            end = len(buf)
+        self.consumed = 0
+        state = self._state
+        if state == _START:
+            return self._parse_start(buf, start, end, eof)
+        if state == _HEADERS:
+            return self._parse_headers(buf, start, end, eof)
+        if state == _FIXED:
+            return self._parse_fixed(buf, start, end, eof)
+        if state == _END:
+            self._state = _START
+            return END_OF_MESSAGE
+        if state == _CHUNK_DATA:
+            return self._parse_chunk_data(buf, start, end, eof)
+        if state == _CHUNK_SIZE or state == _CHUNK_NEXT:
+            return self._parse_chunk_size(buf, start, end, eof)
+        if state == _TRAILERS:
+            return self._parse_trailers(buf, start, end, eof)
+        if state == _EOF_BODY:
+            return self._parse_eof_body(buf, start, end, eof)
+        error = self._error
+        raise ParseError(error.message if error else "parser failed", error.status if error else 400)
+
+    def _then(self, offset: int, step: Step, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        """Run ``step`` at ``start``, adding ``offset`` bytes to what it consumes."""
+        self.consumed = 0
+        try:
+            return step(buf, start, end, eof)
+        finally:
+            self.consumed += offset
+
+    def _parse_start(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        raise NotImplementedError
+
+    def _parse_headers(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        raise NotImplementedError
+
+    # -- blocks of fields ------------------------------------------------------------
+
+    def _find_block_end(
+        self, buf: Buffer, start: int, end: int, eof: bool, limit: int, what: str, status: int
+    ) -> int:
+        """The index just past the blank line that ends a field block, or -1.
+
+        An empty block is just CRLF. Searches resume where the last call stopped, so a
+        head dribbled in one byte at a time costs linear time, not quadratic.
+        """
+        if end - start >= 2 and buf[start] == 13 and buf[start + 1] == 10:
+            self._scanned = 0
+            return start + 2
+        search_from = start + max(self._scanned - 3, 0)
+        stop = min(end, start + limit)
+        found = buf.find(b"\r\n\r\n", search_from, stop)
+        if found >= 0:
+            self._scanned = 0
+            return found + 4
+        self._scanned = stop - start
+        line_start = buf.rfind(b"\n", start, stop) + 1 or start
+        if stop - line_start > self.config.max_field_size:
+            raise self._fail(f"{what} field too large", 431, 0)
+        if end - start >= limit:
+            raise self._fail(f"{what} section too large", status, 0)
+        if eof:
+            raise self._fail(f"unexpected end of input in {what} section", 400, 0)
+        return -1
+
+    def _parse_fields(
+        self, buf: Buffer, start: int, end: int, max_count: int, what: str
+    ) -> list[tuple[str, str]]:
+        """Validate and split ``buf[start:end]``, field lines each ending in CRLF."""
+        if start == end:
+            return []
+        text = _latin1(buf, start, end - 2)
+        bad = _BAD_IN_BLOCK.search(text)
+        if bad is not None:
+            raise self._fail(f"invalid character {bad.group()!r} in {what} section", 400, 0)
+        lines = text.split("\r\n")
+        if len(lines) > max_count:
+            raise self._fail(f"too many {what} fields", 431, 0)
+        max_field = self.config.max_field_size - 2
+        fields = []
+        for line in lines:
+            name, colon, value = line.partition(":")
+            if not colon or _TOKEN.fullmatch(name) is None:
+                raise self._fail(_field_error(line, what), 400, 0)
+            if len(line) > max_field:
+                raise self._fail(f"{what} field too large", 431, 0)
+            fields.append((name, value.strip(" \t")))
+        return fields
+
+    # -- bodies ----------------------------------------------------------------------
+
+    def _start_body(self, length: int) -> None:
+        if length == 0:
+            self._state = _START
+        elif length == CHUNKED:
+            self._state = _CHUNK_SIZE
+            self._body_seen = 0
+        elif length == CLOSE_DELIMITED:
+            self._state = _EOF_BODY
+        else:
+            self._state = _FIXED
+            self._remaining = length
+
+    def _parse_fixed(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        n = min(self._remaining, end - start)
+        if n == 0:
+            if eof:
+                raise self._fail("unexpected end of input in body", 400, 0)
+            return None
+        self._remaining -= n
+        if self._remaining == 0:
+            self._state = _END
+        self.consumed = n
+        return memoryview(buf)[start : start + n]
+
+    def _parse_eof_body(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        if start < end:
+            self.consumed = end - start
+            return memoryview(buf)[start:end]
+        if eof:
+            self._state = _START
+            return END_OF_MESSAGE
+        return None
+
+    def _parse_chunk_data(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        n = min(self._remaining, end - start)
+        if n == 0:
+            if eof:
+                raise self._fail("unexpected end of input in chunk", 400, 0)
+            return None
+        self._remaining -= n
+        if self._remaining == 0:
+            self._state = _CHUNK_NEXT
+        self.consumed = n
+        return memoryview(buf)[start : start + n]
+
+    def _parse_chunk_size(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        pos = start
+        if self._state == _CHUNK_NEXT:
+            if end - start < 2:
+                if eof or (end > start and buf[start] != 13):
+                    raise self._fail("missing CRLF after chunk data", 400, 0)
+                return None
+            if buf[start] != 13 or buf[start + 1] != 10:
+                raise self._fail("missing CRLF after chunk data", 400, 0)
+            pos += 2
+        limit = self.config.max_chunk_line
+        lf = buf.find(b"\n", pos, min(end, pos + limit))
+        if lf < 0:
+            if end - pos >= limit:
+                raise self._fail("chunk-size line too long", 400, 0)
+            if eof:
+                raise self._fail("unexpected end of input in chunk-size line", 400, 0)
+            return None
+        match = _CHUNK_LINE.fullmatch(_latin1(buf, pos, lf + 1))
+        if match is None:
+            raise self._fail("invalid chunk-size line", 400, 0)
+        size = int(match.group(1), 16)
+        self.consumed = lf + 1 - start
+        if size == 0:
+            self._state = _TRAILERS
+            return self._then(self.consumed, self._parse_trailers, buf, lf + 1, end, eof)
+        self._body_seen += size
+        limit_body = self.config.max_body_size
+        if limit_body is not None and self._body_seen > limit_body and self._checks_body_size:
+            raise self._fail("body too large", 413, self.consumed)
+        self._remaining = size
+        self._state = _CHUNK_DATA
+        return self._then(self.consumed, self._parse_chunk_data, buf, lf + 1, end, eof)
+
+    def _parse_trailers(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        config = self.config
+        block_end = self._find_block_end(
+            buf, start, end, eof, config.max_trailer_size, "trailer", 431
+        )
+        if block_end < 0:
+            return None
+        fields = self._parse_fields(buf, start, block_end - 2, config.max_trailers, "trailer")
+        self.consumed = block_end - start
+        self._state = _START
+        if not fields:
+            return END_OF_MESSAGE
+        for name, _ in fields:
+            if name.lower() in FORBIDDEN_TRAILERS:
+                raise self._fail(f"forbidden trailer field: {name}", 400, 0)
+        return EndOfMessage(Headers._of_list(fields))
+
+    _checks_body_size = False
+
+
+def _field_error(line: str, what: str) -> str:
+    if line[:1] in (" ", "\t"):
+        return f"obsolete line folding in {what} section"
+    name, colon, _ = line.partition(":")
+    if not colon:
+        return f"{what} field without a colon"
+    if not name:
+        return f"empty {what} field name"
+    if name.rstrip(" \t") != name:
+        return f"whitespace between {what} field name and colon"
+    return f"invalid character in {what} field name"
+
+
+class RequestParser(_Parser):
+    """Parses the requests a server receives."""
+
+    _checks_body_size = True
+
+    def __init__(self, config: Config | None = None) -> None:
+        super().__init__(config)
+        self._request: Request | None = None
+
+    def _parse_start(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        pos = start
+        # RFC 9112 §2.2: ignore empty lines before the request line.
+        while end - pos >= 2 and buf[pos] == 13 and buf[pos + 1] == 10:
+            pos += 2
+        self.consumed = pos - start
+        if pos == end:
+            return None
+        limit = self.config.max_request_line
+        lf = buf.find(b"\n", pos, min(end, pos + limit))
+        if lf < 0:
+            if end - pos >= limit:
+                raise self._fail("request line too long", 414, self.consumed)
+            if eof:
+                raise self._fail("unexpected end of input in request line", 400, self.consumed)
+            if buf[pos] == 13 and end - pos >= 2:
+                raise self._fail("bare CR before request line", 400, self.consumed)
+            return None
+        match = _REQUEST_LINE.fullmatch(buf, pos, lf + 1)
+        if match is None:
+            error = _request_line_error(buf[pos : lf + 1])
+            raise self._fail(error.message, error.status, self.consumed)
+        method_b, target_b, version_b = match.groups()
+        method = method_b.decode("ascii")
+        method = _METHODS.get(method, method)
+        target = target_b.decode("ascii")
+        _check_target_form(method, target, self)
+        version = HTTP_1_1 if version_b[7] == 49 else HTTP_1_0
+        self._request = Request(method, target, None, version)
+        self._state = _HEADERS
+        return self._then(lf + 1 - start, self._parse_headers, buf, lf + 1, end, eof)
+
+    def _parse_headers(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        config = self.config
+        block_end = self._find_block_end(
+            buf, start, end, eof, config.max_head_size, "header", 431
+        )
+        if block_end < 0:
+            return None
+        fields = self._parse_fields(buf, start, block_end - 2, config.max_headers, "header")
+        request = self._request
+        if request is None:  # unreachable: _HEADERS follows a request line
+            raise self._fail("no request line", 400, 0)
+        self._request = None
+        headers = Headers._of_list(fields)
+        request.headers = headers
+        self._describe(request, headers)
+        self.consumed = block_end - start
+        self._start_body(self.body_length)
+        return request
+
+    def _describe(self, request: Request, headers: Headers) -> None:
+        """Set body_length, keep_alive, expect_continue, upgrade, or fail."""
+        te: list[str] = []
+        cl: list[str] = []
+        connection: list[str] = []
+        hosts = 0
+        expect = False
+        upgrade = False
+        for name, value in headers:
+            lname = name.lower()
+            if lname == "host":
+                hosts += 1
+            elif lname == "content-length":
+                cl.append(value)
+            elif lname == "transfer-encoding":
+                te.append(value)
+            elif lname == "connection":
+                connection.extend(
+                    t.strip(" \t").lower() for t in value.split(",")
+                )
+            elif lname == "expect":
+                expect = expect or value.lower() == "100-continue"
+            elif lname == "upgrade":
+                upgrade = True
+        version = request.version
+        if hosts > 1:
+            raise self._fail("multiple Host fields", 400, 0)
+        if hosts == 0 and version == HTTP_1_1 and self.config.require_host:
+            raise self._fail("missing Host field", 400, 0)
+        length = _request_length(version, te, cl, self)
+        max_body = self.config.max_body_size
+        if max_body is not None and length > max_body:
+            raise self._fail("body too large", 413, 0)
+        self.body_length = length
+        if "close" in connection:
+            self.keep_alive = False
+        elif version == HTTP_1_0:
+            self.keep_alive = "keep-alive" in connection
+        else:
+            self.keep_alive = True
+        self.expect_continue = expect and version == HTTP_1_1
+        self.upgrade = (upgrade and "upgrade" in connection) or request.method == "CONNECT"
+
+
+def _request_length(version: object, te: list[str], cl: list[str], parser: _Parser) -> int:
+    """RFC 9112 §6.3 for requests, strict; see :func:`httpaf.message.is_chunked`."""
+    from .message import is_chunked, parse_content_length
+
+    try:
+        if te:
+            if cl:
+                raise ParseError("both Transfer-Encoding and Content-Length")
+            if version == HTTP_1_0:
+                raise ParseError("Transfer-Encoding in an HTTP/1.0 request")
+            is_chunked(te, strict=True)
+            return CHUNKED
+        if cl:
+            return parse_content_length(cl)
+        return 0
+    except ParseError as error:
+        raise parser._fail(error.message, error.status, 0) from None
+
+
+def _check_target_form(method: str, target: str, parser: _Parser) -> None:
+    """RFC 9112 §3.2: the four request-target forms, each with its method."""
+    first = target[0]
+    if method == "CONNECT":
+        if _AUTHORITY_FORM.fullmatch(target) is None:
+            raise parser._fail("CONNECT needs an authority-form target", 400, parser.consumed)
+    elif first == "/":
+        return
+    elif target == "*":
+        if method != "OPTIONS":
+            raise parser._fail("asterisk-form target is only for OPTIONS", 400, parser.consumed)
+    elif _ABSOLUTE_FORM.match(target) is None:
+        raise parser._fail("invalid request target", 400, parser.consumed)
+
+
+def _request_line_error(line: bytes) -> ParseError:
+    """Say precisely what is wrong with a request line that did not match."""
+    if not line.endswith(b"\r\n") or b"\r" in line[:-2]:
+        return ParseError("request line not terminated by CRLF")
+    parts = line[:-2].split(b" ")
+    if len(parts) != 3 or not all(parts):
+        return ParseError("request line is not 'method SP target SP version'")
+    method, target, version = parts
+    if _TOKEN.fullmatch(method.decode("latin-1")) is None:
+        return ParseError("invalid character in method")
+    if _VERSION_LIKE.fullmatch(version) is not None:
+        return ParseError(f"unsupported HTTP version {version.decode()}", 505)
+    if not version.startswith(b"HTTP/"):
+        return ParseError("invalid HTTP version")
+    if any(c < 0x21 or c > 0x7E for c in target):
+        return ParseError("invalid character in request target")
+    return ParseError("invalid HTTP version")
+
+
+class ResponseParser(_Parser):
+    """Parses the responses a client receives.
+
+    Set :attr:`request_method` before each response: HEAD and CONNECT change how its
+    body is delimited.
+    """
+
+    def __init__(self, config: Config | None = None) -> None:
+        super().__init__(config)
+        self.request_method: str = Method.GET
+        self._response: Response | None = None
+
+    def _parse_start(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        limit = self.config.max_request_line
+        lf = buf.find(b"\n", start, min(end, start + limit))
+        if lf < 0:
+            if end - start >= limit:
+                raise self._fail("status line too long", 400, 0)
+            if eof:
+                if start == end:
+                    return None
+                raise self._fail("unexpected end of input in status line", 400, 0)
+            return None
+        match = _STATUS_LINE.fullmatch(buf, start, lf + 1)
+        if match is None:
+            raise self._fail(_status_line_error(buf[start : lf + 1]), 400, 0)
+        minor, code, reason = match.groups()
+        self._response = Response(
+            check_code(int(code)),
+            None,
+            reason.decode("latin-1"),
+            HTTP_1_1 if minor == b"1" else HTTP_1_0,
+        )
+        self._state = _HEADERS
+        return self._then(lf + 1 - start, self._parse_headers, buf, lf + 1, end, eof)
+
+    def _parse_headers(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        config = self.config
+        block_end = self._find_block_end(
+            buf, start, end, eof, config.max_head_size, "header", 400
+        )
+        if block_end < 0:
+            return None
+        fields = self._parse_fields(buf, start, block_end - 2, config.max_headers, "header")
+        response = self._response
+        if response is None:  # unreachable: _HEADERS follows a status line
+            raise self._fail("no status line", 400, 0)
+        self._response = None
+        headers = Headers._of_list(fields)
+        response.headers = headers
+        self._describe(response, headers)
+        self.consumed = block_end - start
+        self._start_body(self.body_length)
+        return response
+
+    def _describe(self, response: Response, headers: Headers) -> None:
+        from .message import response_body_length
+
+        status = response.status
+        try:
+            self.body_length = response_body_length(status, headers, self.request_method)
+        except ParseError as error:
+            raise self._fail(f"invalid response body length: {error.message}", 400, 0) from None
+        self.keep_alive = response.keep_alive and self.body_length != CLOSE_DELIMITED
+        self.expect_continue = False
+        self.upgrade = status == 101 or (
+            self.request_method == "CONNECT" and 200 <= status < 300
+        )
+        if not response_has_body(status, self.request_method):
+            self.body_length = 0
+
+
+def _status_line_error(line: bytes) -> str:
+    if not line.endswith(b"\r\n"):
+        return "status line not terminated by CRLF"
+    body = line[:-2]
+    if not body.startswith(b"HTTP/"):
+        return "invalid HTTP version in status line"
+    parts = body.split(b" ", 2)
+    if len(parts) < 2 or not parts[1]:
+        return "status-code empty"
+    if not parts[1].isdigit() or len(parts[1]) != 3:
+        return f"invalid status-code: {parts[1][:32]!r}"
+    if len(parts) == 2:
+        return "missing space after status-code"
+    if _VERSION_LIKE.fullmatch(parts[0]) is not None:
+        return f"unsupported HTTP version {parts[0].decode()}"
+    return "invalid character in status line"

@@ -1,0 +1,272 @@
+"""A Faraday-style buffered serializer for HTTP/1.1 messages, in pure Python.
+
+The twin of ``_serializer.pyx``. Bytes reach the output two ways:
+
+- *copying* writes (:meth:`Serializer.write`, the head and chunk writers) go into a
+  buffer; a buffer is reused from its start once everything handed out of it has been
+  reported written, and a fresh one is taken when a write does not fit;
+- *scheduled* writes (:meth:`Serializer.schedule`) queue the caller's buffer itself,
+  never copied: the caller must leave it alone until a flush callback says it was
+  written.
+
+:meth:`Serializer.operation` hands the runtime the queued iovecs (memoryviews) in
+order; the runtime reports how many bytes it wrote with :meth:`Serializer.shift`, which
+fires the flush callbacks whose bytes are all out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from .errors import StateError
+from .headers import Headers
+from .message import Request, Response
+from .version import HTTP_1_1
+
+__all__ = ["Serializer", "check_field", "check_reason"]
+
+Callback = Callable[[], None]
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Field values and reason phrases: no CTL but HTAB (so no CR, LF or NUL), no DEL.
+_BAD_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+_TARGET = re.compile(r"[\x21-\x7e]+")
+_CRLF = b"\r\n"
+_LAST_CHUNK = b"0\r\n\r\n"
+
+
+def check_field(name: str, value: str) -> None:
+    """Refuse a field whose name is not a token or whose value holds CTLs (CR, LF, NUL)."""
+    if _TOKEN.fullmatch(name) is None:
+        raise ValueError(f"invalid header field name: {name!r}")
+    if _BAD_VALUE.search(value) is not None:
+        raise ValueError(f"invalid character in value of header field {name!r}")
+
+
+def check_reason(reason: str) -> None:
+    """Refuse a reason phrase holding CTLs."""
+    if _BAD_VALUE.search(reason) is not None:
+        raise ValueError(f"invalid character in reason phrase: {reason!r}")
+
+
+def _encode_fields(parts: list[str], headers: Iterable[tuple[str, str]]) -> None:
+    for name, value in headers:
+        check_field(name, value)
+        parts.append(f"{name}: {value}\r\n")
+
+
+def _latin1(text: str, what: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not latin-1 text") from None
+
+
+class Serializer:
+    """A queue of output bytes with copy and zero-copy writes and flush callbacks."""
+
+    def __init__(self, buffer_size: int = 4096) -> None:
+        if buffer_size <= 0:
+            raise ValueError("buffer_size must be positive")
+        self._size = buffer_size
+        self._buffer = bytearray(buffer_size)
+        self._view = memoryview(self._buffer)
+        self._scheduled_pos = 0  # start of copied bytes not yet queued
+        self._write_pos = 0  # end of copied bytes
+        self._queue: deque[memoryview] = deque()
+        self._flushed: deque[tuple[int, Callback]] = deque()
+        self._bytes_received = 0  # bytes queued so far
+        self._bytes_written = 0  # bytes shifted so far
+        self._closed = False
+
+    # -- state ---------------------------------------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes written or scheduled but not yet reported written."""
+        return self._write_pos - self._scheduled_pos + sum(map(len, self._queue))
+
+    @property
+    def has_pending_output(self) -> bool:
+        """Whether any bytes wait to be written."""
+        return self._write_pos != self._scheduled_pos or bool(self._queue)
+
+    # -- copying writes --------------------------------------------------------------
+
+    def _ensure_space(self, n: int) -> None:
+        if len(self._buffer) - self._write_pos < n:
+            self._flush_buffer()
+            # A fresh buffer: the old one lives on only in queued iovecs.
+            self._buffer = bytearray(max(self._size, n))
+            self._view = memoryview(self._buffer)
+            self._scheduled_pos = self._write_pos = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Copy ``data`` into the output."""
+        if self._closed:
+            raise StateError("cannot write to closed writer")
+        n = len(data)
+        if n == 0:
+            return
+        self._ensure_space(n)
+        pos = self._write_pos
+        self._buffer[pos : pos + n] = data
+        self._write_pos = pos + n
+
+    def write_string(self, text: str) -> None:
+        """Copy ``text``, encoded as latin-1, into the output."""
+        self.write(_latin1(text, "text"))
+
+    def writev(self, pieces: Iterable[bytes | bytearray | memoryview]) -> None:
+        """Copy each of ``pieces`` in order."""
+        for piece in pieces:
+            self.write(piece)
+
+    # -- zero-copy writes ------------------------------------------------------------
+
+    def _flush_buffer(self) -> None:
+        start, end = self._scheduled_pos, self._write_pos
+        if end > start:
+            self._queue.append(self._view[start:end])
+            self._bytes_received += end - start
+            self._scheduled_pos = end
+
+    def schedule(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue ``data`` itself, after what is already written; it is not copied."""
+        if self._closed:
+            raise StateError("cannot write to closed writer")
+        self._flush_buffer()
+        n = len(data)
+        if n:
+            view = data if type(data) is memoryview else memoryview(data)
+            if view.ndim != 1 or view.itemsize != 1:
+                view = view.cast("B")
+            self._queue.append(view)
+            self._bytes_received += n
+
+    def schedulev(self, pieces: Iterable[bytes | bytearray | memoryview]) -> None:
+        """Queue each of ``pieces`` in order, none copied."""
+        for piece in pieces:
+            self.schedule(piece)
+
+    # -- HTTP ------------------------------------------------------------------------
+
+    def write_response_head(
+        self, response: Response, extra: list[tuple[str, str]] | None = None
+    ) -> None:
+        """Copy the status line, the header fields, then ``extra`` fields.
+
+        Names must be tokens; CR, LF, NUL and other CTLs are refused in values and the
+        reason phrase (``ValueError``), so nothing can be injected into the head.
+        """
+        status, reason = response.status, response.reason
+        check_reason(reason)
+        version = "HTTP/1.1" if response.version is HTTP_1_1 else str(response.version)
+        parts = [f"{version} {int(status)} {reason}\r\n"]
+        _encode_fields(parts, response.headers)
+        if extra:
+            _encode_fields(parts, extra)
+        parts.append("\r\n")
+        self.write(_latin1("".join(parts), "response head"))
+
+    def write_request_head(self, request: Request) -> None:
+        """Copy the request line and header fields, checked like a response head."""
+        method, target = str(request.method), request.target
+        if _TOKEN.fullmatch(method) is None:
+            raise ValueError(f"invalid method: {method!r}")
+        if _TARGET.fullmatch(target) is None:
+            raise ValueError(f"invalid request target: {target!r}")
+        parts = [f"{method} {target} {request.version}\r\n"]
+        _encode_fields(parts, request.headers)
+        parts.append("\r\n")
+        self.write(_latin1("".join(parts), "request head"))
+
+    def write_chunk(self, data: bytes | bytearray | memoryview, copy: bool = True) -> None:
+        """One chunk: size line, ``data`` (copied, or scheduled if not ``copy``), CRLF.
+
+        An empty ``data`` writes nothing, since a zero-size chunk ends the body.
+        """
+        n = len(data)
+        if n == 0:
+            return
+        self.write(b"%x\r\n" % n)
+        if copy:
+            self.write(data)
+        else:
+            self.schedule(data)
+        self.write(_CRLF)
+
+    def write_last_chunk(self, trailers: Headers | None = None) -> None:
+        """The zero-size chunk, the trailer fields if any, and the final CRLF."""
+        if not trailers:
+            self.write(_LAST_CHUNK)
+            return
+        parts = ["0\r\n"]
+        _encode_fields(parts, trailers)
+        parts.append("\r\n")
+        self.write(_latin1("".join(parts), "trailers"))
+
+    # -- flushing and the runtime's side --------------------------------------------
+
+    def flush(self, callback: Callback) -> None:
+        """Call ``callback`` once every byte written so far is reported written."""
+        self._flush_buffer()
+        if not self._queue:
+            callback()
+        else:
+            self._flushed.append((self._bytes_received, callback))
+
+    def operation(self) -> list[memoryview]:
+        """The iovecs to write now, in order; empty when there is nothing to write.
+
+        With nothing pending, :attr:`is_closed` tells whether to close or to wait.
+        """
+        self._flush_buffer()
+        return list(self._queue)
+
+    def shift(self, n: int) -> None:
+        """Drop the first ``n`` queued bytes (reported written) and fire callbacks."""
+        if n < 0:
+            raise ValueError(f"cannot shift by a negative number: {n}")
+        queue = self._queue
+        self._bytes_written += n
+        while n:
+            if not queue:
+                raise ValueError("shift past the end of the pending output")
+            head = queue[0]
+            size = len(head)
+            if n < size:
+                queue[0] = head[n:]
+                break
+            queue.popleft()
+            n -= size
+        if not queue and self._scheduled_pos == self._write_pos:
+            # Everything handed out has been written: reuse the buffer from its start.
+            self._scheduled_pos = self._write_pos = 0
+        flushed = self._flushed
+        written = self._bytes_written
+        while flushed and flushed[0][0] <= written:
+            flushed.popleft()[1]()
+
+    def close(self) -> None:
+        """Refuse further writes; what is pending is still handed out."""
+        self._closed = True
+        self._flush_buffer()
+
+    def drain(self) -> int:
+        """Close, drop everything pending, fire every callback; return bytes dropped."""
+        self.close()
+        dropped = sum(map(len, self._queue))
+        if dropped:
+            self.shift(dropped)
+        flushed = self._flushed
+        while flushed:
+            flushed.popleft()[1]()
+        return dropped

@@ -1,0 +1,252 @@
+"""Message bodies: :class:`BodyReader` for incoming ones, :class:`BodyWriter` for outgoing.
+
+A reader is pull-based, as in http/af: the application schedules one read at a time and
+gets either a piece of the body or the end. A writer frames what it is given (identity
+or chunked) straight into the connection's serializer and checks it against the
+message's declared length.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from .errors import BodyLengthError, StateError
+from .headers import Headers
+from .message import CHUNKED, CLOSE_DELIMITED
+from .serializer import Serializer
+
+__all__ = ["BodyReader", "BodyWriter", "OnRead", "OnEof"]
+
+OnRead = Callable[[memoryview], None]
+OnEof = Callable[[], None]
+Callback = Callable[[], None]
+
+
+def _ignore() -> None:
+    return None
+
+
+class BodyReader:
+    """The body of a message being received.
+
+    Pieces reach ``on_read`` as memoryviews that may point into the runtime's read
+    buffer: use or copy them before the callback returns.
+    """
+
+    __slots__ = (
+        "_on_read",
+        "_on_eof",
+        "_pieces",
+        "_buffered",
+        "_eof",
+        "_closed",
+        "trailers",
+        "_on_schedule",
+        "_first_read",
+    )
+
+    def __init__(self, on_schedule: Callback = _ignore, on_first_read: Callback = _ignore) -> None:
+        self._on_read: OnRead | None = None
+        self._on_eof: OnEof | None = None
+        self._pieces: deque[bytes] = deque()
+        self._buffered = 0
+        self._eof = False  # the parser saw the end of the body
+        self._closed = False  # the application closed the reader
+        #: Trailer fields of a chunked body, once it has ended (``None`` if none).
+        self.trailers: Headers | None = None
+        self._on_schedule = on_schedule  # the connection may resume reading
+        self._first_read = on_first_read  # e.g. send 100 Continue
+
+    @classmethod
+    def empty(cls) -> BodyReader:
+        """A reader of a body with no bytes, already at its end."""
+        reader = cls()
+        reader._eof = True
+        return reader
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the body ended or the application closed the reader."""
+        return self._closed or self._eof
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether the whole body was received (or the reader was closed)."""
+        return self._eof or self._closed
+
+    @property
+    def is_read_scheduled(self) -> bool:
+        """Whether a read is pending."""
+        return self._on_read is not None
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes received but not yet handed to the application."""
+        return self._buffered
+
+    def schedule_read(self, on_read: OnRead, on_eof: OnEof) -> None:
+        """Ask for the next piece of the body (``on_read``) or its end (``on_eof``).
+
+        Either may be called at once if data or the end is already there. Each call
+        of this method yields at most one callback.
+        """
+        if self._on_read is not None:
+            raise StateError("Body.Reader.schedule_read: reader already scheduled")
+        if self._first_read is not _ignore:
+            first, self._first_read = self._first_read, _ignore
+            first()
+        if self._pieces:
+            self._deliver_buffered(on_read)
+        elif self._eof or self._closed:
+            on_eof()
+        else:
+            self._on_read = on_read
+            self._on_eof = on_eof
+            self._on_schedule()
+
+    def close(self) -> None:
+        """Stop reading: the rest of the body is discarded as it arrives."""
+        if self._closed:
+            return
+        self._closed = True
+        self._pieces.clear()
+        self._buffered = 0
+        self._run_eof()
+
+    # -- the connection's side -----------------------------------------------------
+
+    def _deliver_buffered(self, on_read: OnRead) -> None:
+        piece = self._pieces.popleft()
+        self._buffered -= len(piece)
+        on_read(memoryview(piece))
+
+    def _run_eof(self) -> None:
+        on_eof = self._on_eof
+        if on_eof is not None:
+            self._on_read = self._on_eof = None
+            on_eof()
+
+    def feed(self, data: memoryview) -> None:
+        """Body bytes from the parser: straight to a pending read, else buffered."""
+        if self._closed:
+            return
+        on_read = self._on_read
+        if on_read is not None and not self._pieces:
+            self._on_read = self._on_eof = None
+            on_read(data)  # zero-copy: data points into the read buffer
+        else:
+            self._pieces.append(bytes(data))
+            self._buffered += len(data)
+
+    def finish(self, trailers: Headers | None = None) -> None:
+        """The parser reached the end of the body."""
+        self._eof = True
+        self.trailers = trailers
+        if not self._pieces:
+            self._run_eof()
+
+
+class BodyWriter:
+    """The body of a message being sent, framed into the connection's serializer.
+
+    ``length`` is a byte count (checked: more is :class:`BodyLengthError`, fewer at
+    :meth:`close` ends the connection), :data:`~httpaf.message.CHUNKED`, or
+    :data:`~httpaf.message.CLOSE_DELIMITED`. With ``discard`` (HEAD, 1xx, 204, 304)
+    writes are accepted and dropped: such responses never carry body bytes.
+    """
+
+    __slots__ = ("_serializer", "_length", "_remaining", "_discard", "_wake", "_on_close", "_closed")
+
+    def __init__(
+        self,
+        serializer: Serializer,
+        length: int,
+        wake: Callback,
+        on_close: Callable[[bool], None],
+        discard: bool = False,
+    ) -> None:
+        self._serializer = serializer
+        self._length = length
+        self._remaining = length if length >= 0 else -1
+        self._discard = discard
+        self._wake = wake  # wakes the connection's writer
+        # Told whether the peer can find the body's end without the connection closing.
+        self._on_close = on_close
+        self._closed = False
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    @property
+    def is_chunked(self) -> bool:
+        """Whether the body goes out in chunks."""
+        return self._length == CHUNKED
+
+    def _check(self, n: int) -> bool:
+        """Whether ``n`` bytes go out; raise if they do not fit."""
+        if self._closed:
+            raise StateError("cannot write to closed writer")
+        if self._discard or n == 0:
+            return False
+        remaining = self._remaining
+        if remaining >= 0:
+            if n > remaining:
+                raise BodyLengthError(
+                    f"body write of {n} bytes exceeds the {remaining} left of Content-Length"
+                )
+            self._remaining = remaining - n
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Copy ``data`` into the body. Does not wake the writer: :meth:`flush` does."""
+        if self._check(len(data)):
+            if self._length == CHUNKED:
+                self._serializer.write_chunk(data)
+            else:
+                self._serializer.write(data)
+
+    def write_string(self, text: str, encoding: str = "utf-8") -> None:
+        """Encode ``text`` and copy it into the body."""
+        self.write(text.encode(encoding))
+
+    def schedule(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue ``data`` without copying; leave it alone until a flush callback runs."""
+        if self._check(len(data)):
+            if self._length == CHUNKED:
+                self._serializer.write_chunk(data, copy=False)
+            else:
+                self._serializer.schedule(data)
+
+    def flush(self, callback: Callback | None = None) -> None:
+        """Send what was written; call ``callback`` once it is all written out."""
+        if callback is not None:
+            self._serializer.flush(callback)
+        self._wake()
+
+    def abort(self) -> None:
+        """Stop the body short, without a final chunk: the message stays incomplete."""
+        if not self._closed:
+            self._closed = True
+            self._on_close(False)
+
+    def close(self, trailers: Headers | None = None) -> None:
+        """End the body (with trailer fields, for a chunked one) and send it."""
+        if self._closed:
+            return
+        if trailers and self._length != CHUNKED:
+            raise StateError("trailers need a chunked body")
+        self._closed = True
+        length = self._length
+        if self._discard:
+            delimited = True
+        elif length == CHUNKED:
+            delimited = True
+            if not self._serializer.is_closed:
+                self._serializer.write_last_chunk(trailers)
+        else:
+            delimited = length != CLOSE_DELIMITED and self._remaining == 0
+        self._on_close(delimited)
+        self._wake()

@@ -1,0 +1,321 @@
+"""The client side of one HTTP/1.1 connection, as a state machine that does no I/O.
+
+Unlike http/af's one-shot client, a connection carries any number of requests: it
+stays open while responses allow it, and requests may be pipelined (each one's head is
+written as soon as the previous request body is closed). Responses are matched to
+requests in order. It is driven like :class:`~httpaf.ServerConnection`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from .body import BodyReader, BodyWriter
+from .config import Config
+from .errors import ParseError, StateError
+from .message import CHUNKED, EndOfMessage, Request, Response, is_chunked, parse_content_length
+from .operation import CLOSE, READ, UPGRADE, YIELD, Closed, Operation, Write
+from .parser import ResponseParser
+from .serializer import Serializer
+
+__all__ = ["ClientConnection", "ResponseHandler", "ClientErrorHandler"]
+
+ResponseHandler = Callable[[Response, BodyReader], None]
+ClientErrorHandler = Callable[[BaseException], None]
+Callback = Callable[[], None]
+
+
+class _Respd:
+    """A request waiting for (or receiving) its response."""
+
+    __slots__ = ("request", "on_response", "on_error", "body", "writer", "done")
+
+    def __init__(
+        self, request: Request, on_response: ResponseHandler, on_error: ClientErrorHandler
+    ) -> None:
+        self.request = request
+        self.on_response = on_response
+        self.on_error = on_error
+        self.body: BodyReader | None = None  # the response body, once the head is in
+        self.writer: BodyWriter | None = None
+        self.done = False  # the error handler ran, or the response completed
+
+
+def request_body_length(request: Request) -> int:
+    """How a request's body is framed: a byte count or CHUNKED (``ValueError`` else)."""
+    headers = request.headers
+    te = headers.get_all("transfer-encoding")
+    cl = headers.get_all("content-length")
+    try:
+        if te:
+            if cl:
+                raise ValueError("a request must not have both Transfer-Encoding and Content-Length")
+            is_chunked(te, strict=True)
+            return CHUNKED
+        return parse_content_length(cl) if cl else 0
+    except ParseError as error:
+        raise ValueError(f"invalid request body length: {error.message}") from None
+
+
+class ClientConnection:
+    """One client connection: serializes requests, parses their responses in order."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config = config if config is not None else Config()
+        self._parser = ResponseParser(config)
+        self._serializer = Serializer(config.request_body_buffer_size)
+        self._queue: deque[_Respd] = deque()
+        self._reader_closed = False
+        self._persistent = True
+        self._upgraded = False
+        self._dropped = 0
+        self._reader_waiter: Callback | None = None
+        self._writer_waiter: Callback | None = None
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether both the reader and the writer are closed."""
+        return self._reader_closed and self._serializer.is_closed
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent or being sent whose response has not completed."""
+        return len(self._queue)
+
+    # -- requests --------------------------------------------------------------------
+
+    def request(
+        self,
+        request: Request,
+        response_handler: ResponseHandler,
+        error_handler: ClientErrorHandler,
+    ) -> BodyWriter:
+        """Send ``request``; return its body writer (close it, even when empty).
+
+        ``response_handler(response, body)`` gets the final response (a 101 too);
+        ``error_handler(error)`` gets a malformed response, an early end of the
+        connection, or an exception reported with :meth:`report_exn`.
+        """
+        serializer = self._serializer
+        if serializer.is_closed or not self._persistent:
+            raise StateError("the connection is closed to new requests")
+        if self._queue and not self._queue[-1].writer.is_closed:  # type: ignore[union-attr]
+            raise StateError("close the previous request's body before the next request")
+        length = request_body_length(request)
+        serializer.write_request_head(request)
+        respd = _Respd(request, response_handler, error_handler)
+        if not request.keep_alive:
+            self._persistent = False
+        respd.writer = BodyWriter(serializer, length, self._wake_writer, self._body_closed)
+        self._queue.append(respd)
+        self._wake_writer()
+        self._wake_reader()
+        if len(self._queue) == 1:
+            self._parser.request_method = request.method
+        return respd.writer
+
+    def _body_closed(self, delimited: bool) -> None:
+        if not delimited:
+            self._persistent = False
+            self._fail_all(ValueError("request body shorter than its Content-Length"))
+
+    # -- reading ---------------------------------------------------------------------
+
+    def next_read_operation(self) -> Operation:
+        """``READ``, ``YIELD`` (nothing is awaited, or backpressure), ``CLOSE``, ``UPGRADE``."""
+        if self._upgraded:
+            return UPGRADE
+        if self._reader_closed:
+            return CLOSE
+        queue = self._queue
+        if not queue:
+            if not self._persistent:
+                self._close()
+                return CLOSE
+            return YIELD
+        body = queue[0].body
+        if (
+            body is not None
+            and body.buffered_bytes > self.config.body_buffer_high_water
+            and not body.is_read_scheduled
+        ):
+            return YIELD
+        return READ
+
+    def read(self, buf: bytes | bytearray, off: int = 0, length: int | None = None) -> int:
+        """Parse response bytes; return how many were consumed."""
+        end = len(buf) if length is None else off + length
+        return self._read(buf, off, end, False)
+
+    def read_eof(self, buf: bytes | bytearray, off: int = 0, length: int | None = None) -> int:
+        """Like :meth:`read`, and no more input will come."""
+        end = len(buf) if length is None else off + length
+        consumed = self._read(buf, off, end, True)
+        if off + consumed == end and not self._upgraded:
+            self._fail_all(ConnectionError("unexpected eof"))
+            self._close()
+        return consumed
+
+    def _read(self, buf: bytes | bytearray, start: int, end: int, eof: bool) -> int:
+        parser = self._parser
+        queue = self._queue
+        pos = start
+        while queue and not self._reader_closed and not self._upgraded:
+            head = queue[0]
+            body = head.body
+            if (
+                body is not None
+                and body.buffered_bytes > self.config.body_buffer_high_water
+                and not body.is_read_scheduled
+            ):
+                break
+            try:
+                event = parser.parse(buf, pos, end, eof)
+            except ParseError as error:
+                pos += parser.consumed
+                self._fail_all(error)
+                self._close()
+                break
+            pos += parser.consumed
+            if event is None:
+                break
+            kind = type(event)
+            if kind is memoryview:
+                self._guard(head, head.body.feed, event)  # type: ignore[union-attr]
+            elif kind is EndOfMessage:
+                self._guard(head, head.body.finish, event.trailers)  # type: ignore[union-attr, attr-defined]
+                self._complete(head)
+            else:
+                self._on_response(head, event)  # type: ignore[arg-type]
+        return pos - start
+
+    def _on_response(self, head: _Respd, response: Response) -> None:
+        parser = self._parser
+        status = response.status
+        if 100 <= status < 200 and status != 101:
+            return  # an interim response; the final one follows
+        if not parser.keep_alive:
+            self._persistent = False
+        body = BodyReader(self._wake_reader) if parser.body_length != 0 else BodyReader.empty()
+        head.body = body
+        if status == 101 or parser.upgrade:
+            self._upgraded = True
+        try:
+            head.on_response(response, body)
+        except Exception as error:
+            self._report(head, error)
+            return
+        if parser.body_length == 0 and not head.done:
+            self._complete(head)
+
+    def _guard(self, respd: _Respd, fn: Callable[..., None], arg: object) -> None:
+        try:
+            fn(arg)
+        except Exception as error:
+            self._report(respd, error)
+
+    def _complete(self, respd: _Respd) -> None:
+        respd.done = True
+        queue = self._queue
+        if queue and queue[0] is respd:
+            queue.popleft()
+        if queue:
+            self._parser.request_method = queue[0].request.method
+        if self._upgraded:
+            return
+        if not self._persistent and not queue:
+            self._close()
+
+    def _report(self, respd: _Respd, error: BaseException) -> None:
+        """An error for ``respd``: the connection cannot be trusted any more."""
+        self._fail_all(error)
+        self._close()
+
+    def _fail_all(self, error: BaseException) -> None:
+        """Tell every waiting request about ``error``; the first gets it as is."""
+        queue = self._queue
+        first = True
+        while queue:
+            respd = queue.popleft()
+            if respd.done:
+                continue
+            respd.done = True
+            if respd.body is not None:
+                respd.body.close()
+            reason = error if first else ConnectionError(f"connection failed: {error}")
+            first = False
+            try:
+                respd.on_error(reason)
+            except Exception:
+                pass  # the connection is going away; nothing else to tell
+
+    def yield_reader(self, callback: Callback) -> None:
+        """Call ``callback`` (once) when reading may go on."""
+        if self._reader_waiter is not None:
+            raise StateError("yield_reader: only one callback can be registered at a time")
+        self._reader_waiter = callback
+
+    def _wake_reader(self) -> None:
+        waiter = self._reader_waiter
+        if waiter is not None:
+            self._reader_waiter = None
+            waiter()
+
+    # -- writing ---------------------------------------------------------------------
+
+    def next_write_operation(self) -> Write | Closed | Operation:
+        """A ``Write`` of iovecs, ``YIELD``, ``Closed`` or ``UPGRADE``."""
+        iovecs = self._serializer.operation()
+        if iovecs:
+            return Write(iovecs)
+        if self._serializer.is_closed:
+            return Closed(self._dropped)
+        if self._upgraded:
+            return UPGRADE
+        return YIELD
+
+    def report_write_result(self, result: int | Operation) -> None:
+        """Report ``n`` bytes written, or :data:`~httpaf.operation.CLOSE`."""
+        if result is CLOSE:
+            self._dropped += self._serializer.drain()
+            self._fail_all(ConnectionError("connection closed while writing"))
+            self._close()
+        elif isinstance(result, int):
+            self._serializer.shift(result)
+        else:
+            raise ValueError(f"report_write_result: {result!r} is not a count or CLOSE")
+
+    def yield_writer(self, callback: Callback) -> None:
+        """Call ``callback`` (once) when there may be something to write."""
+        if self._serializer.is_closed:
+            callback()
+            return
+        if self._writer_waiter is not None:
+            raise StateError("yield_writer: only one callback can be registered at a time")
+        self._writer_waiter = callback
+
+    def _wake_writer(self) -> None:
+        waiter = self._writer_waiter
+        if waiter is not None:
+            self._writer_waiter = None
+            waiter()
+
+    # -- ending ------------------------------------------------------------------
+
+    def report_exn(self, error: BaseException) -> None:
+        """A runtime error: every waiting request is told, and the connection ends."""
+        self._fail_all(error)
+        self._close()
+
+    def _close(self) -> None:
+        self._reader_closed = True
+        self._persistent = False
+        self._serializer.close()
+        self._wake_reader()
+        self._wake_writer()
+
+    def shutdown(self) -> None:
+        """Close the connection: requests still waiting get an error."""
+        self._fail_all(ConnectionError("connection shut down"))
+        self._close()

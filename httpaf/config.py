@@ -1,0 +1,59 @@
+"""Limits and buffer sizes of a connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+__all__ = ["Config"]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every limit and buffer size of a connection, with the status it triggers.
+
+    A limit of ``None`` means unlimited. Limits on the request head apply to the bytes
+    as received, CRLFs included.
+    """
+
+    #: Initial size of the runtime's read buffer; it grows up to ``max_head_size``
+    #: while a request head is incomplete (http/af #18).
+    read_buffer_size: int = 16384
+    #: Longest request line (with its CRLF): 414 URI Too Long.
+    max_request_line: int = 8192
+    #: Longest single header field line: 431.
+    max_field_size: int = 16384
+    #: Largest whole head (request line, fields, blank line): 431.
+    max_head_size: int = 65536
+    #: Most header fields in one head: 431.
+    max_headers: int = 100
+    #: Largest request body, when set: 413 Payload Too Large.
+    max_body_size: int | None = None
+    #: Longest chunk-size line, extensions and CRLF included: 400.
+    max_chunk_line: int = 4096
+    #: Largest trailer section (bytes): 431.
+    max_trailer_size: int = 16384
+    #: Most trailer fields: 431.
+    max_trailers: int = 100
+    #: Most requests parsed ahead of the one being answered; beyond it the reader
+    #: yields (pipelining backpressure).
+    max_pipelined_requests: int = 32
+    #: Unread request-body bytes held for the handler before the reader yields.
+    body_buffer_high_water: int = 65536
+    #: Initial size of the connection serializer's copy buffer.
+    response_buffer_size: int = 4096
+    #: Initial size of the client's request-body copy buffer.
+    request_body_buffer_size: int = 4096
+    #: Answer 400 to an HTTP/1.1 request without exactly one Host (RFC 9112 §3.2).
+    require_host: bool = True
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool):
+                continue
+            if value is None and f.name == "max_body_size":
+                continue
+            if not isinstance(value, int) or value <= 0:
+                raise ValueError(f"Config.{f.name} must be a positive int, not {value!r}")
+        if self.max_request_line > self.max_head_size:
+            raise ValueError("Config.max_request_line must not exceed max_head_size")

@@ -1,0 +1,252 @@
+"""Requests, responses, and the framing rules of RFC 9112 §6 shared by both sides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .errors import ParseError
+from .headers import Headers
+from .method import Method
+from .status import check_code, reason_phrase
+from .version import HTTP_1_0, HTTP_1_1, Version
+
+__all__ = [
+    "Request",
+    "Response",
+    "CHUNKED",
+    "CLOSE_DELIMITED",
+    "request_body_length",
+    "response_body_length",
+    "parse_content_length",
+    "is_chunked",
+    "is_keep_alive",
+    "response_has_body",
+    "EndOfMessage",
+    "END_OF_MESSAGE",
+]
+
+#: ``body_length`` results other than a byte count.
+CHUNKED = -1
+CLOSE_DELIMITED = -2
+
+_MAX_LENGTH_DIGITS = 19  # fits in a signed 64-bit integer; more is refused unparsed
+
+
+def _headers(headers: Headers | Iterable[tuple[str, str]] | None) -> Headers:
+    if headers is None:
+        return Headers()
+    if isinstance(headers, Headers):
+        return headers
+    return Headers(headers)
+
+
+class Request:
+    """A request head: method, target (as sent), version and header fields."""
+
+    __slots__ = ("method", "target", "version", "headers")
+
+    def __init__(
+        self,
+        method: str,
+        target: str,
+        headers: Headers | Iterable[tuple[str, str]] | None = None,
+        version: Version = HTTP_1_1,
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = _headers(headers)
+
+    def __repr__(self) -> str:
+        return (
+            f"Request({str(self.method)!r}, {self.target!r}, "
+            f"{self.headers.to_list()!r}, version={self.version!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Request):
+            return NotImplemented
+        return (
+            self.method == other.method
+            and self.target == other.target
+            and self.version == other.version
+            and self.headers == other.headers
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the request allows the connection to persist (RFC 9112 §9.3)."""
+        return is_keep_alive(self.version, self.headers)
+
+    def body_length(self) -> int:
+        """The body's length, :data:`CHUNKED`, or ``ParseError`` (RFC 9112 §6.3)."""
+        return request_body_length(self.version, self.headers)
+
+
+class Response:
+    """A response head: status, reason phrase, version and header fields."""
+
+    __slots__ = ("status", "reason", "version", "headers")
+
+    def __init__(
+        self,
+        status: int,
+        headers: Headers | Iterable[tuple[str, str]] | None = None,
+        reason: str | None = None,
+        version: Version = HTTP_1_1,
+    ) -> None:
+        self.status = check_code(status)
+        self.reason = reason_phrase(self.status) if reason is None else reason
+        self.version = version
+        self.headers = _headers(headers)
+
+    def __repr__(self) -> str:
+        return (
+            f"Response({int(self.status)}, {self.headers.to_list()!r}, "
+            f"reason={self.reason!r}, version={self.version!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        return (
+            self.status == other.status
+            and self.reason == other.reason
+            and self.version == other.version
+            and self.headers == other.headers
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the response allows the connection to persist."""
+        return is_keep_alive(self.version, self.headers)
+
+    def body_length(self, request_method: str = Method.GET) -> int:
+        """The body's length, :data:`CHUNKED` or :data:`CLOSE_DELIMITED`."""
+        return response_body_length(self.status, self.headers, request_method)
+
+
+def is_keep_alive(version: Version, headers: Headers) -> bool:
+    """RFC 9112 §9.3: ``close`` ends it; 1.0 needs ``keep-alive``; 1.1 persists."""
+    tokens = headers.get_tokens("connection")
+    if "close" in tokens:
+        return False
+    if version == HTTP_1_0:
+        return "keep-alive" in tokens
+    return version >= HTTP_1_1
+
+
+def parse_content_length(values: list[str]) -> int:
+    """One Content-Length field of 1-19 ASCII digits, else ``ParseError``.
+
+    Repeated fields, even equal ones, and the list form ``5, 5`` are refused: they are
+    how requests get smuggled past a proxy that picks the other value.
+    """
+    if len(values) != 1:
+        raise ParseError("multiple Content-Length fields")
+    value = values[0]
+    if not (0 < len(value) <= _MAX_LENGTH_DIGITS and value.isascii() and value.isdigit()):
+        raise ParseError(f"invalid Content-Length: {value[:32]!r}")
+    return int(value)
+
+
+def is_chunked(values: list[str], strict: bool) -> bool:
+    """Whether the Transfer-Encoding fields end in ``chunked``.
+
+    With ``strict`` (requests): ``chunked`` must be the last coding and appear once,
+    every coding must be a token, and codings other than ``chunked`` are not
+    implemented (501). Without it (responses, RFC 9112 §6.3): only whether the last
+    coding is ``chunked``.
+    """
+    codings = [c.strip(" \t") for v in values for c in v.split(",")]
+    if not strict:
+        return bool(codings) and codings[-1].lower() == "chunked"
+    for coding in codings:
+        if not coding or not _is_token(coding):
+            raise ParseError(f"invalid transfer coding: {coding[:32]!r}")
+    lowered = [c.lower() for c in codings]
+    if lowered[-1] != "chunked":
+        raise ParseError("final transfer coding is not chunked")
+    if lowered.count("chunked") > 1:
+        raise ParseError("chunked applied more than once")
+    if len(lowered) > 1:
+        raise ParseError(f"transfer coding not implemented: {codings[0][:32]!r}", 501)
+    return True
+
+
+_TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _is_token(text: str) -> bool:
+    return all(ord(c) in _TCHAR for c in text)
+
+
+def request_body_length(version: Version, headers: Headers) -> int:
+    """RFC 9112 §6.3 for requests: a length or :data:`CHUNKED`; never close-delimited."""
+    te = headers.get_all("transfer-encoding")
+    cl = headers.get_all("content-length")
+    if te:
+        if cl:
+            raise ParseError("both Transfer-Encoding and Content-Length")
+        if version == HTTP_1_0:
+            raise ParseError("Transfer-Encoding in an HTTP/1.0 request")
+        is_chunked(te, strict=True)
+        return CHUNKED
+    if cl:
+        return parse_content_length(cl)
+    return 0
+
+
+def response_has_body(status: int, request_method: str) -> bool:
+    """Whether a response may carry a body at all (RFC 9110 §6.4.1)."""
+    return not (
+        request_method == "HEAD" or status < 200 or status == 204 or status == 304
+    )
+
+
+def response_body_length(status: int, headers: Headers, request_method: str) -> int:
+    """RFC 9112 §6.3 for responses, as a client reads them.
+
+    HEAD, 1xx, 204 and 304 have no body; a 2xx to CONNECT is a tunnel; then
+    Transfer-Encoding wins over Content-Length; otherwise the body runs to EOF.
+    """
+    if not response_has_body(status, request_method):
+        return 0
+    if request_method == "CONNECT" and 200 <= status < 300:
+        return CLOSE_DELIMITED
+    te = headers.get_all("transfer-encoding")
+    if te:
+        return CHUNKED if is_chunked(te, strict=False) else CLOSE_DELIMITED
+    cl = headers.get_all("content-length")
+    if cl:
+        # Equal repeated values are tolerated from servers (RFC 9112 §6.3 item 5).
+        values = {v.strip(" \t") for c in cl for v in c.split(",")}
+        return parse_content_length(sorted(values))
+    return CLOSE_DELIMITED
+
+
+class EndOfMessage:
+    """The parser's event for the end of a body, with the trailer fields if any."""
+
+    __slots__ = ("trailers",)
+
+    def __init__(self, trailers: Headers | None = None) -> None:
+        self.trailers = trailers
+
+    def __repr__(self) -> str:
+        return f"EndOfMessage({self.trailers!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EndOfMessage):
+            return NotImplemented
+        return self.trailers == other.trailers
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+#: The end of a body without trailers (one shared instance).
+END_OF_MESSAGE = EndOfMessage()

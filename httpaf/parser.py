@@ -1,0 +1,16 @@
+"""The request and response parsers: the Cython extension, or its pure-Python twin.
+
+See :mod:`httpaf._parser_py` for the contract both implement.
+"""
+
+from __future__ import annotations
+
+from ._select import load
+
+_module, implementation = load("parser")
+
+RequestParser = _module.RequestParser
+ResponseParser = _module.ResponseParser
+FORBIDDEN_TRAILERS = _module.FORBIDDEN_TRAILERS
+
+__all__ = ["RequestParser", "ResponseParser", "FORBIDDEN_TRAILERS", "implementation"]

@@ -1,0 +1,338 @@
+"""``Reqd``, the request descriptor: one request, its body, and how it is answered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .body import BodyReader, BodyWriter
+from .errors import ParseError, StateError
+from .headers import Headers
+from .message import (
+    CHUNKED,
+    CLOSE_DELIMITED,
+    Request,
+    Response,
+    is_chunked,
+    parse_content_length,
+    response_has_body,
+)
+from .serializer import Serializer
+from .version import HTTP_1_0
+
+if TYPE_CHECKING:
+    from .server_connection import ServerConnection
+
+__all__ = ["Reqd", "StartResponse", "ErrorHandler", "error_status", "default_error_handler"]
+
+StartResponse = Callable[[Headers], BodyWriter]
+
+
+class ErrorHandler(Protocol):
+    """``error_handler(request, error, start_response)``: answer an error.
+
+    ``request`` is ``None`` when the error came before a request head was complete.
+    ``start_response(headers)`` sends the head (with the error's status) and returns
+    the body writer; close it to finish.
+    """
+
+    def __call__(
+        self, request: Request | None, error: BaseException, start_response: StartResponse
+    ) -> None: ...
+
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+# Response states.
+_WAITING = 0
+_STREAMING = 1
+_UPGRADED = 2
+
+
+def error_status(error: BaseException) -> int:
+    """The status an error is answered with: a parse error's own, else 500."""
+    return error.status if isinstance(error, ParseError) else 500
+
+
+def default_error_handler(
+    request: Request | None, error: BaseException, start_response: StartResponse
+) -> None:
+    """Answer with the status's reason phrase as ``text/plain``; reveal nothing else."""
+    from .status import reason_phrase
+
+    body = (reason_phrase(error_status(error)) + "\n").encode()
+    writer = start_response(
+        Headers([("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+    )
+    writer.write(body)
+    writer.close()
+
+
+def frame_response(
+    response: Response, request_method: str, request_version: Any, body_size: int | None
+) -> tuple[int, bool, list[tuple[str, str]]]:
+    """How a response's body goes out: ``(length, discard, extra_fields)``.
+
+    ``length`` is a byte count, CHUNKED or CLOSE_DELIMITED; ``discard`` means the
+    response carries no body bytes at all (HEAD, 1xx, 204, 304). ``body_size`` is the
+    size of a body given whole, which becomes ``Content-Length`` when none is set.
+    Raises ``ValueError`` for framing fields that contradict each other or the body.
+    """
+    headers = response.headers
+    status = response.status
+    discard = not response_has_body(status, request_method)
+    te = headers.get_all("transfer-encoding")
+    cl = headers.get_all("content-length")
+    extra: list[tuple[str, str]] = []
+    if te and cl:
+        raise ValueError("a response must not have both Transfer-Encoding and Content-Length")
+    if te:
+        length = CHUNKED if is_chunked(te, strict=False) else CLOSE_DELIMITED
+        if length == CHUNKED and request_version == HTTP_1_0:
+            raise ValueError("an HTTP/1.0 client cannot read a chunked response")
+    elif cl:
+        try:
+            length = parse_content_length(cl)
+        except ParseError as error:
+            raise ValueError(f"response {error.message}") from None
+        if body_size is not None and body_size != length and not discard:
+            raise ValueError(f"Content-Length {length} does not match a body of {body_size} bytes")
+    elif body_size is not None:
+        length = body_size
+        if status >= 200 and status != 204 and status != 304:
+            extra.append(("Content-Length", str(body_size)))
+    else:
+        length = CLOSE_DELIMITED
+    if discard:
+        length = 0
+    return length, discard, extra
+
+
+class Reqd:
+    """A request being answered: the request, its body, and the ways to respond.
+
+    Exactly one of the ``respond_with_*`` methods may be called, once.
+    """
+
+    __slots__ = (
+        "request",
+        "body",
+        "persistent",
+        "_conn",
+        "_state",
+        "_writer",
+        "_response",
+        "_error",
+        "_pending_error",
+        "_expect_continue",
+        "_upgradable",
+        "_on_upgrade",
+        "_continue_sent",
+    )
+
+    def __init__(
+        self,
+        conn: ServerConnection,
+        request: Request,
+        body: BodyReader | None,
+        keep_alive: bool,
+        expect_continue: bool,
+        upgradable: bool,
+    ) -> None:
+        #: The request head.
+        self.request = request
+        #: Whether the connection may persist after this exchange.
+        self.persistent = keep_alive
+        self._conn = conn
+        self._state = _WAITING
+        self._writer: BodyWriter | None = None
+        self._response: Response | None = None
+        self._error: BaseException | None = None
+        self._pending_error: BaseException | None = None  # found before the handler ran
+        self._expect_continue = expect_continue
+        self._continue_sent = False
+        self._upgradable = upgradable
+        self._on_upgrade: object = None
+        #: The request body (:class:`BodyReader`).
+        self.body = body if body is not None else BodyReader(
+            conn._wake_reader, self._send_continue if expect_continue else _nothing
+        )
+
+    # -- reading ---------------------------------------------------------------------
+
+    @property
+    def response(self) -> Response | None:
+        """The response, once one has started."""
+        return self._response
+
+    @property
+    def error_code(self) -> BaseException | None:
+        """The error being answered, if any."""
+        return self._error
+
+    @property
+    def input_complete(self) -> bool:
+        """Whether the request body is fully received or was closed."""
+        return self.body.is_complete
+
+    @property
+    def output_complete(self) -> bool:
+        """Whether the response is complete (its body closed) or upgraded."""
+        writer = self._writer
+        return self._state == _UPGRADED or (writer is not None and writer.is_closed)
+
+    @property
+    def upgraded(self) -> bool:
+        """Whether a 101 (or a 2xx to CONNECT) handed the connection over."""
+        return self._state == _UPGRADED
+
+    # -- responding ------------------------------------------------------------------
+
+    def _check_can_respond(self) -> None:
+        if self._state != _WAITING:
+            if self._writer is not None and self._writer.is_closed:
+                raise StateError("httpaf.Reqd: response already complete")
+            raise StateError("httpaf.Reqd: response already started")
+        if self._error is not None:
+            raise StateError("httpaf.Reqd: invalid state, currently handling error")
+
+    def respond_with_string(self, response: Response, body: str | bytes = b"") -> None:
+        """Send ``response`` with ``body`` (a ``str`` is UTF-8 encoded), copied.
+
+        ``Content-Length`` is added when the response has no framing fields.
+        """
+        self._check_can_respond()
+        data = body.encode() if isinstance(body, str) else body
+        writer = self._start(response, len(data), False)
+        writer.write(data)
+        writer.close()
+
+    def respond_with_bytes(self, response: Response, body: bytes | bytearray | memoryview) -> None:
+        """Send ``response`` with ``body`` scheduled zero-copy (http/af's bigstring).
+
+        Leave ``body`` unchanged until the connection has written it.
+        """
+        self._check_can_respond()
+        writer = self._start(response, len(body), False)
+        writer.schedule(body)
+        writer.close()
+
+    def respond_with_streaming(
+        self, response: Response, flush_headers_immediately: bool = False
+    ) -> BodyWriter:
+        """Send ``response``'s head and return the writer of its body.
+
+        The head goes out with the first :meth:`BodyWriter.flush` or ``close``, or at
+        once with ``flush_headers_immediately``.
+        """
+        self._check_can_respond()
+        return self._start(response, None, flush_headers_immediately)
+
+    def respond_with_upgrade(self, response: Response, on_upgrade: object) -> None:
+        """Answer an upgrade (101) or a CONNECT (2xx) and hand the connection over.
+
+        Once the head is written, the connection's operations become ``UPGRADE`` and
+        the runtime passes the transport and the bytes already read after the request
+        to ``on_upgrade`` (what exactly it passes is the runtime's contract).
+        """
+        self._check_can_respond()
+        status = response.status
+        is_connect = self.request.method == "CONNECT"
+        if not self._upgradable:
+            raise StateError("httpaf.Reqd: the request asked for no upgrade")
+        if not (status == 101 or (is_connect and 200 <= status < 300)):
+            raise ValueError("an upgrade is answered with 101, a CONNECT with 2xx")
+        conn = self._conn
+        if conn._serializer.is_closed:
+            raise StateError("cannot write to closed writer")
+        conn._serializer.write_response_head(response)
+        self._response = response
+        self._on_upgrade = on_upgrade
+        self._state = _UPGRADED
+        self.persistent = False
+        conn._wake_writer()
+
+    def _start(
+        self, response: Response, body_size: int | None, flush: bool, force: bool = False
+    ) -> BodyWriter:
+        """Write the head of ``response`` and make its body writer."""
+        conn = self._conn
+        serializer: Serializer = conn._serializer
+        if serializer.is_closed:
+            raise StateError("cannot write to closed writer")
+        if response.status < 200 and not force:
+            raise ValueError("1xx responses are sent by the connection, not the handler")
+        request = self.request
+        length, discard, extra = frame_response(response, request.method, request.version, body_size)
+        persistent = self.persistent and response.keep_alive and length != CLOSE_DELIMITED
+        if self._expect_continue and not self._continue_sent and not self.body.is_complete:
+            # The client may still be waiting for 100 Continue: it cannot be trusted to
+            # send the body, so the connection ends with this response.
+            persistent = False
+        if persistent and request.version == HTTP_1_0:
+            extra.append(("Connection", "keep-alive"))
+        elif not persistent and self.persistent and "close" not in response.headers.get_tokens(
+            "connection"
+        ):
+            extra.append(("Connection", "close"))
+        self.persistent = persistent
+        serializer.write_response_head(response, extra)
+        self._response = response
+        self._state = _STREAMING
+        writer = BodyWriter(serializer, length, conn._wake_writer, self._body_closed, discard)
+        self._writer = writer
+        if flush:
+            conn._wake_writer()
+        return writer
+
+    def _body_closed(self, delimited: bool) -> None:
+        if not delimited:
+            self.persistent = False
+
+    def _send_continue(self) -> None:
+        """First read of a body sent with ``Expect: 100-continue``."""
+        serializer = self._conn._serializer
+        if self._state == _WAITING and not serializer.is_closed:
+            serializer.write(_CONTINUE)
+            self._continue_sent = True
+            self._conn._wake_writer()
+
+    # -- errors ----------------------------------------------------------------------
+
+    def report_exn(self, error: BaseException) -> None:
+        """Report that answering failed: a 500 (or the error's status) if possible.
+
+        Before the response starts, the error handler answers. After it started, the
+        response is cut short and the connection closes, so the client sees a
+        truncated message rather than a complete-looking wrong one.
+        """
+        conn = self._conn
+        if self._error is None:
+            self._error = error
+            self.persistent = False
+            if self._state == _WAITING:
+                self.body.close()
+                status = error_status(error)
+
+                def start_response(headers: Headers) -> BodyWriter:
+                    return self._start(Response(status, headers), None, True, force=True)
+
+                conn._call_error_handler(self.request, error, start_response)
+            elif self._state == _STREAMING and self._writer is not None:
+                self._writer.abort()
+                conn._close_writer()
+        else:
+            conn._abort()
+
+    def try_with(self, fn: Callable[[], object]) -> BaseException | None:
+        """Run ``fn``; on an exception report it and return it, else return ``None``."""
+        try:
+            fn()
+        except Exception as error:
+            self.report_exn(error)
+            return error
+        return None
+
+
+def _nothing() -> None:
+    return None

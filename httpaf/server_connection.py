@@ -1,0 +1,385 @@
+"""The server side of one HTTP/1.1 connection, as a state machine that does no I/O.
+
+A runtime drives it with two loops, as http/af's runtimes do:
+
+- read loop: :meth:`ServerConnection.next_read_operation` says ``READ`` (read bytes and
+  call :meth:`read`, or :meth:`read_eof` at end of input), ``YIELD`` (wait for the
+  :meth:`yield_reader` callback), ``CLOSE`` or ``UPGRADE``. ``read`` returns how many
+  bytes it consumed; the runtime keeps the rest and presents it again, followed by new
+  data, on the next call. After a ``YIELD`` ends, it presents kept bytes even if no
+  new ones arrive.
+- write loop: :meth:`next_write_operation` gives a ``Write`` of iovecs (write them,
+  then :meth:`report_write_result`), ``YIELD`` (wait for :meth:`yield_writer`'s
+  callback), ``Closed`` (shut the transport's write side) or ``UPGRADE``.
+
+Every complete request in a read is parsed (up to ``Config.max_pipelined_requests``);
+handlers run one at a time, in order, and responses go out strictly in order.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from .body import BodyReader, BodyWriter
+from .config import Config
+from .errors import ParseError, StateError
+from .headers import Headers
+from .message import EndOfMessage, Request, Response
+from .operation import CLOSE, READ, UPGRADE, YIELD, Closed, Operation, Write
+from .parser import RequestParser
+from .reqd import (
+    ErrorHandler,
+    Reqd,
+    StartResponse,
+    default_error_handler,
+    error_status,
+    frame_response,
+)
+from .serializer import Serializer
+
+__all__ = ["ServerConnection", "RequestHandler"]
+
+RequestHandler = Callable[[Reqd], None]
+Callback = Callable[[], None]
+
+_EMPTY_BODY = BodyReader.empty()  # shared by every request without a body
+
+
+class ServerConnection:
+    """One server connection: parses requests, runs handlers, serializes responses."""
+
+    def __init__(
+        self,
+        request_handler: RequestHandler,
+        error_handler: ErrorHandler | None = None,
+        config: Config | None = None,
+    ) -> None:
+        self.config = config = config if config is not None else Config()
+        self._handler = request_handler
+        self._error_handler: ErrorHandler = error_handler or default_error_handler
+        self._parser = RequestParser(config)
+        self._serializer = Serializer(config.response_buffer_size)
+        self._queue: deque[Reqd] = deque()
+        self._receiving: Reqd | None = None  # whose body the parser is in
+        self._reader_closed = False
+        self._parse_error: ParseError | None = None  # a bad head, answered once idle
+        self._errored = False  # a connection-level error is being answered
+        self._dropped = 0
+        self._reader_waiter: Callback | None = None
+        self._writer_waiter: Callback | None = None
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether both the reader and the writer are closed."""
+        return self._reader_closed and self._serializer.is_closed
+
+    @property
+    def error_code(self) -> BaseException | None:
+        """The error the current request is being answered with, if any."""
+        return self._queue[0].error_code if self._queue else None
+
+    @property
+    def upgrade_handler(self) -> object:
+        """What the upgrading handler gave ``respond_with_upgrade``, once upgraded."""
+        queue = self._queue
+        return queue[0]._on_upgrade if queue and queue[0].upgraded else None
+
+    # -- reading ---------------------------------------------------------------------
+
+    def next_read_operation(self) -> Operation:
+        """``READ``, ``YIELD``, ``CLOSE`` or ``UPGRADE``."""
+        self._advance()
+        if self._reader_closed:
+            return CLOSE
+        queue = self._queue
+        if queue:
+            head = queue[0]
+            if head.upgraded:
+                return UPGRADE
+            if head.input_complete and not head.persistent:
+                self._close_reader()
+                return CLOSE
+            if head.input_complete and not head.output_complete and self._parser.is_idle:
+                return YIELD  # the head is received: wait for its answer, as http/af does
+        if self._must_stop_parsing():
+            return YIELD
+        return READ
+
+    def _must_stop_parsing(self) -> bool:
+        """Whether parsing has to wait for the application, even with bytes at hand."""
+        queue = self._queue
+        if not queue:
+            return False
+        receiving = self._receiving
+        if receiving is not None:
+            body = receiving.body
+            if body.buffered_bytes > self.config.body_buffer_high_water and not (
+                body.is_read_scheduled
+            ):
+                return True  # request-body backpressure
+        if self._parser.is_idle:
+            if len(queue) >= self.config.max_pipelined_requests:
+                return True
+            if queue[-1]._upgradable and not queue[-1].output_complete:
+                return True  # what follows may not be HTTP: wait for the answer
+        return False
+
+    def read(self, buf: bytes | bytearray, off: int = 0, length: int | None = None) -> int:
+        """Parse ``buf[off:off+length]``; return the number of bytes consumed."""
+        end = len(buf) if length is None else off + length
+        return self._read(buf, off, end, False)
+
+    def read_eof(self, buf: bytes | bytearray, off: int = 0, length: int | None = None) -> int:
+        """Like :meth:`read`, and no more input will come."""
+        end = len(buf) if length is None else off + length
+        consumed = self._read(buf, off, end, True)
+        if off + consumed == end and not self._reader_closed:
+            self._close_reader()
+            self._advance()
+        return consumed
+
+    def _read(self, buf: bytes | bytearray, start: int, end: int, eof: bool) -> int:
+        parser = self._parser
+        pos = start
+        while not self._reader_closed:
+            self._advance()
+            if self._reader_closed or self._must_stop_parsing():
+                break
+            try:
+                event = parser.parse(buf, pos, end, eof)
+            except ParseError as error:
+                pos += parser.consumed
+                self._on_parse_error(error)
+                break
+            pos += parser.consumed
+            if event is None:
+                break
+            kind = type(event)
+            if kind is memoryview:
+                self._on_body(event)  # type: ignore[arg-type]
+            elif kind is EndOfMessage:
+                receiving = self._receiving
+                self._receiving = None
+                if receiving is not None:
+                    self._guard(receiving, receiving.body.finish, event.trailers)  # type: ignore[attr-defined]
+            else:
+                self._on_request(event)  # type: ignore[arg-type]
+        return pos - start
+
+    def _on_request(self, request: Request) -> None:
+        parser = self._parser
+        has_body = parser.body_length != 0
+        reqd = Reqd(
+            self,
+            request,
+            None if has_body else _EMPTY_BODY,
+            parser.keep_alive,
+            parser.expect_continue,
+            parser.upgrade,
+        )
+        if has_body:
+            self._receiving = reqd
+        queue = self._queue
+        queue.append(reqd)
+        if len(queue) == 1:
+            self._start(reqd)
+
+    def _on_body(self, data: memoryview) -> None:
+        receiving = self._receiving
+        if receiving is not None:
+            self._guard(receiving, receiving.body.feed, data)
+
+    def _guard(self, reqd: Reqd, fn: Callable[..., None], arg: object) -> None:
+        """Run an application callback; its exception is the request's error."""
+        try:
+            fn(arg)
+        except Exception as error:
+            self._report(reqd, error)
+
+    def _on_parse_error(self, error: ParseError) -> None:
+        self._reader_closed = True  # nothing after a framing error is parsed
+        receiving = self._receiving
+        self._receiving = None
+        if receiving is None:
+            self._parse_error = error  # answered once the requests before it are
+        else:
+            self._report(receiving, error)
+        self._advance()
+
+    def _start(self, reqd: Reqd) -> None:
+        """Hand the queue's new head to the application."""
+        error = reqd._pending_error
+        if error is not None:
+            reqd.report_exn(error)
+            return
+        try:
+            self._handler(reqd)
+        except Exception as exc:
+            reqd.report_exn(exc)
+
+    def _report(self, reqd: Reqd, error: BaseException) -> None:
+        """An error in ``reqd``: answered now if it is the head, else when it is."""
+        if self._queue and self._queue[0] is reqd:
+            reqd.report_exn(error)
+        else:
+            reqd._pending_error = error
+            reqd.body.close()
+
+    def _advance(self) -> None:
+        """Retire finished requests and start the next one; end the connection if due."""
+        queue = self._queue
+        while queue:
+            head = queue[0]
+            if not head.output_complete or head.upgraded:
+                return
+            if not head.persistent:
+                self._close_writer()
+                if head.input_complete:
+                    self._close_reader()
+                return
+            if not head.input_complete:
+                return
+            queue.popleft()
+            self._wake_reader()
+            if queue:
+                self._start(queue[0])
+        if self._parse_error is not None:
+            error, self._parse_error = self._parse_error, None
+            self._connection_error(error)
+        elif self._reader_closed and not self._errored:
+            self._close_writer()
+
+    def yield_reader(self, callback: Callback) -> None:
+        """Call ``callback`` (once) when reading may go on."""
+        if self.is_closed:
+            raise StateError("yield_reader on closed conn")
+        if self._reader_waiter is not None:
+            raise StateError("yield_reader: only one callback can be registered at a time")
+        self._reader_waiter = callback
+
+    def _wake_reader(self) -> None:
+        waiter = self._reader_waiter
+        if waiter is not None:
+            self._reader_waiter = None
+            waiter()
+
+    def _close_reader(self) -> None:
+        self._reader_closed = True
+        receiving = self._receiving
+        if receiving is not None:
+            self._receiving = None
+            receiving.body.close()
+        self._wake_reader()
+
+    # -- writing ---------------------------------------------------------------------
+
+    def next_write_operation(self) -> Write | Closed | Operation:
+        """A ``Write`` of iovecs, ``YIELD``, ``Closed`` or ``UPGRADE``."""
+        self._advance()
+        serializer = self._serializer
+        iovecs = serializer.operation()
+        if iovecs:
+            return Write(iovecs)
+        if serializer.is_closed:
+            return Closed(self._dropped)
+        if self._queue and self._queue[0].upgraded:
+            return UPGRADE
+        return YIELD
+
+    def report_write_result(self, result: int | Operation) -> None:
+        """Report ``n`` bytes written, or :data:`~httpaf.operation.CLOSE` if the
+        transport closed (pending output is then dropped and the connection ends)."""
+        if result is CLOSE:
+            self._dropped += self._serializer.drain()
+            self._close_reader()
+            for reqd in self._queue:
+                reqd.body.close()
+            self._wake_writer()
+        elif isinstance(result, int):
+            self._serializer.shift(result)
+        else:
+            raise ValueError(f"report_write_result: {result!r} is not a count or CLOSE")
+
+    def yield_writer(self, callback: Callback) -> None:
+        """Call ``callback`` (once) when there may be something to write."""
+        if self._serializer.is_closed:
+            callback()
+            return
+        if self._writer_waiter is not None:
+            raise StateError("yield_writer: only one callback can be registered at a time")
+        self._writer_waiter = callback
+
+    def _wake_writer(self) -> None:
+        waiter = self._writer_waiter
+        if waiter is not None:
+            self._writer_waiter = None
+            waiter()
+
+    def _close_writer(self) -> None:
+        if not self._serializer.is_closed:
+            self._serializer.close()
+            self._wake_writer()
+
+    # -- errors and shutdown --------------------------------------------------------
+
+    def report_exn(self, error: BaseException) -> None:
+        """A runtime error: answered by the current request, or by the connection."""
+        queue = self._queue
+        if queue:
+            queue[0].report_exn(error)
+        else:
+            self._connection_error(error)
+
+    def _connection_error(self, error: BaseException) -> None:
+        """An error with no request to answer it: respond, then close."""
+        if self._errored:
+            return
+        self._errored = True
+        self._close_reader()
+        status = error_status(error)
+
+        def start_response(headers: Headers) -> BodyWriter:
+            serializer = self._serializer
+            if serializer.is_closed:
+                raise StateError("cannot write to closed writer")
+            response = Response(status, headers)
+            length, discard, extra = frame_response(response, "GET", None, None)
+            if "close" not in headers.get_tokens("connection"):
+                extra.append(("Connection", "close"))
+            serializer.write_response_head(response, extra)
+            writer = BodyWriter(
+                serializer, length, self._wake_writer, self._error_body_closed, discard
+            )
+            self._wake_writer()
+            return writer
+
+        self._call_error_handler(None, error, start_response)
+
+    def _error_body_closed(self, delimited: bool) -> None:
+        self._close_writer()
+
+    def _call_error_handler(
+        self, request: Request | None, error: BaseException, start_response: StartResponse
+    ) -> None:
+        try:
+            self._error_handler(request, error, start_response)
+        except Exception:
+            self._abort()
+
+    def _abort(self) -> None:
+        """Give up on the connection: drop pending output and close both sides."""
+        self._dropped += self._serializer.drain()
+        self._close_reader()
+        self._wake_writer()
+
+    def shutdown(self) -> None:
+        """Close the connection: stop reading, send what is pending, then close."""
+        self._close_reader()
+        for reqd in self._queue:
+            reqd.body.close()
+        self._close_writer()
+        self._wake_writer()
+

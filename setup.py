@@ -1,0 +1,98 @@
+"""Build httpaf's optional Cython extensions.
+
+All metadata lives in pyproject.toml; this file only adds the C extensions.
+They are optional: when they cannot be built, httpaf falls back to its
+pure-Python implementation and the install still succeeds.
+
+  HTTPAF_NO_EXTENSIONS=1    build no extensions at all
+  no Cython available       build from shipped httpaf/_*.c files (sdist), if any
+"""
+
+import glob
+import os
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+from setuptools.errors import CCompilerError, ExecError, PlatformError
+
+BUILD_ERRORS = (CCompilerError, ExecError, PlatformError, OSError, ValueError)
+
+
+def warn(reason: object) -> None:
+    bar = "*" * 75
+    print(
+        f"\n{bar}\nWARNING: httpaf's C extensions could not be built:\n  {reason}\n"
+        "httpaf will use its pure-Python implementation (slower, same behaviour).\n"
+        f"{bar}\n",
+        file=sys.stderr,
+    )
+
+
+class optional_build_ext(build_ext):
+    """build_ext that warns instead of failing."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except BUILD_ERRORS as exc:
+            warn(exc)
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except BUILD_ERRORS as exc:
+            warn(f"{ext.name}: {exc}")
+            self.failed = [*getattr(self, "failed", []), ext.name]
+
+    def copy_extensions_to_source(self) -> None:
+        # inplace / editable builds copy each .so into httpaf/: skip the failed ones
+        failed = getattr(self, "failed", [])
+        self.extensions = [e for e in self.extensions if e.name not in failed]
+        super().copy_extensions_to_source()
+
+
+def extensions() -> list[Extension]:
+    if os.environ.get("HTTPAF_NO_EXTENSIONS", "") not in ("", "0"):
+        return []
+    args = [] if sys.platform == "win32" else ["-O3"]
+
+    def make(sources: list[str]) -> list[Extension]:
+        return [
+            Extension(
+                "httpaf." + os.path.splitext(os.path.basename(src))[0],
+                [src],
+                extra_compile_args=args,
+            )
+            for src in sources
+        ]
+
+    pyx = sorted(glob.glob("httpaf/_*.pyx"))
+    if pyx:
+        try:
+            from Cython.Build import cythonize
+        except ImportError:
+            pass  # fall through to shipped .c files
+        else:
+            try:
+                return cythonize(
+                    make(pyx),
+                    compiler_directives={
+                        "language_level": 3,
+                        "boundscheck": False,
+                        "wraparound": False,
+                        "cdivision": True,
+                        "initializedcheck": False,
+                    },
+                )
+            except Exception as exc:  # Cython compile error: keep going without
+                warn(f"cythonize failed: {exc}")
+                return []
+    # No Cython (or no .pyx): use pre-generated C sources shipped in an sdist.
+    c_files = sorted(glob.glob("httpaf/_*.c"))
+    if pyx and not c_files:
+        warn("Cython is not installed and no generated .c files were found")
+    return make(c_files)
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": optional_build_ext})

@@ -1,0 +1,35 @@
+"""Shared fixtures: the wire layer in both implementations."""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+import pytest
+
+
+def _load(kind: str) -> types.SimpleNamespace | None:
+    """The parser and serializer modules of one implementation, or None if absent."""
+    suffix = "" if kind == "cython" else "_py"
+    try:
+        parser = importlib.import_module(f"httpaf._parser{suffix}")
+        serializer = importlib.import_module(f"httpaf._serializer{suffix}")
+    except ImportError:
+        return None
+    return types.SimpleNamespace(
+        name=kind,
+        parser=parser,
+        serializer=serializer,
+        RequestParser=parser.RequestParser,
+        ResponseParser=parser.ResponseParser,
+        Serializer=serializer.Serializer,
+    )
+
+
+@pytest.fixture(params=["python", "cython"])
+def wire(request: pytest.FixtureRequest) -> types.SimpleNamespace:
+    """The wire layer (parsers and serializer) of each implementation in turn."""
+    impl = _load(request.param)
+    if impl is None:
+        pytest.skip("the Cython extensions are not built")
+    return impl
