@@ -66,6 +66,7 @@ class ServerConnection:
         self._parse_error: ParseError | None = None  # a bad head, answered once idle
         self._errored = False  # a connection-level error is being answered
         self._dropped = 0
+        self._draining = False  # close_when_idle() was called
         self._reader_waiter: Callback | None = None
         self._writer_waiter: Callback | None = None
 
@@ -157,17 +158,24 @@ class ServerConnection:
             pos += parser.consumed
             if event is None:
                 break
-            kind = type(event)
-            if kind is memoryview:
-                self._on_body(event)  # type: ignore[arg-type]
-            elif kind is EndOfMessage:
-                receiving = self._receiving
-                self._receiving = None
-                if receiving is not None:
-                    self._guard(receiving, receiving.body.finish, event.trailers)  # type: ignore[attr-defined]
-            else:
-                self._on_request(event)  # type: ignore[arg-type]
+            if self._draining and parser.is_idle:
+                self._on_event(event)
+                self._close_reader()
+                break
+            self._on_event(event)
         return pos - start
+
+    def _on_event(self, event: object) -> None:
+        kind = type(event)
+        if kind is memoryview:
+            self._on_body(event)  # type: ignore[arg-type]
+        elif kind is EndOfMessage:
+            receiving = self._receiving
+            self._receiving = None
+            if receiving is not None:
+                self._guard(receiving, receiving.body.finish, event.trailers)  # type: ignore[attr-defined]
+        else:
+            self._on_request(event)  # type: ignore[arg-type]
 
     def _on_request(self, request: Request) -> None:
         parser = self._parser
@@ -374,6 +382,13 @@ class ServerConnection:
         self._dropped += self._serializer.drain()
         self._close_reader()
         self._wake_writer()
+
+    def close_when_idle(self) -> None:
+        """End gracefully: finish the requests already received, read no new ones."""
+        self._draining = True
+        if self._parser.is_idle and self._receiving is None:
+            self._close_reader()
+            self._advance()
 
     def shutdown(self) -> None:
         """Close the connection: stop reading, send what is pending, then close."""
