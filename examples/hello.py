@@ -1,5 +1,7 @@
 """Hello world: ``GET /hello/<who>`` answers ``Hello, <who>!``; 404 and 405 otherwise.
 
+The program of http/af's README (``/hello`` alone greets the world).
+
     python examples/hello.py --port 8080
     curl http://127.0.0.1:8080/hello/world
 """
@@ -11,27 +13,26 @@ from _cli import announce, parse_args
 from httpaf import Reqd, Response
 from httpaf.asyncio import run
 
-PREFIX = "/hello/"
+TEXT = [("Content-Type", "text/plain")]
+# As in http/af's README, error answers close the connection.
+CLOSE = [*TEXT, ("Connection", "close")]
 
 
 def handler(reqd: Reqd) -> None:
-    """Answer one request."""
+    """Answer one request (the handler of http/af's README)."""
     request = reqd.request
     reqd.body.close()
     if request.method != "GET":
         reqd.respond_with_string(
-            Response(405, [("Allow", "GET"), ("Content-Type", "text/plain")]),
-            "Method Not Allowed\n",
+            Response(405, CLOSE), f"{request.method} is not an allowed method\n"
         )
-    elif request.target.startswith(PREFIX) and len(request.target) > len(PREFIX):
-        who = request.target[len(PREFIX) :]
-        reqd.respond_with_string(
-            Response(200, [("Content-Type", "text/plain")]), f"Hello, {who}!\n"
-        )
+        return
+    segments = request.target.split("/")
+    if segments[:2] == ["", "hello"]:
+        who = segments[2] if len(segments) > 2 and segments[2] else "world"
+        reqd.respond_with_string(Response(200, TEXT), f"Hello, {who}!\n")
     else:
-        reqd.respond_with_string(
-            Response(404, [("Content-Type", "text/plain")]), "Route not found\n"
-        )
+        reqd.respond_with_string(Response(404, CLOSE), f"{request.target!r} not found\n")
 
 
 def main() -> None:
