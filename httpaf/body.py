@@ -16,7 +16,7 @@ from .headers import Headers
 from .message import CHUNKED, CLOSE_DELIMITED
 from .serializer import Serializer
 
-__all__ = ["BodyReader", "BodyWriter", "OnRead", "OnEof"]
+__all__ = ["BodyReader", "BodyWriter", "OnRead", "OnEof", "byte_view"]
 
 OnRead = Callable[[memoryview], None]
 OnEof = Callable[[], None]
@@ -25,6 +25,21 @@ Callback = Callable[[], None]
 
 def _ignore() -> None:
     return None
+
+
+def byte_view(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
+    """``data`` as something whose ``len`` is its size in bytes.
+
+    A memoryview of wider items (``array('I')``, numpy) has ``len`` = item count:
+    framing a body with that would declare fewer bytes than are sent. A strided
+    view is copied.
+    """
+    if type(data) is memoryview and not (
+        data.c_contiguous and data.itemsize == 1 and data.ndim == 1 and data.format == "B"
+    ):
+        # A strided view cannot be written as one piece: copy it.
+        return data.cast("B") if data.c_contiguous else data.tobytes()
+    return data
 
 
 class BodyReader:
@@ -76,6 +91,11 @@ class BodyReader:
         return self._eof or self._closed
 
     @property
+    def at_eof(self) -> bool:
+        """Whether the whole body was received (closing the reader does not count)."""
+        return self._eof
+
+    @property
     def is_read_scheduled(self) -> bool:
         """Whether a read is pending."""
         return self._on_read is not None
@@ -98,6 +118,7 @@ class BodyReader:
             first()
         if self._pieces:
             self._deliver_buffered(on_read)
+            self._on_schedule()  # the buffer was emptied: reading may resume
         elif self._eof or self._closed:
             on_eof()
         else:
@@ -117,8 +138,16 @@ class BodyReader:
     # -- the connection's side -----------------------------------------------------
 
     def _deliver_buffered(self, on_read: OnRead) -> None:
-        piece = self._pieces.popleft()
-        self._buffered -= len(piece)
+        """Hand every buffered byte over as one piece.
+
+        One piece, not one per read: an application that schedules its next read from
+        ``on_read`` would otherwise recurse once per buffered piece, and a peer
+        dribbling a body byte by byte could make that deep enough to overflow.
+        """
+        pieces = self._pieces
+        piece = pieces.popleft() if len(pieces) == 1 else b"".join(pieces)
+        pieces.clear()
+        self._buffered = 0
         on_read(memoryview(piece))
 
     def _run_eof(self) -> None:
@@ -202,6 +231,7 @@ class BodyWriter:
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Copy ``data`` into the body. Does not wake the writer: :meth:`flush` does."""
+        data = byte_view(data)
         if self._check(len(data)):
             if self._length == CHUNKED:
                 self._serializer.write_chunk(data)
@@ -214,6 +244,7 @@ class BodyWriter:
 
     def schedule(self, data: bytes | bytearray | memoryview) -> None:
         """Queue ``data`` without copying; leave it alone until a flush callback runs."""
+        data = byte_view(data)
         if self._check(len(data)):
             if self._length == CHUNKED:
                 self._serializer.write_chunk(data, copy=False)
@@ -236,15 +267,17 @@ class BodyWriter:
         """End the body (with trailer fields, for a chunked one) and send it."""
         if self._closed:
             return
-        if trailers and self._length != CHUNKED:
+        if trailers and self._length != CHUNKED and not self._discard:
             raise StateError("trailers need a chunked body")
         self._closed = True
         length = self._length
         if self._discard:
             delimited = True
         elif length == CHUNKED:
-            delimited = True
-            if not self._serializer.is_closed:
+            # After the connection's writer closed (shutdown), closing is harmless
+            # (http/af #217), but the body then lacks its final chunk.
+            delimited = not self._serializer.is_closed
+            if delimited:
                 self._serializer.write_last_chunk(trailers)
         else:
             delimited = length != CLOSE_DELIMITED and self._remaining == 0

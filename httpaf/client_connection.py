@@ -72,6 +72,9 @@ class ClientConnection:
         self._dropped = 0
         self._reader_waiter: Callback | None = None
         self._writer_waiter: Callback | None = None
+        # The body of the last request sent. It may still be open after its response
+        # completed (an early response), so the queue cannot tell.
+        self._writing: BodyWriter | None = None
 
     @property
     def is_closed(self) -> bool:
@@ -100,7 +103,8 @@ class ClientConnection:
         serializer = self._serializer
         if serializer.is_closed or not self._persistent:
             raise StateError("the connection is closed to new requests")
-        if self._queue and not self._queue[-1].writer.is_closed:  # type: ignore[union-attr]
+        if self._writing is not None and not self._writing.is_closed:
+            # Its next bytes would be read as that body: a request desync.
             raise StateError("close the previous request's body before the next request")
         length = request_body_length(request)
         serializer.write_request_head(request)
@@ -108,6 +112,7 @@ class ClientConnection:
         if not request.keep_alive:
             self._persistent = False
         respd.writer = BodyWriter(serializer, length, self._wake_writer, self._body_closed)
+        self._writing = respd.writer
         self._queue.append(respd)
         self._wake_writer()
         self._wake_reader()
@@ -169,7 +174,14 @@ class ClientConnection:
                 and body.buffered_bytes > self.config.body_buffer_high_water
                 and not body.is_read_scheduled
             ):
-                break
+                # Backpressure; but a body whose end needs no more input ends now
+                # (an empty window yields only EndOfMessage or None).
+                event = parser.parse(buf, pos, pos, False)
+                if type(event) is not EndOfMessage:
+                    break
+                self._guard(head, body.finish, event.trailers)  # type: ignore[attr-defined]
+                self._complete(head)
+                continue
             try:
                 event = parser.parse(buf, pos, end, eof)
             except ParseError as error:
@@ -205,6 +217,14 @@ class ClientConnection:
             head.on_response(response, body)
         except Exception as error:
             self._report(head, error)
+            return
+        if self._upgraded:
+            # The HTTP exchange is over (a CONNECT's tunnel bytes are no body), and
+            # both operations are UPGRADE from now on.
+            if not body.at_eof:
+                self._guard(head, body.finish, None)
+            self._complete(head)
+            self._wake_writer()
             return
         if parser.body_length == 0 and not head.done:
             self._complete(head)
@@ -242,7 +262,10 @@ class ClientConnection:
                 continue
             respd.done = True
             if respd.body is not None:
-                respd.body.close()
+                try:
+                    respd.body.close()  # runs a pending on_eof
+                except Exception:
+                    pass  # secondary: the error below is what this request is told
             reason = error if first else ConnectionError(f"connection failed: {error}")
             first = False
             try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .body import BodyReader, BodyWriter
+from .body import BodyReader, BodyWriter, byte_view
 from .errors import ParseError, StateError
 from .headers import Headers
 from .message import (
@@ -128,6 +128,7 @@ class Reqd:
         "_upgradable",
         "_on_upgrade",
         "_continue_sent",
+        "_keep_alive",
     )
 
     def __init__(
@@ -143,6 +144,7 @@ class Reqd:
         self.request = request
         #: Whether the connection may persist after this exchange.
         self.persistent = keep_alive
+        self._keep_alive = keep_alive  # what the client asked for
         self._conn = conn
         self._state = _WAITING
         self._writer: BodyWriter | None = None
@@ -202,7 +204,7 @@ class Reqd:
         ``Content-Length`` is added when the response has no framing fields.
         """
         self._check_can_respond()
-        data = body.encode() if isinstance(body, str) else body
+        data = body.encode() if isinstance(body, str) else byte_view(body)
         writer = self._start(response, len(data), False)
         writer.write(data)
         writer.close()
@@ -213,6 +215,7 @@ class Reqd:
         Leave ``body`` unchanged until the connection has written it.
         """
         self._check_can_respond()
+        body = byte_view(body)
         writer = self._start(response, len(body), False)
         writer.schedule(body)
         writer.close()
@@ -240,7 +243,7 @@ class Reqd:
         is_connect = self.request.method == "CONNECT"
         if not self._upgradable:
             raise StateError("httpaf.Reqd: the request asked for no upgrade")
-        if not (status == 101 or (is_connect and 200 <= status < 300)):
+        if not (200 <= status < 300 if is_connect else status == 101):
             raise ValueError("an upgrade is answered with 101, a CONNECT with 2xx")
         conn = self._conn
         if conn._serializer.is_closed:
@@ -250,6 +253,7 @@ class Reqd:
         self._on_upgrade = on_upgrade
         self._state = _UPGRADED
         self.persistent = False
+        conn._serializer.flush(conn._on_upgrade_written)
         conn._wake_writer()
 
     def _start(
@@ -265,18 +269,20 @@ class Reqd:
         request = self.request
         length, discard, extra = frame_response(response, request.method, request.version, body_size)
         persistent = self.persistent and response.keep_alive and length != CLOSE_DELIMITED
-        if self._expect_continue and not self._continue_sent and not self.body.is_complete:
+        if self._expect_continue and not self._continue_sent and not self.body.at_eof:
             # The client may still be waiting for 100 Continue: it cannot be trusted to
-            # send the body, so the connection ends with this response.
+            # send the body (or to skip it), so the connection ends with this response.
             persistent = False
-        if persistent and request.version == HTTP_1_0:
-            extra.append(("Connection", "keep-alive"))
-        elif not persistent and self.persistent and "close" not in response.headers.get_tokens(
-            "connection"
-        ):
+        tokens = response.headers.get_tokens("connection")
+        if persistent:
+            if request.version == HTTP_1_0 and "keep-alive" not in tokens:
+                extra.append(("Connection", "keep-alive"))
+        elif self._keep_alive and "close" not in tokens:
+            # The client expects the connection to stay: tell it that it will not.
             extra.append(("Connection", "close"))
-        self.persistent = persistent
+        # Nothing is written (and nothing changes) if the head is refused.
         serializer.write_response_head(response, extra)
+        self.persistent = persistent
         self._response = response
         self._state = _STREAMING
         writer = BodyWriter(serializer, length, conn._wake_writer, self._body_closed, discard)
@@ -292,7 +298,7 @@ class Reqd:
     def _send_continue(self) -> None:
         """First read of a body sent with ``Expect: 100-continue``."""
         serializer = self._conn._serializer
-        if self._state == _WAITING and not serializer.is_closed:
+        if self._state == _WAITING and not serializer.is_closed and not self.body.at_eof:
             serializer.write(_CONTINUE)
             self._continue_sent = True
             self._conn._wake_writer()
@@ -311,18 +317,33 @@ class Reqd:
             self._error = error
             self.persistent = False
             if self._state == _WAITING:
-                self.body.close()
+                self._give_up_body()
                 status = error_status(error)
 
                 def start_response(headers: Headers) -> BodyWriter:
+                    if self._state != _WAITING:
+                        raise StateError("httpaf.Reqd: error response already started")
                     return self._start(Response(status, headers), None, True, force=True)
 
                 conn._call_error_handler(self.request, error, start_response)
             elif self._state == _STREAMING and self._writer is not None:
                 self._writer.abort()
                 conn._close_writer()
+                self._give_up_body()
         else:
             conn._abort()
+
+    def _give_up_body(self) -> None:
+        """Close the request body while an error is answered.
+
+        The application's pending ``on_eof`` runs; if it fails (typically by trying to
+        respond, which the error forbids), that failure is secondary to the error
+        being answered and must not stop the error handler from running.
+        """
+        try:
+            self.body.close()
+        except Exception:
+            pass
 
     def try_with(self, fn: Callable[[], object]) -> BaseException | None:
         """Run ``fn``; on an exception report it and return it, else return ``None``."""

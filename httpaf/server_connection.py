@@ -46,6 +46,10 @@ Callback = Callable[[], None]
 _EMPTY_BODY = BodyReader.empty()  # shared by every request without a body
 
 
+def _close_reader_of(reqd: Reqd) -> None:
+    reqd.body.close()
+
+
 class ServerConnection:
     """One server connection: parses requests, runs handlers, serializes responses."""
 
@@ -69,6 +73,7 @@ class ServerConnection:
         self._draining = False  # close_when_idle() was called
         self._reader_waiter: Callback | None = None
         self._writer_waiter: Callback | None = None
+        self._upgrade_written = False  # the 101 (or CONNECT 2xx) head is out
 
     # -- state -----------------------------------------------------------------------
 
@@ -99,7 +104,9 @@ class ServerConnection:
         if queue:
             head = queue[0]
             if head.upgraded:
-                return UPGRADE
+                # Hand over only once the head is written: the runtime gives the
+                # transport away when it sees UPGRADE.
+                return UPGRADE if self._upgrade_written else YIELD
             if head.input_complete and not head.persistent:
                 self._close_reader()
                 return CLOSE
@@ -124,8 +131,11 @@ class ServerConnection:
         if self._parser.is_idle:
             if len(queue) >= self.config.max_pipelined_requests:
                 return True
-            if queue[-1]._upgradable and not queue[-1].output_complete:
+            last = queue[-1]
+            if last._upgradable and (last.upgraded or not last.output_complete):
                 return True  # what follows may not be HTTP: wait for the answer
+            if not last.persistent:
+                return True  # nothing after a request that ends the connection
         return False
 
     def read(self, buf: bytes | bytearray, off: int = 0, length: int | None = None) -> int:
@@ -147,8 +157,15 @@ class ServerConnection:
         pos = start
         while not self._reader_closed:
             self._advance()
-            if self._reader_closed or self._must_stop_parsing():
+            if self._reader_closed:
                 break
+            if self._must_stop_parsing():
+                # A body whose last bytes crossed the high-water mark still has its
+                # end to report, which takes no input: report it, or the request
+                # would wait for bytes that never come.
+                if self._receiving is None or not self._finish_body(buf, pos):
+                    break
+                continue
             try:
                 event = parser.parse(buf, pos, end, eof)
             except ParseError as error:
@@ -176,6 +193,18 @@ class ServerConnection:
                 self._guard(receiving, receiving.body.finish, event.trailers)  # type: ignore[attr-defined]
         else:
             self._on_request(event)  # type: ignore[arg-type]
+
+    def _finish_body(self, buf: bytes | bytearray, pos: int) -> bool:
+        """Report the end of the body being received if it needs no more input.
+
+        A parse of an empty window consumes nothing and returns no body bytes: only
+        ``EndOfMessage`` (when the body is complete) or ``None``.
+        """
+        event = self._parser.parse(buf, pos, pos, False)
+        if type(event) is not EndOfMessage:
+            return False
+        self._on_event(event)
+        return True
 
     def _on_request(self, request: Request) -> None:
         parser = self._parser
@@ -206,6 +235,10 @@ class ServerConnection:
             fn(arg)
         except Exception as error:
             self._report(reqd, error)
+
+    def _close_body(self, reqd: Reqd) -> None:
+        """Close a request body; an exception from its ``on_eof`` is the request's error."""
+        self._guard(reqd, _close_reader_of, reqd)
 
     def _on_parse_error(self, error: ParseError) -> None:
         self._reader_closed = True  # nothing after a framing error is parsed
@@ -251,14 +284,22 @@ class ServerConnection:
             if not head.input_complete:
                 return
             queue.popleft()
-            self._wake_reader()
+            # Start the new head before waking the reader: a runtime may read at once
+            # from the wakeup, and a request it parses into the empty queue is
+            # started by ``_on_request``, not a second time here.
             if queue:
                 self._start(queue[0])
+            self._wake_reader()
         if self._parse_error is not None:
             error, self._parse_error = self._parse_error, None
             self._connection_error(error)
         elif self._reader_closed and not self._errored:
             self._close_writer()
+
+    def _on_upgrade_written(self) -> None:
+        """The upgrade's head went out: both operations become ``UPGRADE``."""
+        self._upgrade_written = True
+        self._wake_reader()
 
     def yield_reader(self, callback: Callback) -> None:
         """Call ``callback`` (once) when reading may go on."""
@@ -279,7 +320,7 @@ class ServerConnection:
         receiving = self._receiving
         if receiving is not None:
             self._receiving = None
-            receiving.body.close()
+            self._close_body(receiving)
         self._wake_reader()
 
     # -- writing ---------------------------------------------------------------------
@@ -303,8 +344,8 @@ class ServerConnection:
         if result is CLOSE:
             self._dropped += self._serializer.drain()
             self._close_reader()
-            for reqd in self._queue:
-                reqd.body.close()
+            for reqd in list(self._queue):
+                self._close_body(reqd)
             self._wake_writer()
         elif isinstance(result, int):
             self._serializer.shift(result)
@@ -349,15 +390,21 @@ class ServerConnection:
         self._close_reader()
         status = error_status(error)
 
+        started = False
+
         def start_response(headers: Headers) -> BodyWriter:
+            nonlocal started
+            if started:
+                raise StateError("error response already started")
             serializer = self._serializer
             if serializer.is_closed:
                 raise StateError("cannot write to closed writer")
-            response = Response(status, headers)
+            response = Response(status, headers)  # also accepts a list of pairs
             length, discard, extra = frame_response(response, "GET", None, None)
-            if "close" not in headers.get_tokens("connection"):
+            if "close" not in response.headers.get_tokens("connection"):
                 extra.append(("Connection", "close"))
             serializer.write_response_head(response, extra)
+            started = True
             writer = BodyWriter(
                 serializer, length, self._wake_writer, self._error_body_closed, discard
             )
@@ -393,8 +440,8 @@ class ServerConnection:
     def shutdown(self) -> None:
         """Close the connection: stop reading, send what is pending, then close."""
         self._close_reader()
-        for reqd in self._queue:
-            reqd.body.close()
+        for reqd in list(self._queue):
+            self._close_body(reqd)
         self._close_writer()
         self._wake_writer()
 
