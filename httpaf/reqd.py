@@ -327,8 +327,11 @@ class Reqd:
 
                 conn._call_error_handler(self.request, error, start_response)
             elif self._state == _STREAMING and self._writer is not None:
-                self._writer.abort()
-                conn._close_writer()
+                if not self._writer.is_closed:
+                    self._writer.abort()
+                    conn._close_writer()
+                # A complete response stays as it is: the request may even be
+                # retired already, and the connection serving the next one.
                 self._give_up_body()
         else:
             conn._abort()

@@ -282,7 +282,13 @@ class ServerConnection:
                     self._close_reader()
                 return
             if not head.input_complete:
-                return
+                if head.body.is_read_scheduled:
+                    return  # the handler still reads the body it answered
+                # Answered, and nobody reads the rest of the body: discard it as it
+                # arrives, so the next request can follow on this connection.
+                self._close_body(head)
+                if not head.input_complete:
+                    return
             queue.popleft()
             # Start the new head before waking the reader: a runtime may read at once
             # from the wakeup, and a request it parses into the empty queue is
@@ -419,10 +425,23 @@ class ServerConnection:
     def _call_error_handler(
         self, request: Request | None, error: BaseException, start_response: StartResponse
     ) -> None:
+        started = False
+
+        def tracked(headers: Headers | list[tuple[str, str]]) -> BodyWriter:
+            nonlocal started
+            started = True
+            return start_response(headers)
+
         try:
-            self._error_handler(request, error, start_response)
+            self._error_handler(request, error, tracked)
         except Exception:
-            self._abort()
+            if started:
+                self._abort()  # a response is half out: cut the connection
+                return
+            try:  # nothing was sent: the default handler still can answer
+                default_error_handler(request, error, start_response)
+            except Exception:
+                self._abort()
 
     def _abort(self) -> None:
         """Give up on the connection: drop pending output and close both sides."""

@@ -87,9 +87,20 @@ def test_input_and_output_state() -> None:
     writer = reqd.respond_with_streaming(Response(200, [("Content-Length", "0")]))
     assert not reqd.output_complete
     writer.close()
+    # Answered with no read scheduled: the rest of the body is discarded as it comes.
+    assert reqd.output_complete and reqd.input_complete
+    assert reqd.body.is_closed
+
+
+def test_body_kept_while_a_read_is_scheduled_after_the_answer() -> None:
+    rt, reqd = one_request(request_bytes("POST", "/", [("Host", "x"), ("Content-Length", "2")]))
+    got: list[bytes] = []
+    reqd.body.schedule_read(lambda data: got.append(bytes(data)), lambda: None)
+    writer = reqd.respond_with_streaming(Response(200, [("Content-Length", "0")]))
+    writer.close()
     assert reqd.output_complete and not reqd.input_complete
     rt.read(b"ab")
-    assert reqd.input_complete
+    assert got == [b"ab"]
 
 
 # -- try_with ---------------------------------------------------------------------------
@@ -292,16 +303,16 @@ def test_report_exn_twice_aborts() -> None:
     rt.reader_closed()
 
 
-def test_report_exn_after_complete_response_closes() -> None:
+def test_report_exn_after_complete_response_changes_nothing() -> None:
     rt, reqd = one_request(request_bytes("POST", "/", [("Host", "x"), ("Content-Length", "5")]))
     reqd.respond_with_string(Response(200), b"")
-    reqd.report_exn(RuntimeError("late"))
+    reqd.report_exn(RuntimeError("late"))  # the exchange is over: nothing to cut short
     assert rt.drain() == ok()
-    rt.writer_closed(0)
-    # The request body is given up too: nothing more is read.
-    assert reqd.input_complete
+    assert reqd.input_complete  # the unread body is given up
+    assert reqd.error_code is not None
     rt.poll_reader()
-    rt.reader_closed()
+    rt.reader_ready()
+    rt.writer_yielded()
 
 
 def test_wide_item_memoryview_framed_by_bytes() -> None:
