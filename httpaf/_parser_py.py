@@ -24,6 +24,10 @@ Events:
 
 Errors raise :class:`~httpaf.errors.ParseError`; ``consumed`` then holds the bytes used
 before the error. A failed parser stays failed: nothing after a framing error is parsed.
+Errors are found in the order their bytes arrive (field lines are checked one by one as
+they complete, and a limit as soon as it is passed), so however the input is split into
+reads, the events and the error are the same. ``Config.max_head_size`` counts the
+request (status) line too.
 """
 
 from __future__ import annotations
@@ -70,8 +74,8 @@ _TOKEN = re.compile(f"[{_TOKEN_CHARS}]+")
 _REQUEST_LINE = re.compile(rb"([" + _TOKEN_CHARS.encode() + rb"]+) ([\x21-\x7e]+) (HTTP/1\.[01])\r\n")
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3}) ([\t\x20-\x7e\x80-\xff]*)\r\n")
 _VERSION_LIKE = re.compile(rb"HTTP/[0-9]\.[0-9]")
-# In a head or trailer block: CTLs other than HTAB, DEL, bare CR, bare LF.
-_BAD_IN_BLOCK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
+# In a field line (without its CRLF): CTLs other than HTAB, and DEL.
+_BAD_IN_FIELD = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 _ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _AUTHORITY_FORM = re.compile(r"[^/?#@\s]+:[0-9]+")
 _QUOTED = r'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
@@ -132,7 +136,9 @@ class _Parser:
         self._state = _START
         self._remaining = 0  # bytes left in a fixed body or the current chunk
         self._body_seen = 0  # chunked body bytes so far, for max_body_size
-        self._scanned = 0  # bytes of an incomplete block already searched
+        self._scanned = 0  # bytes of an incomplete field block already validated
+        self._fields: list[tuple[str, str]] = []  # the fields of those bytes
+        self._head_limit = self.config.max_head_size  # what the start line left of it
         self._error: ParseError | None = None
 
     @property
@@ -201,26 +207,44 @@ class _Parser:
 
     # -- blocks of fields ------------------------------------------------------------
 
-    def _find_block_end(
-        self, buf: Buffer, start: int, end: int, eof: bool, limit: int, what: str, status: int
+    def _scan_block(
+        self,
+        buf: Buffer,
+        start: int,
+        end: int,
+        eof: bool,
+        limit: int,
+        max_count: int,
+        what: str,
+        status: int,
     ) -> int:
-        """The index just past the blank line that ends a field block, or -1.
+        """Check a field block's lines as they arrive; the index past its blank line, or -1.
 
-        An empty block is just CRLF. Searches resume where the last call stopped, so a
-        head dribbled in one byte at a time costs linear time, not quadratic.
+        Each complete line is validated once, in order, and its field kept in
+        ``_fields``; ``_scanned`` remembers where the next line starts (relative to
+        ``start``, which the caller presents again, unconsumed), so a block dribbled in
+        one byte at a time costs linear time. Errors are found in the order their bytes
+        arrive, so every way of splitting the input into reads gives the same error.
+        ``limit`` bounds the whole block, blank line included.
         """
-        if end - start >= 2 and buf[start] == 13 and buf[start + 1] == 10:
-            self._scanned = 0
-            return start + 2
-        search_from = start + max(self._scanned - 3, 0)
+        pos = start + self._scanned
         stop = min(end, start + limit)
-        found = buf.find(b"\r\n\r\n", search_from, stop)
-        if found >= 0:
-            self._scanned = 0
-            return found + 4
-        self._scanned = stop - start
-        line_start = buf.rfind(b"\n", start, stop) + 1 or start
-        if stop - line_start > self.config.max_field_size:
+        max_field = self.config.max_field_size
+        while True:
+            line_stop = min(stop, pos + max_field)
+            lf = buf.find(b"\n", pos, line_stop)
+            if lf < 0:
+                break
+            if lf == pos + 1 and buf[pos] == 13:
+                self._scanned = 0
+                return lf + 1
+            self._field_line(buf, pos, lf, max_count, what)
+            pos = lf + 1
+        self._scanned = pos - start
+        # The partial line at ``pos`` holds no LF: any CR before its last byte is bare.
+        if line_stop - 1 > pos and buf.find(b"\r", pos, line_stop - 1) >= 0:
+            raise self._fail(f"bare CR in {what} section", 400, 0)
+        if line_stop - pos >= max_field:
             raise self._fail(f"{what} field too large", 431, 0)
         if end - start >= limit:
             raise self._fail(f"{what} section too large", status, 0)
@@ -228,28 +252,29 @@ class _Parser:
             raise self._fail(f"unexpected end of input in {what} section", 400, 0)
         return -1
 
-    def _parse_fields(
-        self, buf: Buffer, start: int, end: int, max_count: int, what: str
-    ) -> list[tuple[str, str]]:
-        """Validate and split ``buf[start:end]``, field lines each ending in CRLF."""
-        if start == end:
-            return []
-        text = _latin1(buf, start, end - 2)
-        bad = _BAD_IN_BLOCK.search(text)
+    def _field_line(self, buf: Buffer, pos: int, lf: int, max_count: int, what: str) -> None:
+        """Validate the field line ``buf[pos:lf + 1]`` and keep its field."""
+        if lf == pos:
+            raise self._fail(f"bare LF in {what} section", 400, 0)
+        text = _latin1(buf, pos, lf - 1)
+        if "\r" in text:
+            raise self._fail(f"bare CR in {what} section", 400, 0)
+        if buf[lf - 1] != 13:
+            raise self._fail(f"bare LF in {what} section", 400, 0)
+        bad = _BAD_IN_FIELD.search(text)
         if bad is not None:
             raise self._fail(f"invalid character {bad.group()!r} in {what} section", 400, 0)
-        lines = text.split("\r\n")
-        if len(lines) > max_count:
+        name, colon, value = text.partition(":")
+        if not colon or _TOKEN.fullmatch(name) is None:
+            raise self._fail(_field_error(text, what), 400, 0)
+        fields = self._fields
+        if len(fields) >= max_count:
             raise self._fail(f"too many {what} fields", 431, 0)
-        max_field = self.config.max_field_size - 2
-        fields = []
-        for line in lines:
-            name, colon, value = line.partition(":")
-            if not colon or _TOKEN.fullmatch(name) is None:
-                raise self._fail(_field_error(line, what), 400, 0)
-            if len(line) > max_field:
-                raise self._fail(f"{what} field too large", 431, 0)
-            fields.append((name, value.strip(" \t")))
+        fields.append((name, value.strip(" \t")))
+
+    def _take_fields(self) -> list[tuple[str, str]]:
+        fields = self._fields
+        self._fields = []
         return fields
 
     # -- bodies ----------------------------------------------------------------------
@@ -335,12 +360,12 @@ class _Parser:
 
     def _parse_trailers(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
         config = self.config
-        block_end = self._find_block_end(
-            buf, start, end, eof, config.max_trailer_size, "trailer", 431
+        block_end = self._scan_block(
+            buf, start, end, eof, config.max_trailer_size, config.max_trailers, "trailer", 431
         )
         if block_end < 0:
             return None
-        fields = self._parse_fields(buf, start, block_end - 2, config.max_trailers, "trailer")
+        fields = self._take_fields()
         self.consumed = block_end - start
         self._state = _START
         if not fields:
@@ -383,6 +408,8 @@ class RequestParser(_Parser):
         self.consumed = pos - start
         if pos == end:
             return None
+        if buf[pos] == 13 and end - pos >= 2:  # not CRLF, or the loop took it
+            raise self._fail("bare CR before request line", 400, self.consumed)
         limit = self.config.max_request_line
         lf = buf.find(b"\n", pos, min(end, pos + limit))
         if lf < 0:
@@ -390,8 +417,6 @@ class RequestParser(_Parser):
                 raise self._fail("request line too long", 414, self.consumed)
             if eof:
                 raise self._fail("unexpected end of input in request line", 400, self.consumed)
-            if buf[pos] == 13 and end - pos >= 2:
-                raise self._fail("bare CR before request line", 400, self.consumed)
             return None
         match = _REQUEST_LINE.fullmatch(buf, pos, lf + 1)
         if match is None:
@@ -404,17 +429,18 @@ class RequestParser(_Parser):
         _check_target_form(method, target, self)
         version = HTTP_1_1 if version_b[7] == 49 else HTTP_1_0
         self._request = Request(method, target, None, version)
+        self._head_limit = self.config.max_head_size - (lf + 1 - pos)
         self._state = _HEADERS
         return self._then(lf + 1 - start, self._parse_headers, buf, lf + 1, end, eof)
 
     def _parse_headers(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
         config = self.config
-        block_end = self._find_block_end(
-            buf, start, end, eof, config.max_head_size, "header", 431
+        block_end = self._scan_block(
+            buf, start, end, eof, self._head_limit, config.max_headers, "header", 431
         )
         if block_end < 0:
             return None
-        fields = self._parse_fields(buf, start, block_end - 2, config.max_headers, "header")
+        fields = self._take_fields()
         request = self._request
         if request is None:  # unreachable: _HEADERS follows a request line
             raise self._fail("no request line", 400, 0)
@@ -506,21 +532,21 @@ def _check_target_form(method: str, target: str, parser: _Parser) -> None:
 
 def _request_line_error(line: bytes) -> ParseError:
     """Say precisely what is wrong with a request line that did not match."""
-    if not line.endswith(b"\r\n") or b"\r" in line[:-2]:
-        return ParseError("request line not terminated by CRLF")
+    if not line.endswith(b"\r\n"):
+        return ParseError("bare LF in request line")
+    if b"\r" in line[:-2]:
+        return ParseError("bare CR in request line")
     parts = line[:-2].split(b" ")
     if len(parts) != 3 or not all(parts):
         return ParseError("request line is not 'method SP target SP version'")
     method, target, version = parts
     if _TOKEN.fullmatch(method.decode("latin-1")) is None:
         return ParseError("invalid character in method")
-    if _VERSION_LIKE.fullmatch(version) is not None:
-        return ParseError(f"unsupported HTTP version {version.decode()}", 505)
-    if not version.startswith(b"HTTP/"):
+    if version != b"HTTP/1.1" and version != b"HTTP/1.0":
+        if _VERSION_LIKE.fullmatch(version) is not None:
+            return ParseError(f"unsupported HTTP version {version.decode()}", 505)
         return ParseError("invalid HTTP version")
-    if any(c < 0x21 or c > 0x7E for c in target):
-        return ParseError("invalid character in request target")
-    return ParseError("invalid HTTP version")
+    return ParseError("invalid character in request target")
 
 
 class ResponseParser(_Parser):
@@ -550,23 +576,26 @@ class ResponseParser(_Parser):
         if match is None:
             raise self._fail(_status_line_error(buf[start : lf + 1]), 400, 0)
         minor, code, reason = match.groups()
+        if code[0] == 48:  # "0xx": not a status code (RFC 9110 §15)
+            raise self._fail(f"invalid status-code: {code.decode()}", 400, 0)
         self._response = Response(
             check_code(int(code)),
             None,
             reason.decode("latin-1"),
             HTTP_1_1 if minor == b"1" else HTTP_1_0,
         )
+        self._head_limit = self.config.max_head_size - (lf + 1 - start)
         self._state = _HEADERS
         return self._then(lf + 1 - start, self._parse_headers, buf, lf + 1, end, eof)
 
     def _parse_headers(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
         config = self.config
-        block_end = self._find_block_end(
-            buf, start, end, eof, config.max_head_size, "header", 400
+        block_end = self._scan_block(
+            buf, start, end, eof, self._head_limit, config.max_headers, "header", 400
         )
         if block_end < 0:
             return None
-        fields = self._parse_fields(buf, start, block_end - 2, config.max_headers, "header")
+        fields = self._take_fields()
         response = self._response
         if response is None:  # unreachable: _HEADERS follows a status line
             raise self._fail("no status line", 400, 0)

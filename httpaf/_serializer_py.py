@@ -57,6 +57,14 @@ def _encode_fields(parts: list[str], headers: Iterable[tuple[str, str]]) -> None
         parts.append(f"{name}: {value}\r\n")
 
 
+def _byte_view(data: bytes | bytearray | memoryview) -> memoryview:
+    """``data`` as a flat memoryview of bytes (``len`` is then its size in bytes)."""
+    view = data if type(data) is memoryview else memoryview(data)
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    return view
+
+
 def _latin1(text: str, what: str) -> bytes:
     try:
         return text.encode("latin-1")
@@ -109,9 +117,11 @@ class Serializer:
             self._scheduled_pos = self._write_pos = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        """Copy ``data`` into the output."""
+        """Copy ``data`` (any buffer; its bytes) into the output."""
         if self._closed:
             raise StateError("cannot write to closed writer")
+        if type(data) is not bytes and type(data) is not bytearray:
+            data = _byte_view(data)
         n = len(data)
         if n == 0:
             return
@@ -143,11 +153,9 @@ class Serializer:
         if self._closed:
             raise StateError("cannot write to closed writer")
         self._flush_buffer()
-        n = len(data)
+        view = _byte_view(data)
+        n = len(view)
         if n:
-            view = data if type(data) is memoryview else memoryview(data)
-            if view.ndim != 1 or view.itemsize != 1:
-                view = view.cast("B")
             self._queue.append(view)
             self._bytes_received += n
 
@@ -167,6 +175,8 @@ class Serializer:
         reason phrase (``ValueError``), so nothing can be injected into the head.
         """
         status, reason = response.status, response.reason
+        if not 100 <= status <= 999:
+            raise ValueError(f"status code {status} is not a three-digit number")
         check_reason(reason)
         version = "HTTP/1.1" if response.version is HTTP_1_1 else str(response.version)
         parts = [f"{version} {int(status)} {reason}\r\n"]
@@ -236,10 +246,10 @@ class Serializer:
         if n < 0:
             raise ValueError(f"cannot shift by a negative number: {n}")
         queue = self._queue
+        if n and (not queue or n > len(queue[0])) and n > sum(map(len, queue)):
+            raise ValueError("shift past the end of the pending output")
         self._bytes_written += n
         while n:
-            if not queue:
-                raise ValueError("shift past the end of the pending output")
             head = queue[0]
             size = len(head)
             if n < size:

@@ -49,11 +49,17 @@ class Config:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool):
+            if f.name in _BOOL_FIELDS:
+                if not isinstance(value, bool):
+                    raise ValueError(f"Config.{f.name} must be a bool, not {value!r}")
                 continue
-            if value is None and f.name == "max_body_size":
+            if value is None and f.name in _OPTIONAL_FIELDS:
                 continue
-            if not isinstance(value, int) or value <= 0:
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Config.{f.name} must be a positive int, not {value!r}")
         if self.max_request_line > self.max_head_size:
             raise ValueError("Config.max_request_line must not exceed max_head_size")
+
+
+_BOOL_FIELDS = frozenset({"require_host"})
+_OPTIONAL_FIELDS = frozenset({"max_body_size"})

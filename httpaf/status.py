@@ -110,11 +110,11 @@ def check_code(code: int) -> int:
 
     Raises ``ValueError`` unless ``code`` is a three-digit number (100-999).
     """
+    if not isinstance(code, int) or isinstance(code, bool):
+        raise TypeError(f"status code must be an int, not {type(code).__name__}")
     status = _BY_CODE.get(code)
     if status is not None:
         return status
-    if type(code) is not int and not isinstance(code, int):
-        raise TypeError(f"status code must be an int, not {type(code).__name__}")
     if not 100 <= code <= 999:
         raise ValueError(f"status code {code} is not a three-digit number")
     return int(code)

@@ -51,6 +51,8 @@ class Version:
         return self.major == other.major and self.minor == other.minor
 
     def __lt__(self, other: Version) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
         return (self.major, self.minor) < (other.major, other.minor)
 
     def __hash__(self) -> int:

@@ -1,0 +1,578 @@
+"""The Faraday-style serializer (reference §4.1, adapted), in both implementations.
+
+Our API: ``write`` copies, ``schedule`` queues the caller's buffer (zero-copy),
+``operation()`` returns the iovecs to write (``[]`` when none), ``shift(n)`` reports
+``n`` bytes written, ``flush(callback)``, ``close()``, ``drain()``.
+"""
+
+from __future__ import annotations
+
+import array
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from httpaf.errors import StateError
+from httpaf.headers import Headers
+from httpaf.message import Request, Response
+from httpaf.version import HTTP_1_0, Version
+
+
+def out(serializer: Any) -> list[bytes]:
+    return [bytes(v) for v in serializer.operation()]
+
+
+def joined(serializer: Any) -> bytes:
+    return b"".join(out(serializer))
+
+
+def written(serializer: Any) -> bytes:
+    """Everything pending, then shifted as if written."""
+    data = joined(serializer)
+    serializer.shift(len(data))
+    return data
+
+
+# -- copying and zero-copy writes ---------------------------------------------------------
+
+
+def test_write_copies(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    data = bytearray(b"abc")
+    s.write(data)
+    data[0] = ord("X")
+    s.write(memoryview(bytearray(b"de")))
+    s.write(b"f")
+    assert out(s) == [b"abcdef"]  # copies coalesce into one iovec
+
+
+def test_schedule_is_zero_copy(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    data = bytearray(b"abc")
+    s.schedule(data)
+    data[0] = ord("X")  # mutated after schedule, before operation()
+    assert out(s) == [b"Xbc"]
+    iovecs = s.operation()
+    data[1] = ord("Y")  # and the iovecs handed out are views of it too
+    assert bytes(iovecs[0]) == b"XYc"
+    assert iovecs[0].obj is data
+
+
+def test_schedule_a_slice(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    data = bytearray(b"0123456789")
+    s.schedule(memoryview(data)[2:5])
+    data[3] = ord("X")
+    assert out(s) == [b"2X4"]
+
+
+def test_writes_after_a_schedule_keep_order(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    s.write(b"a")
+    s.schedule(b"B")
+    s.write(b"c")
+    s.write(b"d")
+    s.schedule(b"E")
+    s.schedule(b"F")
+    s.write(b"g")
+    assert out(s) == [b"a", b"B", b"cd", b"E", b"F", b"g"]
+
+
+def test_writev_and_schedulev(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    s.writev([b"a", bytearray(b"b"), memoryview(b"c")])
+    s.schedulev([b"D", b"", b"E"])
+    assert out(s) == [b"abc", b"D", b"E"]
+
+
+def test_empty_writes_queue_nothing(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    s.write(b"")
+    s.schedule(b"")
+    s.schedule(bytearray())
+    assert s.operation() == []
+    assert not s.has_pending_output and s.pending_bytes == 0
+
+
+def test_write_string(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    s.write_string("caf\xe9")
+    assert out(s) == [b"caf\xe9"]
+    with pytest.raises(ValueError, match="latin-1"):
+        s.write_string("\u20ac")
+    assert out(s) == [b"caf\xe9"]
+
+
+def test_non_byte_buffers_are_written_as_bytes(wire: SimpleNamespace) -> None:
+    s = wire.Serializer(buffer_size=64)
+    ints = array.array("I", [1, 2])
+    s.write(ints)
+    s.schedule(ints)
+    s.write(memoryview(ints))
+    expected = ints.tobytes()
+    assert out(s) == [expected, expected, expected]
+    assert s.pending_bytes == 3 * len(expected)
+
+
+def test_buffer_is_reused_from_its_start(wire: SimpleNamespace) -> None:
+    s = wire.Serializer(buffer_size=16)
+    s.write(b"abc")
+    (first,) = s.operation()
+    buffer = first.obj
+    s.shift(3)
+    s.write(b"def")
+    (second,) = s.operation()
+    assert second.obj is buffer
+    assert bytes(buffer[:3]) == b"def"  # from the start again
+
+
+def test_buffer_is_not_reused_while_bytes_are_pending(wire: SimpleNamespace) -> None:
+    s = wire.Serializer(buffer_size=16)
+    s.write(b"abc")
+    (first,) = s.operation()
+    s.shift(2)  # "c" still pending
+    s.write(b"def")
+    assert out(s) == [b"c", b"def"]
+    assert bytes(first.obj[:6]) == b"abcdef"
+
+
+def test_buffer_is_not_reused_while_copied_bytes_wait(wire: SimpleNamespace) -> None:
+    s = wire.Serializer(buffer_size=16)
+    s.write(b"abc")
+    s.operation()
+    s.write(b"de")  # copied after the operation: not yet handed out
+    s.shift(3)
+    s.write(b"f")
+    assert out(s) == [b"def"]
+
+
+def test_write_bigger_than_the_buffer_gets_its_own(wire: SimpleNamespace) -> None:
+    s = wire.Serializer(buffer_size=8)
+    s.write(b"ab")
+    s.write(b"x" * 20)
+    iovecs = s.operation()
+    assert [bytes(v) for v in iovecs] == [b"ab", b"x" * 20]
+    assert iovecs[0].obj is not iovecs[1].obj
+    assert len(iovecs[1].obj) == 20  # the whole write, never split
+
+
+def test_write_that_does_not_fit_takes_a_fresh_buffer(wire: SimpleNamespace) -> None:
+    s = wire.Serializer(buffer_size=8)
+    s.write(b"12345")
+    first = s.operation()
+    s.write(b"6789")
+    assert [bytes(v) for v in s.operation()] == [b"12345", b"6789"]
+    assert bytes(first[0]) == b"12345"  # what was handed out is left alone
+
+
+def test_buffer_size_must_be_positive(wire: SimpleNamespace) -> None:
+    with pytest.raises(ValueError):
+        wire.Serializer(buffer_size=0)
+
+
+# -- flush callbacks ----------------------------------------------------------------------
+
+
+def test_flush_with_nothing_pending_fires_at_once(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    calls: list[str] = []
+    s.flush(lambda: calls.append("now"))
+    assert calls == ["now"]
+    s.write(b"ab")
+    written(s)
+    s.flush(lambda: calls.append("again"))
+    assert calls == ["now", "again"]
+
+
+def test_flush_fires_exactly_when_its_bytes_are_shifted(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    calls: list[int] = []
+    s.write(b"12345")
+    s.flush(lambda: calls.append(1))
+    s.schedule(b"678")
+    s.flush(lambda: calls.append(2))
+    s.flush(lambda: calls.append(3))
+    s.write(b"9")
+    s.flush(lambda: calls.append(4))
+    assert calls == []
+    s.shift(4)
+    assert calls == []
+    s.shift(1)
+    assert calls == [1]
+    s.shift(2)
+    assert calls == [1]
+    s.shift(1)
+    assert calls == [1, 2, 3]
+    s.shift(1)
+    assert calls == [1, 2, 3, 4]
+    assert not s.has_pending_output
+
+
+def test_flush_covers_bytes_written_before_it_only(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    calls: list[str] = []
+    s.write(b"ab")
+    s.flush(lambda: calls.append("ab"))
+    s.write(b"cd")
+    s.shift(2)
+    assert calls == ["ab"]
+    assert out(s) == [b"cd"]
+
+
+def test_flush_callback_may_write(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    s.write(b"a")
+    s.flush(lambda: s.write(b"b"))
+    s.shift(1)
+    assert out(s) == [b"b"]
+
+
+# -- shift ------------------------------------------------------------------------------------
+
+
+def test_shift_partial_iovecs(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    s.write(b"abc")
+    s.schedule(b"defg")
+    s.write(b"hi")
+    s.shift(1)
+    assert out(s) == [b"bc", b"defg", b"hi"]
+    s.shift(3)
+    assert out(s) == [b"efg", b"hi"]
+    s.shift(4)
+    assert out(s) == [b"i"]
+    assert s.pending_bytes == 1
+    s.shift(1)
+    assert out(s) == []
+
+
+def test_shift_zero(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    s.shift(0)
+    s.write(b"a")
+    s.shift(0)
+    assert out(s) == [b"a"]
+
+
+@pytest.mark.parametrize("n", [-1, 4, 100])
+def test_shift_out_of_range_changes_nothing(wire: SimpleNamespace, n: int) -> None:
+    s = wire.Serializer()
+    calls: list[int] = []
+    s.write(b"ab")
+    s.schedule(b"c")
+    s.flush(lambda: calls.append(1))
+    with pytest.raises(ValueError):
+        s.shift(n)
+    assert out(s) == [b"ab", b"c"]
+    assert calls == []
+    s.shift(3)
+    assert calls == [1]
+
+
+def test_pending_bytes(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    assert (s.pending_bytes, s.has_pending_output) == (0, False)
+    s.write(b"abc")
+    assert (s.pending_bytes, s.has_pending_output) == (3, True)
+    s.schedule(b"de")
+    assert s.pending_bytes == 5
+    s.operation()
+    s.write(b"f")
+    assert s.pending_bytes == 6
+    s.shift(4)
+    assert s.pending_bytes == 2
+    assert out(s) == [b"e", b"f"]
+    s.shift(2)
+    assert (s.pending_bytes, s.has_pending_output) == (0, False)
+
+
+# -- close and drain ----------------------------------------------------------------------------
+
+WRITES = [
+    ("write", lambda s: s.write(b"x")),
+    ("write empty", lambda s: s.write(b"")),
+    ("write_string", lambda s: s.write_string("x")),
+    ("writev", lambda s: s.writev([b"x"])),
+    ("schedule", lambda s: s.schedule(b"x")),
+    ("schedule empty", lambda s: s.schedule(b"")),
+    ("schedulev", lambda s: s.schedulev([b"x"])),
+    ("write_chunk", lambda s: s.write_chunk(b"x")),
+    ("write_chunk zero-copy", lambda s: s.write_chunk(b"x", copy=False)),
+    ("write_last_chunk", lambda s: s.write_last_chunk()),
+    ("write_response_head", lambda s: s.write_response_head(Response(200))),
+    ("write_request_head", lambda s: s.write_request_head(Request("GET", "/"))),
+]
+
+
+@pytest.mark.parametrize("write", [w[1] for w in WRITES], ids=[w[0] for w in WRITES])
+def test_writes_after_close_raise(wire: SimpleNamespace, write: Any) -> None:
+    s = wire.Serializer()
+    s.write(b"pending")
+    s.close()
+    assert s.is_closed
+    with pytest.raises(StateError, match="^cannot write to closed writer$"):
+        write(s)
+    assert out(s) == [b"pending"]  # still handed out
+
+
+def test_close_then_operation(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    assert not s.is_closed
+    s.write(b"ab")
+    s.close()
+    s.close()  # idempotent
+    assert out(s) == [b"ab"]
+    s.shift(2)
+    assert s.operation() == [] and s.is_closed
+    calls: list[int] = []
+    s.flush(lambda: calls.append(1))
+    assert calls == [1]
+
+
+def test_drain(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    calls: list[int] = []
+    s.write(b"abc")
+    s.flush(lambda: calls.append(1))
+    s.schedule(b"defg")
+    s.flush(lambda: calls.append(2))
+    s.operation()
+    s.shift(1)
+    assert s.drain() == 6
+    assert calls == [1, 2]
+    assert s.is_closed
+    assert s.operation() == [] and s.pending_bytes == 0
+    assert s.drain() == 0
+    with pytest.raises(StateError):
+        s.write(b"x")
+
+
+def test_drain_with_nothing_pending(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    assert s.drain() == 0
+    assert s.is_closed
+
+
+# -- heads -----------------------------------------------------------------------------------------
+
+RESPONSE_HEADS = [
+    (Response(200), None, b"HTTP/1.1 200 OK\r\n\r\n"),
+    (Response(404, [("Content-Length", "0")]), None,
+     b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+    (Response(200, [("X-A", "1"), ("x-a", "2")]), [("Content-Length", "3")],
+     b"HTTP/1.1 200 OK\r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 3\r\n\r\n"),
+    (Response(200), [("Date", "today"), ("Server", "httpaf")],
+     b"HTTP/1.1 200 OK\r\nDate: today\r\nServer: httpaf\r\n\r\n"),
+    (Response(299), None, b"HTTP/1.1 299 Non-standard status code\r\n\r\n"),
+    (Response(200, reason="Fine"), None, b"HTTP/1.1 200 Fine\r\n\r\n"),
+    (Response(200, reason=""), None, b"HTTP/1.1 200 \r\n\r\n"),
+    (Response(200, reason="caf\xe9 \tok"), None, b"HTTP/1.1 200 caf\xe9 \tok\r\n\r\n"),
+    (Response(200, version=HTTP_1_0), None, b"HTTP/1.0 200 OK\r\n\r\n"),
+    (Response(101, [("Upgrade", "websocket")]), [],
+     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"),
+    (Response(200, [("X", ""), ("Y", "a\tb"), ("Z", "\xe9\xff")]), None,
+     b"HTTP/1.1 200 OK\r\nX: \r\nY: a\tb\r\nZ: \xe9\xff\r\n\r\n"),
+    (Response(200, [("!#$%&'*+-.^_`|~09azAZ", "v")]), None,
+     b"HTTP/1.1 200 OK\r\n!#$%&'*+-.^_`|~09azAZ: v\r\n\r\n"),
+]
+
+
+@pytest.mark.parametrize(("response", "extra", "expected"), RESPONSE_HEADS)
+def test_write_response_head(
+    wire: SimpleNamespace, response: Response, extra: Any, expected: bytes
+) -> None:
+    s = wire.Serializer()
+    s.write(b"<")
+    s.write_response_head(response, extra)
+    assert joined(s) == b"<" + expected
+
+
+def test_write_response_head_with_headers_object(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    s.write_response_head(Response(200, Headers([("a", "b")])), Headers([("c", "d")]).to_list())
+    assert joined(s) == b"HTTP/1.1 200 OK\r\na: b\r\nc: d\r\n\r\n"
+
+
+REQUEST_HEADS = [
+    (Request("GET", "/", [("Host", "h")]), b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"),
+    (Request("POST", "/a?b=c", [("Host", "h"), ("Content-Length", "2")], HTTP_1_0),
+     b"POST /a?b=c HTTP/1.0\r\nHost: h\r\nContent-Length: 2\r\n\r\n"),
+    (Request("OPTIONS", "*"), b"OPTIONS * HTTP/1.1\r\n\r\n"),
+    (Request("CONNECT", "h:443"), b"CONNECT h:443 HTTP/1.1\r\n\r\n"),
+    (Request("get", "http://h/x"), b"get http://h/x HTTP/1.1\r\n\r\n"),
+    (Request("GET", "/", [], Version(2, 0)), b"GET / HTTP/2.0\r\n\r\n"),
+]
+
+
+@pytest.mark.parametrize(("request_", "expected"), REQUEST_HEADS)
+def test_write_request_head(wire: SimpleNamespace, request_: Request, expected: bytes) -> None:
+    s = wire.Serializer()
+    s.write_request_head(request_)
+    assert joined(s) == expected
+
+
+# -- chunks 
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"hello", b"5\r\nhello\r\n"),
+        (b"x" * 10, b"a\r\n" + b"x" * 10 + b"\r\n"),
+        (b"x" * 255, b"ff\r\n" + b"x" * 255 + b"\r\n"),
+        (b"x" * 4096, b"1000\r\n" + b"x" * 4096 + b"\r\n"),
+        (b"x" * 0xABCDE, b"abcde\r\n" + b"x" * 0xABCDE + b"\r\n"),
+        (b"", b""),
+        (bytearray(b"ab"), b"2\r\nab\r\n"),
+        (memoryview(b"abc")[1:], b"2\r\nbc\r\n"),
+    ],
+)
+@pytest.mark.parametrize("copy", [True, False])
+def test_write_chunk(wire: SimpleNamespace, data: Any, expected: bytes, copy: bool) -> None:
+    s = wire.Serializer(buffer_size=64)
+    s.write_chunk(data, copy=copy)
+    assert joined(s) == expected
+
+
+def test_write_chunk_zero_copy(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    data = bytearray(b"abc")
+    s.write_chunk(data, copy=False)
+    s.write_chunk(bytearray(b"de"))
+    data[0] = ord("X")
+    assert out(s) == [b"3\r\n", b"Xbc", b"\r\n2\r\nde\r\n"]
+
+
+def test_write_chunk_copy(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    data = bytearray(b"abc")
+    s.write_chunk(data)
+    data[0] = ord("X")
+    assert out(s) == [b"3\r\nabc\r\n"]
+
+
+@pytest.mark.parametrize(
+    ("trailers", "expected"),
+    [
+        (None, b"0\r\n\r\n"),
+        (Headers(), b"0\r\n\r\n"),
+        (Headers([("X-Checksum", "abc")]), b"0\r\nX-Checksum: abc\r\n\r\n"),
+        (Headers([("A", "1"), ("B", "")]), b"0\r\nA: 1\r\nB: \r\n\r\n"),
+    ],
+)
+def test_write_last_chunk(wire: SimpleNamespace, trailers: Any, expected: bytes) -> None:
+    s = wire.Serializer()
+    s.write_chunk(b"x")
+    s.write_last_chunk(trailers)
+    assert joined(s) == b"1\r\nx\r\n" + expected
+
+
+# -- refusing what could inject 
+
+CTLS = ["\r", "\n", "\x00", "\x01", "\x07", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f"]
+
+BAD_NAMES = [
+    *[f"X{c}Y" for c in CTLS],
+    "\r\nX",
+    "X\r\n",
+    "",
+    "X Y",
+    " X",
+    "X ",
+    "X\tY",
+    "X:Y",
+    "X:",
+    *[f"X{c}Y" for c in '()<>@,;\\"/[]?={}'],
+    "X\xe9",
+    "X\xa0",
+    "\u20ac",
+    "Set-Cookie\r\nX-Injected",
+]
+
+BAD_VALUES = [
+    *[f"a{c}b" for c in CTLS],
+    "\r\nX-Injected: 1",
+    "a\r\n",
+    "a\n",
+    "a\r",
+    "\x00",
+    "\u20ac",
+    "a\u0100",
+]
+
+BAD_REASONS = [*[f"O{c}K" for c in CTLS], "OK\r\nX-Injected: 1", "\u20ac"]
+
+
+def assert_refused(wire: SimpleNamespace, write: Any) -> None:
+    s = wire.Serializer()
+    s.write(b"before")
+    with pytest.raises(ValueError):
+        write(s)
+    assert out(s) == [b"before"]  # nothing of the refused head went out
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_refuse_bad_field_name(wire: SimpleNamespace, name: str) -> None:
+    assert_refused(wire, lambda s: s.write_response_head(Response(200, [("A", "1"), (name, "v")])))
+    assert_refused(wire, lambda s: s.write_response_head(Response(200), [(name, "v")]))
+    assert_refused(wire, lambda s: s.write_request_head(Request("GET", "/", [(name, "v")])))
+    assert_refused(wire, lambda s: s.write_last_chunk(Headers([(name, "v")])))
+    with pytest.raises(ValueError):
+        wire.serializer.check_field(name, "v")
+
+
+@pytest.mark.parametrize("value", BAD_VALUES)
+def test_refuse_bad_field_value(wire: SimpleNamespace, value: str) -> None:
+    assert_refused(wire, lambda s: s.write_response_head(Response(200, [("A", "1"), ("X", value)])))
+    assert_refused(wire, lambda s: s.write_response_head(Response(200), [("X", value)]))
+    assert_refused(wire, lambda s: s.write_request_head(Request("GET", "/", [("X", value)])))
+    assert_refused(wire, lambda s: s.write_last_chunk(Headers([("X", value)])))
+    if value.isascii() or all(ord(c) < 256 for c in value):
+        with pytest.raises(ValueError):
+            wire.serializer.check_field("X", value)
+
+
+@pytest.mark.parametrize("reason", BAD_REASONS)
+def test_refuse_bad_reason(wire: SimpleNamespace, reason: str) -> None:
+    assert_refused(wire, lambda s: s.write_response_head(Response(200, reason=reason)))
+
+
+@pytest.mark.parametrize("reason", ["O\x00K", "O\rK", "O\nK", "O\x7fK"])
+def test_check_reason(wire: SimpleNamespace, reason: str) -> None:
+    with pytest.raises(ValueError):
+        wire.serializer.check_reason(reason)
+    wire.serializer.check_reason("All good \t\xe9")
+
+
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [
+        ("GET", ""),
+        ("GET", "/a b"),
+        ("GET", "/\r\nX: y"),
+        ("GET", "/\x00"),
+        ("GET", "/\x7f"),
+        ("GET", "/\xe9"),
+        ("GET", "/\u20ac"),
+        ("", "/"),
+        ("G T", "/"),
+        ("GET\r\n", "/"),
+        ("G(T", "/"),
+        ("G\xc9T", "/"),
+    ],
+)
+def test_refuse_bad_request_line(wire: SimpleNamespace, method: str, target: str) -> None:
+    assert_refused(wire, lambda s: s.write_request_head(Request(method, target)))
+
+
+@pytest.mark.parametrize("status", [0, 99, 1000, -200])
+def test_refuse_bad_status(wire: SimpleNamespace, status: int) -> None:
+    response = Response(200)
+    response.status = status  # bypassing the constructor's check
+    assert_refused(wire, lambda s: s.write_response_head(response))
+
+
+def test_accept_what_is_valid(wire: SimpleNamespace) -> None:
+    wire.serializer.check_field("X-Ok", "visible \t text \x80\xff")
+    wire.serializer.check_field("x", "")
