@@ -420,7 +420,7 @@ class RequestParser(_Parser):
             return None
         match = _REQUEST_LINE.fullmatch(buf, pos, lf + 1)
         if match is None:
-            error = _request_line_error(buf[pos : lf + 1])
+            error = _request_line_error(bytes(buf[pos : lf + 1]))
             raise self._fail(error.message, error.status, self.consumed)
         method_b, target_b, version_b = match.groups()
         method = method_b.decode("ascii")
@@ -574,7 +574,7 @@ class ResponseParser(_Parser):
             return None
         match = _STATUS_LINE.fullmatch(buf, start, lf + 1)
         if match is None:
-            raise self._fail(_status_line_error(buf[start : lf + 1]), 400, 0)
+            raise self._fail(_status_line_error(bytes(buf[start : lf + 1])), 400, 0)
         minor, code, reason = match.groups()
         if code[0] == 48:  # "0xx": not a status code (RFC 9110 §15)
             raise self._fail(f"invalid status-code: {code.decode()}", 400, 0)

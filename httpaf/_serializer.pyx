@@ -186,6 +186,8 @@ cdef class Serializer:
     def write(self, data):
         """Copy ``data`` into the output."""
         cdef Py_buffer view
+        if self._closed:
+            raise StateError("cannot write to closed writer")
         if type(data) is bytes:
             self._write_raw(<const char*>(<bytes>data), len(<bytes>data))
             return
@@ -227,11 +229,11 @@ cdef class Serializer:
         if self._closed:
             raise StateError("cannot write to closed writer")
         self._flush_buffer()
-        cdef Py_ssize_t n = len(data)
+        view = data if type(data) is memoryview else memoryview(data)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        cdef Py_ssize_t n = len(view)
         if n:
-            view = data if type(data) is memoryview else memoryview(data)
-            if view.ndim != 1 or view.itemsize != 1:
-                view = view.cast("B")
             self._queue.append(view)
             self._bytes_received += n
 
@@ -285,11 +287,11 @@ cdef class Serializer:
         Names must be tokens; CR, LF, NUL and other CTLs are refused in values and the
         reason phrase (``ValueError``), so nothing can be injected into the head.
         """
-        if self._closed:
-            raise StateError("cannot write to closed writer")
         status = response.status
         reason = response.reason
         version = response.version
+        if not 100 <= status <= 999:
+            raise ValueError(f"status code {status} is not a three-digit number")
         line = None
         if version is HTTP_1_1:
             entry = _STATUS_LINES.get(status)
@@ -302,8 +304,6 @@ cdef class Serializer:
 
     def write_request_head(self, request):
         """Copy the request line and header fields, checked like a response head."""
-        if self._closed:
-            raise StateError("cannot write to closed writer")
         cdef Py_ssize_t mlen, tlen
         method = str(request.method)
         target = request.target
@@ -337,7 +337,7 @@ cdef class Serializer:
 
         An empty ``data`` writes nothing, since a zero-size chunk ends the body.
         """
-        cdef Py_ssize_t n = len(data)
+        cdef Py_ssize_t n = data.nbytes if type(data) is memoryview else len(data)
         if n == 0:
             return
         self._write_size_line(n)
@@ -352,8 +352,6 @@ cdef class Serializer:
         if not trailers:
             self._write_raw(b"0\r\n\r\n", 5)
             return
-        if self._closed:
-            raise StateError("cannot write to closed writer")
         fields = trailers._fields if hasattr(trailers, "_fields") else list(trailers)
         self._write_head(b"0\r\n", fields, None)
 
@@ -380,11 +378,11 @@ cdef class Serializer:
         if n < 0:
             raise ValueError(f"cannot shift by a negative number: {n}")
         queue = self._queue
+        if n and (not queue or n > len(queue[0])) and n > sum(map(len, queue)):
+            raise ValueError("shift past the end of the pending output")
         self._bytes_written += n
         cdef Py_ssize_t size
         while n:
-            if not queue:
-                raise ValueError("shift past the end of the pending output")
             head = queue[0]
             size = len(head)
             if n < size:

@@ -30,8 +30,9 @@ __all__ = ["Serializer", "check_field", "check_reason"]
 Callback = Callable[[], None]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-# Field values and reason phrases: no CTL but HTAB (so no CR, LF or NUL), no DEL.
-_BAD_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+# Field values and reason phrases: no CTL but HTAB (so no CR, LF or NUL), no DEL, and
+# nothing beyond latin-1 (it could not go on the wire as one byte).
+_BAD_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f\u0100-\U0010ffff]")
 _TARGET = re.compile(r"[\x21-\x7e]+")
 _CRLF = b"\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
@@ -203,7 +204,7 @@ class Serializer:
 
         An empty ``data`` writes nothing, since a zero-size chunk ends the body.
         """
-        n = len(data)
+        n = data.nbytes if type(data) is memoryview else len(data)
         if n == 0:
             return
         self.write(b"%x\r\n" % n)

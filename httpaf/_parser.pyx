@@ -1,0 +1,887 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Incremental HTTP/1.1 request and response parsers, in Cython.
+
+The twin of ``_parser_py.py`` (read its docstring for the contract): same classes,
+same events, same ``consumed`` counts, same errors in the same order. Scanning works on
+the buffer's bytes through a pointer, with character classes as lookup tables; a head
+is built in one call (method interned, header list filled directly, the framing fields
+noted as they go by). Only error messages, rare framing cases and response heads call
+back into Python helpers shared with the pure module.
+"""
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.list cimport PyList_GET_SIZE
+from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeLatin1
+from libc.string cimport memchr, memcmp
+
+from .config import Config
+from .errors import ParseError
+from .headers import Headers
+from .message import (
+    CHUNKED as _PY_CHUNKED,
+    CLOSE_DELIMITED as _PY_CLOSE_DELIMITED,
+    END_OF_MESSAGE,
+    EndOfMessage,
+    Request,
+    Response,
+    is_chunked,
+    parse_content_length,
+    response_body_length,
+    response_has_body,
+)
+from .method import Method
+from .status import check_code
+from .version import HTTP_1_0, HTTP_1_1
+
+from ._parser_py import (
+    FORBIDDEN_TRAILERS,
+    _field_error,
+    _request_line_error,
+    _status_line_error,
+)
+
+__all__ = ["RequestParser", "ResponseParser", "FORBIDDEN_TRAILERS"]
+
+# Parser states, as in the pure module.
+cdef enum:
+    _START = 0
+    _HEADERS = 1
+    _FIXED = 2
+    _CHUNK_SIZE = 3
+    _CHUNK_NEXT = 4
+    _CHUNK_DATA = 5
+    _TRAILERS = 6
+    _EOF_BODY = 7
+    _END = 8
+    _FAILED = 9
+
+cdef enum:
+    CHUNKED = -1
+    CLOSE_DELIMITED = -2
+
+# Header names the request parser notes while scanning.
+cdef enum:
+    F_OTHER = 0
+    F_HOST = 1
+    F_CONTENT_LENGTH = 2
+    F_TRANSFER_ENCODING = 3
+    F_CONNECTION = 4
+    F_EXPECT = 5
+    F_UPGRADE = 6
+
+# -- character classes ------------------------------------------------------------------
+
+cdef unsigned char TOKEN[256]  # tchar (RFC 9110 §5.6.2)
+cdef unsigned char BAD_FIELD[256]  # CTLs other than HTAB, and DEL (CR, LF handled apart)
+cdef unsigned char VCHAR[256]  # request-target bytes: visible ASCII
+cdef unsigned char REASON[256]  # reason-phrase bytes: HTAB, SP, VCHAR, obs-text
+cdef unsigned char QDTEXT[256]  # quoted-string text
+cdef unsigned char QPAIR[256]  # what may follow a backslash in a quoted-string
+cdef signed char HEX[256]  # hex digit value, or -1
+cdef unsigned char LOWER[256]  # ASCII lower-casing
+
+cdef void _init_tables():
+    cdef int c
+    for c in range(256):
+        TOKEN[c] = 0
+        BAD_FIELD[c] = (c < 32 and c != 9) or c == 127
+        VCHAR[c] = 33 <= c <= 126
+        REASON[c] = c == 9 or (32 <= c <= 126) or c >= 128
+        QDTEXT[c] = c == 9 or c == 32 or c == 0x21 or (0x23 <= c <= 0x5B) or (0x5D <= c <= 0x7E) or c >= 0x80
+        QPAIR[c] = c == 9 or c == 32 or (0x21 <= c <= 0x7E) or c >= 0x80
+        HEX[c] = -1
+        LOWER[c] = c + 32 if 65 <= c <= 90 else c
+    for c in b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        TOKEN[c] = 1
+    for c in range(10):
+        HEX[48 + c] = c
+    for c in range(6):
+        HEX[65 + c] = 10 + c
+        HEX[97 + c] = 10 + c
+
+_init_tables()
+
+# The standard methods, interned as Method members.
+cdef object M_GET = Method.GET
+cdef object M_HEAD = Method.HEAD
+cdef object M_POST = Method.POST
+cdef object M_PUT = Method.PUT
+cdef object M_DELETE = Method.DELETE
+cdef object M_CONNECT = Method.CONNECT
+cdef object M_OPTIONS = Method.OPTIONS
+cdef object M_TRACE = Method.TRACE
+
+
+cdef object _method(const unsigned char* p, Py_ssize_t n):
+    """The method token as a Method member when standard, else a new str."""
+    if n == 3:
+        if memcmp(p, b"GET", 3) == 0:
+            return M_GET
+        if memcmp(p, b"PUT", 3) == 0:
+            return M_PUT
+    elif n == 4:
+        if memcmp(p, b"POST", 4) == 0:
+            return M_POST
+        if memcmp(p, b"HEAD", 4) == 0:
+            return M_HEAD
+    elif n == 6 and memcmp(p, b"DELETE", 6) == 0:
+        return M_DELETE
+    elif n == 7:
+        if memcmp(p, b"OPTIONS", 7) == 0:
+            return M_OPTIONS
+        if memcmp(p, b"CONNECT", 7) == 0:
+            return M_CONNECT
+    elif n == 5 and memcmp(p, b"TRACE", 5) == 0:
+        return M_TRACE
+    return PyUnicode_DecodeASCII(<const char*>p, n, NULL)
+
+
+cdef inline bint _ci_equal(const unsigned char* p, Py_ssize_t n, const char* lower, Py_ssize_t m):
+    """ASCII case-insensitive equality with a lower-case literal."""
+    cdef Py_ssize_t i
+    if n != m:
+        return False
+    for i in range(n):
+        if LOWER[p[i]] != <unsigned char>lower[i]:
+            return False
+    return True
+
+
+cdef int _field_kind(const unsigned char* p, Py_ssize_t n):
+    if n == 4 and _ci_equal(p, n, b"host", 4):
+        return F_HOST
+    if n == 14 and _ci_equal(p, n, b"content-length", 14):
+        return F_CONTENT_LENGTH
+    if n == 17 and _ci_equal(p, n, b"transfer-encoding", 17):
+        return F_TRANSFER_ENCODING
+    if n == 10 and _ci_equal(p, n, b"connection", 10):
+        return F_CONNECTION
+    if n == 6 and _ci_equal(p, n, b"expect", 6):
+        return F_EXPECT
+    if n == 7 and _ci_equal(p, n, b"upgrade", 7):
+        return F_UPGRADE
+    return F_OTHER
+
+
+cdef inline Py_ssize_t _find(const unsigned char* data, Py_ssize_t start, Py_ssize_t stop, unsigned char c):
+    """Index of ``c`` in ``data[start:stop]``, or -1 (``bytes.find``)."""
+    if stop <= start:
+        return -1
+    cdef const void* hit = memchr(data + start, c, stop - start)
+    if hit == NULL:
+        return -1
+    return <const unsigned char*>hit - data
+
+
+cdef class _Parser:
+    """What request and response parsers share: fields, bodies, chunks, trailers."""
+
+    cdef readonly object config
+    cdef public Py_ssize_t consumed
+    cdef public object body_length
+    cdef public bint keep_alive
+    cdef public bint expect_continue
+    cdef public bint upgrade
+
+    cdef int _state
+    cdef unsigned long long _remaining  # bytes left in a fixed body or the current chunk
+    cdef unsigned long long _body_seen  # chunked body bytes so far (saturating)
+    cdef Py_ssize_t _scanned  # bytes of an incomplete field block already validated
+    cdef list _fields  # the fields of those bytes
+    cdef Py_ssize_t _head_limit
+    cdef object _error
+    cdef bint _checks_body_size
+    # The configuration, as C values.
+    cdef Py_ssize_t _max_request_line, _max_field, _max_head, _max_headers
+    cdef Py_ssize_t _max_chunk_line, _max_trailer_size, _max_trailers
+    cdef long long _max_body  # -1: unlimited
+    cdef bint _require_host
+    # The framing fields noted while scanning a request head.
+    cdef int _hosts
+    cdef list _cl
+    cdef list _te
+    cdef bint _conn_close, _conn_keep_alive, _conn_upgrade, _expect, _upgrade_field
+    cdef bint _note_fields  # request heads note framing fields; trailers do not
+
+    # The buffer of the current call.
+    cdef const unsigned char* _data
+    cdef object _buf
+
+    def __init__(self, config=None):
+        if config is None:
+            config = Config()
+        self.config = config
+        self.consumed = 0
+        self.body_length = 0
+        self.keep_alive = True
+        self.expect_continue = False
+        self.upgrade = False
+        self._state = _START
+        self._remaining = 0
+        self._body_seen = 0
+        self._scanned = 0
+        self._fields = []
+        self._max_request_line = config.max_request_line
+        self._max_field = config.max_field_size
+        self._max_head = config.max_head_size
+        self._max_headers = config.max_headers
+        self._max_chunk_line = config.max_chunk_line
+        self._max_trailer_size = config.max_trailer_size
+        self._max_trailers = config.max_trailers
+        self._max_body = -1 if config.max_body_size is None else config.max_body_size
+        self._require_host = config.require_host
+        self._head_limit = self._max_head
+        self._error = None
+        self._reset_notes()
+
+    cdef void _reset_notes(self):
+        self._hosts = 0
+        self._cl = None
+        self._te = None
+        self._conn_close = self._conn_keep_alive = self._conn_upgrade = False
+        self._expect = self._upgrade_field = False
+
+    @property
+    def is_idle(self):
+        """Whether the parser is at a message boundary with nothing pending."""
+        return self._state == _START
+
+    @property
+    def is_failed(self):
+        """Whether a parse error stopped the parser for good."""
+        return self._state == _FAILED
+
+    cdef object _fail(self, str message, int status, Py_ssize_t consumed):
+        error = ParseError(message, status)
+        self._state = _FAILED
+        self._error = error
+        self.consumed = consumed
+        return error
+
+    # -- the driver ------------------------------------------------------------------
+
+    def parse(self, buf, Py_ssize_t start=0, end=None, bint eof=False):
+        """Parse ``buf[start:end]``; return one event (see ``_parser_py``)."""
+        cdef Py_buffer view
+        cdef Py_ssize_t size
+        if type(buf) is bytearray:
+            self._data = <const unsigned char*>PyByteArray_AS_STRING(buf)
+            size = PyByteArray_GET_SIZE(buf)
+        elif type(buf) is bytes:
+            self._data = <const unsigned char*>PyBytes_AS_STRING(buf)
+            size = PyBytes_GET_SIZE(buf)
+        else:
+            # Other buffers: copy into bytes once (not a hot path).
+            PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+            try:
+                buf = (<const char*>view.buf)[:view.len]
+            finally:
+                PyBuffer_Release(&view)
+            self._data = <const unsigned char*>PyBytes_AS_STRING(buf)
+            size = PyBytes_GET_SIZE(buf)
+        cdef Py_ssize_t stop = size if end is None else end
+        if start < 0 or stop > size or start > stop:
+            raise ValueError("parse: start and end must be within the buffer")
+        self._buf = buf
+        try:
+            return self._step(start, stop, eof)
+        finally:
+            self._buf = None
+            self._data = NULL
+
+    cdef object _step(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        self.consumed = 0
+        cdef int state = self._state
+        if state == _START:
+            return self._parse_start(start, end, eof)
+        if state == _HEADERS:
+            return self._parse_headers(start, end, eof)
+        if state == _FIXED:
+            return self._parse_fixed(start, end, eof)
+        if state == _END:
+            self._state = _START
+            return END_OF_MESSAGE
+        if state == _CHUNK_DATA:
+            return self._parse_chunk_data(start, end, eof)
+        if state == _CHUNK_SIZE or state == _CHUNK_NEXT:
+            return self._parse_chunk_size(start, end, eof)
+        if state == _TRAILERS:
+            return self._parse_trailers(start, end, eof)
+        if state == _EOF_BODY:
+            return self._parse_eof_body(start, end, eof)
+        error = self._error
+        raise ParseError(error.message if error else "parser failed", error.status if error else 400)
+
+    cdef object _parse_start(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        raise NotImplementedError
+
+    cdef object _parse_headers(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        raise NotImplementedError
+
+    cdef object _slice(self, Py_ssize_t start, Py_ssize_t n):
+        return memoryview(self._buf)[start : start + n]
+
+    # -- blocks of fields ------------------------------------------------------------
+
+    cdef Py_ssize_t _scan_block(
+        self, Py_ssize_t start, Py_ssize_t end, bint eof, Py_ssize_t limit,
+        Py_ssize_t max_count, str what, int status,
+    ) except -2:
+        """Check a field block's lines as they arrive; the index past its blank line, or -1."""
+        cdef const unsigned char* data = self._data
+        cdef Py_ssize_t pos = start + self._scanned
+        cdef Py_ssize_t stop = min(end, start + limit)
+        cdef Py_ssize_t max_field = self._max_field
+        cdef Py_ssize_t line_stop, lf
+        while True:
+            line_stop = min(stop, pos + max_field)
+            lf = _find(data, pos, line_stop, b'\n')
+            if lf < 0:
+                break
+            if lf == pos + 1 and data[pos] == 13:
+                self._scanned = 0
+                return lf + 1
+            self._field_line(pos, lf, max_count, what)
+            pos = lf + 1
+        self._scanned = pos - start
+        # The partial line at ``pos`` holds no LF: any CR before its last byte is bare.
+        if line_stop - 1 > pos and _find(data, pos, line_stop - 1, b'\r') >= 0:
+            raise self._fail(f"bare CR in {what} section", 400, 0)
+        if line_stop - pos >= max_field:
+            raise self._fail(f"{what} field too large", 431, 0)
+        if end - start >= limit:
+            raise self._fail(f"{what} section too large", status, 0)
+        if eof:
+            raise self._fail(f"unexpected end of input in {what} section", 400, 0)
+        return -1
+
+    cdef int _field_line(self, Py_ssize_t pos, Py_ssize_t lf, Py_ssize_t max_count, str what) except -1:
+        """Validate the field line ``data[pos:lf + 1]`` and keep its field."""
+        cdef const unsigned char* data = self._data
+        cdef Py_ssize_t i, colon = -1, text_end, v0, v1
+        cdef unsigned char c
+        if lf == pos:
+            raise self._fail(f"bare LF in {what} section", 400, 0)
+        text_end = lf - 1  # the line's text, without the byte before LF
+        if _find(data, pos, text_end, b'\r') >= 0:
+            raise self._fail(f"bare CR in {what} section", 400, 0)
+        if data[lf - 1] != 13:
+            raise self._fail(f"bare LF in {what} section", 400, 0)
+        for i in range(pos, text_end):
+            c = data[i]
+            if BAD_FIELD[c]:
+                raise self._fail(f"invalid character {chr(c)!r} in {what} section", 400, 0)
+            if colon < 0 and c == b':':
+                colon = i
+        if colon <= pos:
+            raise self._fail(_field_error(PyUnicode_DecodeLatin1(<const char*>data + pos, text_end - pos, NULL), what), 400, 0)
+        for i in range(pos, colon):
+            if not TOKEN[data[i]]:
+                raise self._fail(_field_error(PyUnicode_DecodeLatin1(<const char*>data + pos, text_end - pos, NULL), what), 400, 0)
+        if PyList_GET_SIZE(self._fields) >= max_count:
+            raise self._fail(f"too many {what} fields", 431, 0)
+        v0 = colon + 1
+        v1 = text_end
+        while v0 < v1 and (data[v0] == 32 or data[v0] == 9):
+            v0 += 1
+        while v1 > v0 and (data[v1 - 1] == 32 or data[v1 - 1] == 9):
+            v1 -= 1
+        name = PyUnicode_DecodeLatin1(<const char*>data + pos, colon - pos, NULL)
+        value = PyUnicode_DecodeLatin1(<const char*>data + v0, v1 - v0, NULL)
+        self._fields.append((name, value))
+        if self._note_fields:
+            self._note(_field_kind(data + pos, colon - pos), data + v0, v1 - v0, value)
+        return 0
+
+    cdef void _note(self, int kind, const unsigned char* v, Py_ssize_t n, object value):
+        """Remember what a framing field says (as ``_describe`` reads it in the pure twin)."""
+        cdef Py_ssize_t i, a, b
+        if kind == F_OTHER:
+            return
+        if kind == F_HOST:
+            self._hosts += 1
+        elif kind == F_CONTENT_LENGTH:
+            if self._cl is None:
+                self._cl = []
+            self._cl.append(value)
+        elif kind == F_TRANSFER_ENCODING:
+            if self._te is None:
+                self._te = []
+            self._te.append(value)
+        elif kind == F_CONNECTION:
+            # Comma-separated tokens, each stripped of SP/HTAB, compared lower-cased.
+            a = 0
+            while a <= n:
+                b = a
+                while b < n and v[b] != b',':
+                    b += 1
+                i = b
+                while a < i and (v[a] == 32 or v[a] == 9):
+                    a += 1
+                while i > a and (v[i - 1] == 32 or v[i - 1] == 9):
+                    i -= 1
+                if _ci_equal(v + a, i - a, b"close", 5):
+                    self._conn_close = True
+                elif _ci_equal(v + a, i - a, b"keep-alive", 10):
+                    self._conn_keep_alive = True
+                elif _ci_equal(v + a, i - a, b"upgrade", 7):
+                    self._conn_upgrade = True
+                a = b + 1
+        elif kind == F_EXPECT:
+            if _ci_equal(v, n, b"100-continue", 12):
+                self._expect = True
+        elif kind == F_UPGRADE:
+            self._upgrade_field = True
+
+    cdef list _take_fields(self):
+        fields = self._fields
+        self._fields = []
+        return fields
+
+    # -- bodies ----------------------------------------------------------------------
+
+    cdef void _start_body(self, object length):
+        cdef long long n
+        if length == 0:
+            self._state = _START
+        elif length == CHUNKED:
+            self._state = _CHUNK_SIZE
+            self._body_seen = 0
+        elif length == CLOSE_DELIMITED:
+            self._state = _EOF_BODY
+        else:
+            self._state = _FIXED
+            self._remaining = length
+
+    cdef object _parse_fixed(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        cdef unsigned long long avail = end - start
+        cdef Py_ssize_t n = <Py_ssize_t>(self._remaining if self._remaining < avail else avail)
+        if n == 0:
+            if eof:
+                raise self._fail("unexpected end of input in body", 400, 0)
+            return None
+        self._remaining -= n
+        if self._remaining == 0:
+            self._state = _END
+        self.consumed = n
+        return self._slice(start, n)
+
+    cdef object _parse_eof_body(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        if start < end:
+            self.consumed = end - start
+            return self._slice(start, end - start)
+        if eof:
+            self._state = _START
+            return END_OF_MESSAGE
+        return None
+
+    cdef object _parse_chunk_data(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        cdef unsigned long long avail = end - start
+        cdef Py_ssize_t n = <Py_ssize_t>(self._remaining if self._remaining < avail else avail)
+        if n == 0:
+            if eof:
+                raise self._fail("unexpected end of input in chunk", 400, 0)
+            return None
+        self._remaining -= n
+        if self._remaining == 0:
+            self._state = _CHUNK_NEXT
+        self.consumed = n
+        return self._slice(start, n)
+
+    cdef object _parse_chunk_size(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        cdef const unsigned char* data = self._data
+        cdef Py_ssize_t pos = start, lf, limit, offset
+        cdef unsigned long long size
+        if self._state == _CHUNK_NEXT:
+            if end - start < 2:
+                if eof or (end > start and data[start] != 13):
+                    raise self._fail("missing CRLF after chunk data", 400, 0)
+                return None
+            if data[start] != 13 or data[start + 1] != 10:
+                raise self._fail("missing CRLF after chunk data", 400, 0)
+            pos += 2
+        limit = self._max_chunk_line
+        lf = _find(data, pos, min(end, pos + limit), b'\n')
+        if lf < 0:
+            if end - pos >= limit:
+                raise self._fail("chunk-size line too long", 400, 0)
+            if eof:
+                raise self._fail("unexpected end of input in chunk-size line", 400, 0)
+            return None
+        if not _chunk_line(data, pos, lf, &size):
+            raise self._fail("invalid chunk-size line", 400, 0)
+        offset = lf + 1 - start
+        self.consumed = offset
+        if size == 0:
+            self._state = _TRAILERS
+            return self._then_trailers(offset, lf + 1, end, eof)
+        if self._body_seen + size < self._body_seen:
+            self._body_seen = <unsigned long long>-1  # saturate
+        else:
+            self._body_seen += size
+        if self._checks_body_size and self._max_body >= 0 and self._body_seen > <unsigned long long>self._max_body:
+            raise self._fail("body too large", 413, offset)
+        self._remaining = size
+        self._state = _CHUNK_DATA
+        self.consumed = 0
+        try:
+            return self._parse_chunk_data(lf + 1, end, eof)
+        finally:
+            self.consumed += offset
+
+    cdef object _then_trailers(self, Py_ssize_t offset, Py_ssize_t start, Py_ssize_t end, bint eof):
+        self.consumed = 0
+        try:
+            return self._parse_trailers(start, end, eof)
+        finally:
+            self.consumed += offset
+
+    cdef object _parse_trailers(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        self._note_fields = False
+        cdef Py_ssize_t block_end = self._scan_block(
+            start, end, eof, self._max_trailer_size, self._max_trailers, "trailer", 431
+        )
+        if block_end < 0:
+            return None
+        fields = self._take_fields()
+        self.consumed = block_end - start
+        self._state = _START
+        if not fields:
+            return END_OF_MESSAGE
+        for name, _ in fields:
+            if name.lower() in FORBIDDEN_TRAILERS:
+                raise self._fail(f"forbidden trailer field: {name}", 400, 0)
+        headers = Headers.__new__(Headers)
+        headers._fields = fields
+        return EndOfMessage(headers)
+
+
+cdef bint _chunk_line(const unsigned char* d, Py_ssize_t pos, Py_ssize_t lf, unsigned long long* size):
+    """Match ``1*16HEXDIG *chunk-ext CRLF`` exactly over ``d[pos:lf + 1]``."""
+    cdef Py_ssize_t i = pos, save, digits = 0
+    cdef unsigned long long n = 0
+    cdef Py_ssize_t text_end = lf - 1  # where the CR must be
+    if lf - pos < 2 or d[text_end] != 13:
+        return False
+    while i < text_end and HEX[d[i]] >= 0:
+        n = (n << 4) | <unsigned long long>HEX[d[i]]
+        i += 1
+        digits += 1
+    if digits == 0 or digits > 16:
+        return False
+    # chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+    while True:
+        save = i
+        while i < text_end and (d[i] == 32 or d[i] == 9):
+            i += 1
+        if i >= text_end or d[i] != b';':
+            i = save
+            break
+        i += 1
+        while i < text_end and (d[i] == 32 or d[i] == 9):
+            i += 1
+        if i >= text_end or not TOKEN[d[i]]:
+            return False
+        while i < text_end and TOKEN[d[i]]:
+            i += 1
+        save = i
+        while i < text_end and (d[i] == 32 or d[i] == 9):
+            i += 1
+        if i < text_end and d[i] == b'=':
+            i += 1
+            while i < text_end and (d[i] == 32 or d[i] == 9):
+                i += 1
+            if i < text_end and TOKEN[d[i]]:
+                while i < text_end and TOKEN[d[i]]:
+                    i += 1
+            elif i < text_end and d[i] == b'"':
+                i += 1
+                while True:
+                    if i >= text_end:
+                        return False
+                    if d[i] == b'"':
+                        i += 1
+                        break
+                    if d[i] == b'\\':
+                        if i + 1 >= text_end or not QPAIR[d[i + 1]]:
+                            return False
+                        i += 2
+                    elif QDTEXT[d[i]]:
+                        i += 1
+                    else:
+                        return False
+            else:
+                return False
+        else:
+            i = save
+    if i != text_end:
+        return False
+    size[0] = n
+    return True
+
+
+cdef class RequestParser(_Parser):
+    """Parses the requests a server receives."""
+
+    cdef object _method
+    cdef str _target
+    cdef object _version
+
+    def __init__(self, config=None):
+        _Parser.__init__(self, config)
+        self._checks_body_size = True
+
+    cdef object _parse_start(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        cdef const unsigned char* data = self._data
+        cdef Py_ssize_t pos = start, lf, limit, sp1, sp2, i, offset
+        # RFC 9112 §2.2: ignore empty lines before the request line.
+        while end - pos >= 2 and data[pos] == 13 and data[pos + 1] == 10:
+            pos += 2
+        self.consumed = pos - start
+        if pos == end:
+            return None
+        if data[pos] == 13 and end - pos >= 2:
+            raise self._fail("bare CR before request line", 400, self.consumed)
+        limit = self._max_request_line
+        lf = _find(data, pos, min(end, pos + limit), b'\n')
+        if lf < 0:
+            if end - pos >= limit:
+                raise self._fail("request line too long", 414, self.consumed)
+            if eof:
+                raise self._fail("unexpected end of input in request line", 400, self.consumed)
+            return None
+        # method SP target SP "HTTP/1." ("0" / "1") CRLF, all of it.
+        i = pos
+        while i < lf and TOKEN[data[i]]:
+            i += 1
+        sp1 = i
+        ok = sp1 > pos and sp1 < lf and data[sp1] == 32
+        if ok:
+            i = sp1 + 1
+            while i < lf and VCHAR[data[i]]:
+                i += 1
+            sp2 = i
+            ok = (
+                sp2 > sp1 + 1
+                and lf - sp2 == 10
+                and data[sp2] == 32
+                and memcmp(data + sp2 + 1, b"HTTP/1.", 7) == 0
+                and (data[sp2 + 8] == b'0' or data[sp2 + 8] == b'1')
+                and data[sp2 + 9] == 13
+            )
+        if not ok:
+            error = _request_line_error((<const char*>data)[pos : lf + 1])
+            raise self._fail(error.message, error.status, self.consumed)
+        method = _method(data + pos, sp1 - pos)
+        target = PyUnicode_DecodeASCII(<const char*>data + sp1 + 1, sp2 - sp1 - 1, NULL)
+        self._check_target_form(method, target, data + sp1 + 1, sp2 - sp1 - 1)
+        self._method = method
+        self._target = target
+        self._version = HTTP_1_1 if data[sp2 + 8] == b'1' else HTTP_1_0
+        self._head_limit = self._max_head - (lf + 1 - pos)
+        self._state = _HEADERS
+        self._reset_notes()
+        offset = lf + 1 - start
+        self.consumed = 0
+        try:
+            return self._parse_headers(lf + 1, end, eof)
+        finally:
+            self.consumed += offset
+
+    cdef int _check_target_form(self, method, str target, const unsigned char* t, Py_ssize_t n) except -1:
+        """RFC 9112 §3.2: the four request-target forms, each with its method."""
+        cdef Py_ssize_t i, colon
+        if method == "CONNECT":
+            # [^/?#@\s]+ ":" [0-9]+, as a whole.
+            colon = -1
+            for i in range(n):
+                if t[i] == b'/' or t[i] == b'?' or t[i] == b'#' or t[i] == b'@':
+                    colon = -2
+                    break
+                if t[i] == b':':
+                    colon = i
+            ok = colon > 0 and colon < n - 1
+            if ok:
+                for i in range(colon + 1, n):
+                    if not (48 <= t[i] <= 57):
+                        ok = False
+                        break
+            if not ok:
+                raise self._fail("CONNECT needs an authority-form target", 400, self.consumed)
+        elif t[0] == b'/':
+            return 0
+        elif n == 1 and t[0] == b'*':
+            if method != "OPTIONS":
+                raise self._fail("asterisk-form target is only for OPTIONS", 400, self.consumed)
+        else:
+            # scheme "://": [A-Za-z][A-Za-z0-9+.-]* "://"
+            ok = 97 <= LOWER[t[0]] <= 122
+            i = 1
+            while ok and i < n and (
+                (97 <= LOWER[t[i]] <= 122) or (48 <= t[i] <= 57) or t[i] == b'+' or t[i] == b'.' or t[i] == b'-'
+            ):
+                i += 1
+            if not (ok and n - i >= 3 and t[i] == b':' and t[i + 1] == b'/' and t[i + 2] == b'/'):
+                raise self._fail("invalid request target", 400, self.consumed)
+        return 0
+
+    cdef object _parse_headers(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        self._note_fields = True
+        cdef Py_ssize_t block_end = self._scan_block(
+            start, end, eof, self._head_limit, self._max_headers, "header", 431
+        )
+        if block_end < 0:
+            return None
+        fields = self._take_fields()
+        headers = Headers.__new__(Headers)
+        headers._fields = fields
+        request = Request.__new__(Request)
+        request.method = self._method
+        request.target = self._target
+        request.version = self._version
+        request.headers = headers
+        self._method = self._target = self._version = None
+        self._describe(request)
+        self.consumed = block_end - start
+        self._start_body(self.body_length)
+        return request
+
+    cdef int _describe(self, request) except -1:
+        """Set body_length, keep_alive, expect_continue, upgrade, or fail."""
+        version = request.version
+        cdef bint v11 = version is HTTP_1_1
+        if self._hosts > 1:
+            raise self._fail("multiple Host fields", 400, 0)
+        if self._hosts == 0 and v11 and self._require_host:
+            raise self._fail("missing Host field", 400, 0)
+        length = self._request_length(v11)
+        if self._max_body >= 0 and length > self._max_body:
+            raise self._fail("body too large", 413, 0)
+        self.body_length = length
+        if self._conn_close:
+            self.keep_alive = False
+        elif not v11:
+            self.keep_alive = self._conn_keep_alive
+        else:
+            self.keep_alive = True
+        self.expect_continue = self._expect and v11
+        self.upgrade = (self._upgrade_field and self._conn_upgrade) or request.method is M_CONNECT
+        return 0
+
+    cdef object _request_length(self, bint v11):
+        """RFC 9112 §6.3 for requests, strict (as ``_request_length`` in the pure twin)."""
+        cdef Py_ssize_t i, n
+        te, cl = self._te, self._cl
+        try:
+            if te is not None:
+                if cl is not None:
+                    raise ParseError("both Transfer-Encoding and Content-Length")
+                if not v11:
+                    raise ParseError("Transfer-Encoding in an HTTP/1.0 request")
+                is_chunked(te, strict=True)
+                return CHUNKED
+            if cl is not None:
+                return parse_content_length(cl)
+            return 0
+        except ParseError as error:
+            raise self._fail(error.message, error.status, 0) from None
+
+
+cdef class ResponseParser(_Parser):
+    """Parses the responses a client receives.
+
+    Set :attr:`request_method` before each response: HEAD and CONNECT change how its
+    body is delimited.
+    """
+
+    cdef public object request_method
+    cdef object _response
+
+    def __init__(self, config=None):
+        _Parser.__init__(self, config)
+        self.request_method = M_GET
+        self._checks_body_size = False
+
+    cdef object _parse_start(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        cdef const unsigned char* data = self._data
+        cdef Py_ssize_t limit = self._max_request_line, lf, i, offset
+        lf = _find(data, start, min(end, start + limit), b'\n')
+        if lf < 0:
+            if end - start >= limit:
+                raise self._fail("status line too long", 400, 0)
+            if eof:
+                if start == end:
+                    return None
+                raise self._fail("unexpected end of input in status line", 400, 0)
+            return None
+        # "HTTP/1." ("0" / "1") SP 3DIGIT SP reason CRLF, all of it.
+        ok = (
+            lf - start >= 14
+            and memcmp(data + start, b"HTTP/1.", 7) == 0
+            and (data[start + 7] == b'0' or data[start + 7] == b'1')
+            and data[start + 8] == 32
+            and 48 <= data[start + 9] <= 57
+            and 48 <= data[start + 10] <= 57
+            and 48 <= data[start + 11] <= 57
+            and data[start + 12] == 32
+            and data[lf - 1] == 13
+        )
+        if ok:
+            for i in range(start + 13, lf - 1):
+                if not REASON[data[i]]:
+                    ok = False
+                    break
+        if not ok:
+            raise self._fail(_status_line_error((<const char*>data)[start : lf + 1]), 400, 0)
+        if data[start + 9] == b'0':  # "0xx": not a status code (RFC 9110 §15)
+            raise self._fail(
+                f"invalid status-code: {(<const char*>data)[start + 9 : start + 12].decode()}", 400, 0
+            )
+        code = (data[start + 9] - 48) * 100 + (data[start + 10] - 48) * 10 + (data[start + 11] - 48)
+        self._response = Response(
+            check_code(code),
+            None,
+            PyUnicode_DecodeLatin1(<const char*>data + start + 13, lf - 1 - start - 13, NULL),
+            HTTP_1_1 if data[start + 7] == b'1' else HTTP_1_0,
+        )
+        self._head_limit = self._max_head - (lf + 1 - start)
+        self._state = _HEADERS
+        offset = lf + 1 - start
+        self.consumed = 0
+        try:
+            return self._parse_headers(lf + 1, end, eof)
+        finally:
+            self.consumed += offset
+
+    cdef object _parse_headers(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        self._note_fields = False
+        cdef Py_ssize_t block_end = self._scan_block(
+            start, end, eof, self._head_limit, self._max_headers, "header", 400
+        )
+        if block_end < 0:
+            return None
+        fields = self._take_fields()
+        response = self._response
+        self._response = None
+        headers = Headers.__new__(Headers)
+        headers._fields = fields
+        response.headers = headers
+        self._describe(response, headers)
+        self.consumed = block_end - start
+        self._start_body(self.body_length)
+        return response
+
+    cdef int _describe(self, response, headers) except -1:
+        status = response.status
+        try:
+            self.body_length = response_body_length(status, headers, self.request_method)
+        except ParseError as error:
+            raise self._fail(f"invalid response body length: {error.message}", 400, 0) from None
+        self.keep_alive = response.keep_alive and self.body_length != CLOSE_DELIMITED
+        self.expect_continue = False
+        self.upgrade = status == 101 or (self.request_method == "CONNECT" and 200 <= status < 300)
+        if not response_has_body(status, self.request_method):
+            self.body_length = 0
+        return 0
