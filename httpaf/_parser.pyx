@@ -14,7 +14,8 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_SIZE
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeLatin1
-from libc.string cimport memchr, memcmp
+from libc.stdint cimport uint64_t
+from libc.string cimport memchr, memcmp, memcpy
 
 from .config import Config
 from .errors import ParseError
@@ -138,6 +139,38 @@ cdef object _method(const unsigned char* p, Py_ssize_t n):
     return PyUnicode_DecodeASCII(<const char*>p, n, NULL)
 
 
+# Field names clients send most, in the case they send them: shared str objects.
+cdef list _COMMON_NAMES = [
+    name.encode("ascii") for name in (
+        "Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encoding", "Accept-Charset",
+        "Connection", "Keep-Alive", "Cookie", "Content-Length", "Content-Type",
+        "Transfer-Encoding", "Upgrade", "Expect", "Referer", "Origin", "Cache-Control",
+        "Pragma", "Authorization", "If-None-Match", "If-Modified-Since", "Range", "TE",
+        "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-Fetch-Mode", "Sec-Fetch-Site",
+        "Sec-Fetch-Dest", "Upgrade-Insecure-Requests", "DNT", "X-Forwarded-For",
+        "X-Forwarded-Proto", "X-Request-Id",
+        "host", "user-agent", "accept", "accept-language", "accept-encoding", "connection",
+        "cookie", "content-length", "content-type", "transfer-encoding", "upgrade",
+        "expect", "referer", "origin", "cache-control", "authorization", "x-forwarded-for",
+    )
+]
+cdef dict _COMMON_STR = {name: name.decode("ascii") for name in _COMMON_NAMES}
+cdef list _BY_LENGTH = [[] for _ in range(32)]
+for _name in _COMMON_NAMES:
+    _BY_LENGTH[len(_name)].append((_name, _COMMON_STR[_name]))
+
+
+cdef object _field_name(const unsigned char* p, Py_ssize_t n):
+    """The field name as str: a shared object for the common ones, else a new one."""
+    cdef bytes known
+    if n < 32:
+        for entry in <list>_BY_LENGTH[n]:
+            known = <bytes>(<tuple>entry)[0]
+            if (<const unsigned char*>known)[0] == p[0] and memcmp(p, <const char*>known, n) == 0:
+                return (<tuple>entry)[1]
+    return PyUnicode_DecodeLatin1(<const char*>p, n, NULL)
+
+
 cdef inline bint _ci_equal(const unsigned char* p, Py_ssize_t n, const char* lower, Py_ssize_t m):
     """ASCII case-insensitive equality with a lower-case literal."""
     cdef Py_ssize_t i
@@ -175,6 +208,86 @@ cdef inline Py_ssize_t _find(const unsigned char* data, Py_ssize_t start, Py_ssi
     return <const unsigned char*>hit - data
 
 
+cdef extern from *:
+    """
+    /* The first CTL other than HTAB, or DEL, in d[start:end]; or -1. Sixteen bytes at
+       a time with SSE2 (every x86-64), eight with SWAR elsewhere; obs-text (0x80 and
+       up) never flags a block. */
+    #if defined(__SSE2__) || defined(_M_X64)
+    #include <emmintrin.h>
+    #endif
+    #include <string.h>
+    #include <stdint.h>
+    static const unsigned char *httpaf_bad_table;
+    static inline Py_ssize_t httpaf_first_bad(const unsigned char *d, Py_ssize_t i, Py_ssize_t end) {
+    #if defined(__SSE2__) || defined(_M_X64)
+        const __m128i x1f = _mm_set1_epi8(0x1F), tab = _mm_set1_epi8(0x09), del = _mm_set1_epi8(0x7F);
+        while (i + 16 <= end) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(d + i));
+            __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, x1f), x1f);          /* v <= 0x1F */
+            __m128i bad = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), ctl),
+                                       _mm_cmpeq_epi8(v, del));
+            int mask = _mm_movemask_epi8(bad);
+            if (mask) {
+                while (!(mask & 1)) { mask >>= 1; i++; }
+                return i;
+            }
+            i += 16;
+        }
+    #else
+        const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        while (i + 8 <= end) {
+            uint64_t w, x;
+            memcpy(&w, d + i, 8);
+            x = w ^ 0x7F7F7F7F7F7F7F7FULL;
+            if (((w - 0x2020202020202020ULL) & ~w & highs) | ((x - ones) & ~x & highs)) break;
+            i += 8;
+        }
+    #endif
+        for (; i < end; i++)
+            if (httpaf_bad_table[d[i]]) return i;
+        return -1;
+    }
+    """
+    const unsigned char* httpaf_bad_table
+    Py_ssize_t httpaf_first_bad(const unsigned char* d, Py_ssize_t start, Py_ssize_t end) nogil
+
+httpaf_bad_table = BAD_FIELD
+
+
+cdef inline Py_ssize_t _first_bad(const unsigned char* data, Py_ssize_t start, Py_ssize_t end):
+    """Index of the first CTL other than HTAB, or DEL, in ``data[start:end]``; or -1."""
+    return httpaf_first_bad(data, start, end)
+
+
+cdef extern from "Python.h":
+    ctypedef int (*descrsetfunc)(object, object, object) except -1
+    ctypedef struct TypeSlots "PyTypeObject":
+        descrsetfunc tp_descr_set
+    TypeSlots* Py_TYPE(object)
+
+# The slot descriptors of Request and Headers, set directly (no attribute lookup).
+cdef object _D_METHOD = Request.__dict__["method"]
+cdef object _D_TARGET = Request.__dict__["target"]
+cdef object _D_VERSION = Request.__dict__["version"]
+cdef object _D_HEADERS = Request.__dict__["headers"]
+cdef object _D_FIELDS = Headers.__dict__["_fields"]
+
+
+cdef inline int _set_slot(object descriptor, object obj, object value) except -1:
+    return Py_TYPE(descriptor).tp_descr_set(descriptor, obj, value)
+
+
+cdef object _new_headers(list fields):
+    headers = Headers.__new__(Headers)
+    _set_slot(_D_FIELDS, headers, fields)
+    return headers
+
+
+cdef object _cached_config = None
+cdef tuple _cached_limits = None
+
+
 cdef class _Parser:
     """What request and response parsers share: fields, bodies, chunks, trailers."""
 
@@ -209,7 +322,7 @@ cdef class _Parser:
     cdef const unsigned char* _data
     cdef object _buf
 
-    def __init__(self, config=None):
+    def __cinit__(self, config=None):
         if config is None:
             config = Config()
         self.config = config
@@ -223,18 +336,27 @@ cdef class _Parser:
         self._body_seen = 0
         self._scanned = 0
         self._fields = []
-        self._max_request_line = config.max_request_line
-        self._max_field = config.max_field_size
-        self._max_head = config.max_head_size
-        self._max_headers = config.max_headers
-        self._max_chunk_line = config.max_chunk_line
-        self._max_trailer_size = config.max_trailer_size
-        self._max_trailers = config.max_trailers
-        self._max_body = -1 if config.max_body_size is None else config.max_body_size
-        self._require_host = config.require_host
+        self._load_config(config)
         self._head_limit = self._max_head
         self._error = None
         self._reset_notes()
+
+    cdef int _load_config(self, config) except -1:
+        """Copy the limits into C fields (from a cache: one Config usually serves all)."""
+        global _cached_config, _cached_limits
+        if config is not _cached_config:
+            _cached_limits = (
+                config.max_request_line, config.max_field_size, config.max_head_size,
+                config.max_headers, config.max_chunk_line, config.max_trailer_size,
+                config.max_trailers,
+                -1 if config.max_body_size is None else config.max_body_size,
+                bool(config.require_host),
+            )
+            _cached_config = config
+        (self._max_request_line, self._max_field, self._max_head, self._max_headers,
+         self._max_chunk_line, self._max_trailer_size, self._max_trailers, self._max_body,
+         self._require_host) = _cached_limits
+        return 0
 
     cdef void _reset_notes(self):
         self._hosts = 0
@@ -360,26 +482,22 @@ cdef class _Parser:
     cdef int _field_line(self, Py_ssize_t pos, Py_ssize_t lf, Py_ssize_t max_count, str what) except -1:
         """Validate the field line ``data[pos:lf + 1]`` and keep its field."""
         cdef const unsigned char* data = self._data
-        cdef Py_ssize_t i, colon = -1, text_end, v0, v1
-        cdef unsigned char c
+        cdef Py_ssize_t i, colon, text_end, v0, v1
         if lf == pos:
             raise self._fail(f"bare LF in {what} section", 400, 0)
         text_end = lf - 1  # the line's text, without the byte before LF
-        if _find(data, pos, text_end, b'\r') >= 0:
+        i = _first_bad(data, pos, text_end)  # CR counts as bad: one pass finds both
+        if i >= 0 and _find(data, pos, text_end, b'\r') >= 0:
             raise self._fail(f"bare CR in {what} section", 400, 0)
         if data[lf - 1] != 13:
             raise self._fail(f"bare LF in {what} section", 400, 0)
-        for i in range(pos, text_end):
-            c = data[i]
-            if BAD_FIELD[c]:
-                raise self._fail(f"invalid character {chr(c)!r} in {what} section", 400, 0)
-            if colon < 0 and c == b':':
-                colon = i
-        if colon <= pos:
+        if i >= 0:
+            raise self._fail(f"invalid character {chr(data[i])!r} in {what} section", 400, 0)
+        colon = pos
+        while colon < text_end and TOKEN[data[colon]]:
+            colon += 1
+        if colon == pos or colon == text_end or data[colon] != b':':
             raise self._fail(_field_error(PyUnicode_DecodeLatin1(<const char*>data + pos, text_end - pos, NULL), what), 400, 0)
-        for i in range(pos, colon):
-            if not TOKEN[data[i]]:
-                raise self._fail(_field_error(PyUnicode_DecodeLatin1(<const char*>data + pos, text_end - pos, NULL), what), 400, 0)
         if PyList_GET_SIZE(self._fields) >= max_count:
             raise self._fail(f"too many {what} fields", 431, 0)
         v0 = colon + 1
@@ -388,7 +506,7 @@ cdef class _Parser:
             v0 += 1
         while v1 > v0 and (data[v1 - 1] == 32 or data[v1 - 1] == 9):
             v1 -= 1
-        name = PyUnicode_DecodeLatin1(<const char*>data + pos, colon - pos, NULL)
+        name = _field_name(data + pos, colon - pos)
         value = PyUnicode_DecodeLatin1(<const char*>data + v0, v1 - v0, NULL)
         self._fields.append((name, value))
         if self._note_fields:
@@ -553,9 +671,7 @@ cdef class _Parser:
         for name, _ in fields:
             if name.lower() in FORBIDDEN_TRAILERS:
                 raise self._fail(f"forbidden trailer field: {name}", 400, 0)
-        headers = Headers.__new__(Headers)
-        headers._fields = fields
-        return EndOfMessage(headers)
+        return EndOfMessage(_new_headers(fields))
 
 
 cdef bint _chunk_line(const unsigned char* d, Py_ssize_t pos, Py_ssize_t lf, unsigned long long* size):
@@ -629,8 +745,7 @@ cdef class RequestParser(_Parser):
     cdef str _target
     cdef object _version
 
-    def __init__(self, config=None):
-        _Parser.__init__(self, config)
+    def __cinit__(self, config=None):
         self._checks_body_size = True
 
     cdef object _parse_start(self, Py_ssize_t start, Py_ssize_t end, bint eof):
@@ -735,22 +850,20 @@ cdef class RequestParser(_Parser):
         if block_end < 0:
             return None
         fields = self._take_fields()
-        headers = Headers.__new__(Headers)
-        headers._fields = fields
+        method, version = self._method, self._version
         request = Request.__new__(Request)
-        request.method = self._method
-        request.target = self._target
-        request.version = self._version
-        request.headers = headers
+        _set_slot(_D_METHOD, request, method)
+        _set_slot(_D_TARGET, request, self._target)
+        _set_slot(_D_VERSION, request, version)
+        _set_slot(_D_HEADERS, request, _new_headers(fields))
         self._method = self._target = self._version = None
-        self._describe(request)
+        self._describe(method, version)
         self.consumed = block_end - start
         self._start_body(self.body_length)
         return request
 
-    cdef int _describe(self, request) except -1:
+    cdef int _describe(self, method, version) except -1:
         """Set body_length, keep_alive, expect_continue, upgrade, or fail."""
-        version = request.version
         cdef bint v11 = version is HTTP_1_1
         if self._hosts > 1:
             raise self._fail("multiple Host fields", 400, 0)
@@ -767,7 +880,7 @@ cdef class RequestParser(_Parser):
         else:
             self.keep_alive = True
         self.expect_continue = self._expect and v11
-        self.upgrade = (self._upgrade_field and self._conn_upgrade) or request.method is M_CONNECT
+        self.upgrade = (self._upgrade_field and self._conn_upgrade) or method is M_CONNECT
         return 0
 
     cdef object _request_length(self, bint v11):
@@ -799,8 +912,7 @@ cdef class ResponseParser(_Parser):
     cdef public object request_method
     cdef object _response
 
-    def __init__(self, config=None):
-        _Parser.__init__(self, config)
+    def __cinit__(self, config=None):
         self.request_method = M_GET
         self._checks_body_size = False
 
@@ -862,11 +974,9 @@ cdef class ResponseParser(_Parser):
         )
         if block_end < 0:
             return None
-        fields = self._take_fields()
+        headers = _new_headers(self._take_fields())
         response = self._response
         self._response = None
-        headers = Headers.__new__(Headers)
-        headers._fields = fields
         response.headers = headers
         self._describe(response, headers)
         self.consumed = block_end - start
