@@ -738,6 +738,24 @@ cdef bint _chunk_line(const unsigned char* d, Py_ssize_t pos, Py_ssize_t lf, uns
     return True
 
 
+cdef long long _digits(str value):
+    """1 to 18 ASCII digits as a number; -1 for anything else (the slow path decides).
+
+    Nineteen-digit values go to ``parse_content_length`` too: they may not fit.
+    """
+    cdef Py_ssize_t n = len(value), i
+    cdef long long result = 0
+    cdef long d
+    if n == 0 or n > 18:
+        return -1
+    for i in range(n):
+        d = <long>(<Py_UCS4>value[i]) - 48
+        if d < 0 or d > 9:
+            return -1
+        result = result * 10 + d
+    return result
+
+
 cdef class RequestParser(_Parser):
     """Parses the requests a server receives."""
 
@@ -896,7 +914,11 @@ cdef class RequestParser(_Parser):
                 is_chunked(te, strict=True)
                 return CHUNKED
             if cl is not None:
-                return parse_content_length(cl)
+                if PyList_GET_SIZE(cl) == 1:
+                    n = _digits((<list>cl)[0])
+                    if n >= 0:
+                        return n
+                return parse_content_length(cl)  # the precise error
             return 0
         except ParseError as error:
             raise self._fail(error.message, error.status, 0) from None

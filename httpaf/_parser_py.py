@@ -45,11 +45,14 @@ from .message import (
     EndOfMessage,
     Request,
     Response,
+    is_chunked,
+    parse_content_length,
+    response_body_length,
     response_has_body,
 )
 from .method import Method
 from .status import check_code
-from .version import HTTP_1_0, HTTP_1_1
+from .version import HTTP_1_0, HTTP_1_1, Version
 
 __all__ = ["RequestParser", "ResponseParser"]
 
@@ -76,6 +79,13 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3}) ([\t\x20-\x7e\x80-\xff]*)
 _VERSION_LIKE = re.compile(rb"HTTP/[0-9]\.[0-9]")
 # In a field line (without its CRLF): CTLs other than HTAB, and DEL.
 _BAD_IN_FIELD = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+# A whole block of valid field lines (CRLF between them, none after the last one),
+# and the fields in it: the fast path when a block arrives complete.
+_FIELD_VALUE = "[\t\x20-\x7e\x80-\xff]*"
+_VALID_BLOCK = re.compile(
+    f"[{_TOKEN_CHARS}]+:{_FIELD_VALUE}(?:\r\n[{_TOKEN_CHARS}]+:{_FIELD_VALUE})*"
+)
+_FIELDS = re.compile(f"([{_TOKEN_CHARS}]+):[ \t]*([^\r]*)")
 _ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _AUTHORITY_FORM = re.compile(r"[^/?#@\s]+:[0-9]+")
 _QUOTED = r'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
@@ -230,6 +240,10 @@ class _Parser:
         pos = start + self._scanned
         stop = min(end, start + limit)
         max_field = self.config.max_field_size
+        if pos == start and stop - start > 2 and buf[start] != 13:
+            block_end = self._whole_block(buf, start, stop, max_count, max_field)
+            if block_end >= 0:
+                return block_end
         while True:
             line_stop = min(stop, pos + max_field)
             lf = buf.find(b"\n", pos, line_stop)
@@ -251,6 +265,27 @@ class _Parser:
         if eof:
             raise self._fail(f"unexpected end of input in {what} section", 400, 0)
         return -1
+
+    def _whole_block(
+        self, buf: Buffer, start: int, stop: int, max_count: int, max_field: int
+    ) -> int:
+        """A complete, valid block in one go; -1 sends the caller line by line.
+
+        Only the common case is taken here (every line valid and within the limits);
+        anything else goes through :meth:`_field_line`, which finds the first error in
+        byte order.
+        """
+        term = buf.find(b"\r\n\r\n", start, stop)
+        if term < 0 or term + 2 - start > max_field:
+            return -1
+        text = buf[start:term].decode("latin-1")
+        if _VALID_BLOCK.fullmatch(text) is None:
+            return -1
+        pairs = _FIELDS.findall(text)
+        if len(pairs) > max_count:
+            return -1
+        self._fields = [(n, v.rstrip(" \t")) for n, v in pairs]
+        return term + 4
 
     def _field_line(self, buf: Buffer, pos: int, lf: int, max_count: int, what: str) -> None:
         """Validate the field line ``buf[pos:lf + 1]`` and keep its field."""
@@ -398,7 +433,7 @@ class RequestParser(_Parser):
 
     def __init__(self, config: Config | None = None) -> None:
         super().__init__(config)
-        self._request: Request | None = None
+        self._line: tuple[str, str, Version] = ("", "", HTTP_1_1)  # method, target, version
 
     def _parse_start(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
         pos = start
@@ -427,11 +462,15 @@ class RequestParser(_Parser):
         method = _METHODS.get(method, method)
         target = target_b.decode("ascii")
         _check_target_form(method, target, self)
-        version = HTTP_1_1 if version_b[7] == 49 else HTTP_1_0
-        self._request = Request(method, target, None, version)
+        self._line = (method, target, HTTP_1_1 if version_b[7] == 49 else HTTP_1_0)
         self._head_limit = self.config.max_head_size - (lf + 1 - pos)
         self._state = _HEADERS
-        return self._then(lf + 1 - start, self._parse_headers, buf, lf + 1, end, eof)
+        offset = lf + 1 - start
+        self.consumed = 0
+        try:
+            return self._parse_headers(buf, lf + 1, end, eof)
+        finally:
+            self.consumed += offset
 
     def _parse_headers(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
         config = self.config
@@ -440,19 +479,16 @@ class RequestParser(_Parser):
         )
         if block_end < 0:
             return None
-        fields = self._take_fields()
-        request = self._request
-        if request is None:  # unreachable: _HEADERS follows a request line
-            raise self._fail("no request line", 400, 0)
-        self._request = None
-        headers = Headers._of_list(fields)
-        request.headers = headers
-        self._describe(request, headers)
+        fields = self._fields
+        self._fields = []
+        method, target, version = self._line
+        request = _new_request(method, target, version, Headers._of_list(fields))
+        self._describe(request, fields)
         self.consumed = block_end - start
         self._start_body(self.body_length)
         return request
 
-    def _describe(self, request: Request, headers: Headers) -> None:
+    def _describe(self, request: Request, headers: list[tuple[str, str]]) -> None:
         """Set body_length, keep_alive, expect_continue, upgrade, or fail."""
         te: list[str] = []
         cl: list[str] = []
@@ -461,6 +497,8 @@ class RequestParser(_Parser):
         expect = False
         upgrade = False
         for name, value in headers:
+            if len(name) not in _NOTED_LENGTHS:
+                continue
             lname = name.lower()
             if lname == "host":
                 hosts += 1
@@ -479,7 +517,7 @@ class RequestParser(_Parser):
         version = request.version
         if hosts > 1:
             raise self._fail("multiple Host fields", 400, 0)
-        if hosts == 0 and version == HTTP_1_1 and self.config.require_host:
+        if hosts == 0 and version is HTTP_1_1 and self.config.require_host:
             raise self._fail("missing Host field", 400, 0)
         length = _request_length(version, te, cl, self)
         max_body = self.config.max_body_size
@@ -488,23 +526,36 @@ class RequestParser(_Parser):
         self.body_length = length
         if "close" in connection:
             self.keep_alive = False
-        elif version == HTTP_1_0:
+        elif version is HTTP_1_0:
             self.keep_alive = "keep-alive" in connection
         else:
             self.keep_alive = True
-        self.expect_continue = expect and version == HTTP_1_1
+        self.expect_continue = expect and version is HTTP_1_1
         self.upgrade = (upgrade and "upgrade" in connection) or request.method == "CONNECT"
+
+
+# The lengths of the field names ``_describe`` looks at (host, expect, upgrade,
+# connection, content-length, transfer-encoding): other names are skipped unlowered.
+_NOTED_LENGTHS = frozenset({4, 6, 7, 10, 14, 17})
+
+
+def _new_request(method: str, target: str, version: Version, headers: Headers) -> Request:
+    """A Request without running ``__init__`` (the parser has checked everything)."""
+    request = Request.__new__(Request)
+    request.method = method
+    request.target = target
+    request.version = version
+    request.headers = headers
+    return request
 
 
 def _request_length(version: object, te: list[str], cl: list[str], parser: _Parser) -> int:
     """RFC 9112 §6.3 for requests, strict; see :func:`httpaf.message.is_chunked`."""
-    from .message import is_chunked, parse_content_length
-
     try:
         if te:
             if cl:
                 raise ParseError("both Transfer-Encoding and Content-Length")
-            if version == HTTP_1_0:
+            if version is HTTP_1_0:
                 raise ParseError("Transfer-Encoding in an HTTP/1.0 request")
             is_chunked(te, strict=True)
             return CHUNKED
@@ -608,8 +659,6 @@ class ResponseParser(_Parser):
         return response
 
     def _describe(self, response: Response, headers: Headers) -> None:
-        from .message import response_body_length
-
         status = response.status
         try:
             self.body_length = response_body_length(status, headers, self.request_method)
