@@ -18,7 +18,7 @@ from .message import (
     response_has_body,
 )
 from .serializer import Serializer
-from .version import HTTP_1_0
+from .version import HTTP_1_0, HTTP_1_1, Version
 
 if TYPE_CHECKING:
     from .server_connection import ServerConnection
@@ -68,21 +68,41 @@ def default_error_handler(
     writer.close()
 
 
+def framing_fields(headers: Headers) -> tuple[list[str], list[str], list[str]]:
+    """``(transfer-encoding values, content-length values, connection tokens)``.
+
+    One pass over the fields, lower-casing only names of the right lengths: this runs
+    for every response.
+    """
+    te: list[str] = []
+    cl: list[str] = []
+    tokens: list[str] = []
+    for name, value in headers:
+        size = len(name)
+        if size == 17 or size == 14 or size == 10:
+            lname = name.lower()
+            if lname == "transfer-encoding":
+                te.append(value)
+            elif lname == "content-length":
+                cl.append(value)
+            elif lname == "connection":
+                tokens.extend(t.strip(" \t").lower() for t in value.split(","))
+    return te, cl, tokens
+
+
 def frame_response(
     response: Response, request_method: str, request_version: Any, body_size: int | None
-) -> tuple[int, bool, list[tuple[str, str]]]:
-    """How a response's body goes out: ``(length, discard, extra_fields)``.
+) -> tuple[int, bool, list[tuple[str, str]], list[str]]:
+    """How a response's body goes out: ``(length, discard, extra_fields, tokens)``.
 
     ``length`` is a byte count, CHUNKED or CLOSE_DELIMITED; ``discard`` means the
     response carries no body bytes at all (HEAD, 1xx, 204, 304). ``body_size`` is the
     size of a body given whole, which becomes ``Content-Length`` when none is set.
-    Raises ``ValueError`` for framing fields that contradict each other or the body.
+    ``tokens`` are the response's Connection tokens, lower-cased. Raises ``ValueError`` for framing fields that contradict each other or the body.
     """
-    headers = response.headers
     status = response.status
     discard = not response_has_body(status, request_method)
-    te = headers.get_all("transfer-encoding")
-    cl = headers.get_all("content-length")
+    te, cl, tokens = framing_fields(response.headers)
     extra: list[tuple[str, str]] = []
     if te and cl:
         raise ValueError("a response must not have both Transfer-Encoding and Content-Length")
@@ -105,7 +125,18 @@ def frame_response(
         length = CLOSE_DELIMITED
     if discard:
         length = 0
-    return length, discard, extra
+    return length, discard, extra, tokens
+
+
+def keeps_alive(version: Version, tokens: list[str]) -> bool:
+    """RFC 9112 §9.3 from already split Connection tokens."""
+    if "close" in tokens:
+        return False
+    if version is HTTP_1_1:
+        return True
+    if version == HTTP_1_0:
+        return "keep-alive" in tokens
+    return version >= HTTP_1_1
 
 
 class Reqd:
@@ -267,13 +298,16 @@ class Reqd:
         if response.status < 200 and not force:
             raise ValueError("1xx responses are sent by the connection, not the handler")
         request = self.request
-        length, discard, extra = frame_response(response, request.method, request.version, body_size)
-        persistent = self.persistent and response.keep_alive and length != CLOSE_DELIMITED
+        length, discard, extra, tokens = frame_response(
+            response, request.method, request.version, body_size
+        )
+        persistent = (
+            self.persistent and keeps_alive(response.version, tokens) and length != CLOSE_DELIMITED
+        )
         if self._expect_continue and not self._continue_sent and not self.body.at_eof:
             # The client may still be waiting for 100 Continue: it cannot be trusted to
             # send the body (or to skip it), so the connection ends with this response.
             persistent = False
-        tokens = response.headers.get_tokens("connection")
         if persistent:
             if request.version == HTTP_1_0 and "keep-alive" not in tokens:
                 extra.append(("Connection", "keep-alive"))

@@ -406,7 +406,7 @@ class ServerConnection:
             if serializer.is_closed:
                 raise StateError("cannot write to closed writer")
             response = Response(status, headers)  # also accepts a list of pairs
-            length, discard, extra = frame_response(response, "GET", None, None)
+            length, discard, extra, _ = frame_response(response, "GET", None, None)
             if "close" not in response.headers.get_tokens("connection"):
                 extra.append(("Connection", "close"))
             serializer.write_response_head(response, extra)
