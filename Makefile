@@ -4,7 +4,7 @@ PY = $(VENV)/bin/python
 PYX := $(wildcard httpaf/_*.pyx)
 LINT_PATHS := $(wildcard httpaf tests examples benchmarks)
 
-.PHONY: venv install test serve lint clean
+.PHONY: venv install test serve lint clean bench parse-bench
 
 venv: $(PY)
 
@@ -32,6 +32,20 @@ endif
 
 serve: install
 	$(PY) examples/hello.py --host 127.0.0.1 --port 8080
+
+# The side-by-side benchmark (docs/benchmarks.md): wrk and nginx from Debian, the peers
+# into the venv; results in benchmarks/results/. BENCH_ARGS=--quick for a short run.
+BENCH_PEERS = 'uvicorn==0.54.0' granian aiohttp httptools uvloop zttp psutil matplotlib h11
+bench: install
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
+	  { apt-get update && apt-get install -y wrk nginx-light; }
+	$(PY) -m pip install $(BENCH_PEERS)
+	$(PY) benchmarks/bench.py $(BENCH_ARGS)
+
+# Parse/serialize micro-benchmark against httptools, h11 and zttp.
+parse-bench: install
+	$(PY) -m pip install httptools h11 zttp
+	taskset -c 1 $(PY) benchmarks/parse_bench.py || $(PY) benchmarks/parse_bench.py
 
 lint: venv
 	@$(PY) -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install ruff
