@@ -13,6 +13,7 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_SIZE
+from cpython.object cimport PyObject, PyTypeObject
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeLatin1
 from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp, memcpy
@@ -278,8 +279,22 @@ cdef inline int _set_slot(object descriptor, object obj, object value) except -1
     return Py_TYPE(descriptor).tp_descr_set(descriptor, obj, value)
 
 
+# Module globals the hot path reads, as C variables (no dictionary lookups).
+cdef object _HEADERS_TYPE = Headers
+cdef object _REQUEST_TYPE = Request
+cdef object _HTTP_1_1 = HTTP_1_1
+cdef object _HTTP_1_0 = HTTP_1_0
+cdef object _END_OF_MESSAGE = END_OF_MESSAGE
+cdef tuple _NO_ARGS = ()
+
+
+cdef inline object _alloc(object cls):
+    """``cls.__new__(cls)`` through the type slot, without looking ``__new__`` up."""
+    return (<PyTypeObject*>cls).tp_new(cls, <PyObject*>_NO_ARGS, NULL)
+
+
 cdef object _new_headers(list fields):
-    headers = Headers.__new__(Headers)
+    headers = _alloc(_HEADERS_TYPE)
     _set_slot(_D_FIELDS, headers, fields)
     return headers
 
@@ -424,7 +439,7 @@ cdef class _Parser:
             return self._parse_fixed(start, end, eof)
         if state == _END:
             self._state = _START
-            return END_OF_MESSAGE
+            return _END_OF_MESSAGE
         if state == _CHUNK_DATA:
             return self._parse_chunk_data(start, end, eof)
         if state == _CHUNK_SIZE or state == _CHUNK_NEXT:
@@ -812,7 +827,7 @@ cdef class RequestParser(_Parser):
         self._check_target_form(method, target, data + sp1 + 1, sp2 - sp1 - 1)
         self._method = method
         self._target = target
-        self._version = HTTP_1_1 if data[sp2 + 8] == b'1' else HTTP_1_0
+        self._version = _HTTP_1_1 if data[sp2 + 8] == b'1' else _HTTP_1_0
         self._head_limit = self._max_head - (lf + 1 - pos)
         self._state = _HEADERS
         self._reset_notes()
@@ -869,7 +884,7 @@ cdef class RequestParser(_Parser):
             return None
         fields = self._take_fields()
         method, version = self._method, self._version
-        request = Request.__new__(Request)
+        request = _alloc(_REQUEST_TYPE)
         _set_slot(_D_METHOD, request, method)
         _set_slot(_D_TARGET, request, self._target)
         _set_slot(_D_VERSION, request, version)
@@ -882,7 +897,7 @@ cdef class RequestParser(_Parser):
 
     cdef int _describe(self, method, version) except -1:
         """Set body_length, keep_alive, expect_continue, upgrade, or fail."""
-        cdef bint v11 = version is HTTP_1_1
+        cdef bint v11 = version is _HTTP_1_1
         if self._hosts > 1:
             raise self._fail("multiple Host fields", 400, 0)
         if self._hosts == 0 and v11 and self._require_host:
