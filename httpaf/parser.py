@@ -5,12 +5,19 @@ See :mod:`httpaf._parser_py` for the contract both implement.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._select import load
 
-_module, implementation = load("parser")
+if TYPE_CHECKING:  # both implementations have the API of the stubs in _parser.pyi
+    from ._parser import FORBIDDEN_TRAILERS, RequestParser, ResponseParser
 
-RequestParser = _module.RequestParser
-ResponseParser = _module.ResponseParser
-FORBIDDEN_TRAILERS = _module.FORBIDDEN_TRAILERS
+    implementation: str
+else:
+    _module, implementation = load("parser")
+
+    RequestParser = _module.RequestParser
+    ResponseParser = _module.ResponseParser
+    FORBIDDEN_TRAILERS = _module.FORBIDDEN_TRAILERS
 
 __all__ = ["RequestParser", "ResponseParser", "FORBIDDEN_TRAILERS", "implementation"]

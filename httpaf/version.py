@@ -15,6 +15,7 @@ class Version:
 
     major: int
     minor: int
+    _text: str
 
     def __init__(self, major: int, minor: int) -> None:
         if not (0 <= major <= 9 and 0 <= minor <= 9):
