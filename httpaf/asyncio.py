@@ -6,6 +6,14 @@ buffer up to ``Config.max_head_size`` for large heads, pauses reading while the
 connection yields, and waits for ``resume_writing`` when the transport's buffer is
 full. uvloop is used when installed unless ``use_uvloop=False``.
 
+Timers live here, not in the state machine (which reads no clock): a server
+connection that waits for its peer is closed after ``Config.keep_alive_timeout``
+when idle (before its first request too), answered ``408 Request Timeout`` when a
+request head takes longer than ``Config.head_timeout``, and closed when a handler
+waits longer than ``Config.body_timeout`` for a byte of request body. One timer
+handle per connection is re-armed lazily, so a busy connection does not pay a timer
+per request.
+
 Upgrades: a handler's ``respond_with_upgrade(response, on_upgrade)`` gets, once the
 101 is written, ``on_upgrade(transport, leftover)`` called with the transport and the
 bytes read after the request; it returns the ``asyncio.Protocol`` that takes over.
@@ -23,12 +31,19 @@ from typing import Any
 from .body import BodyReader
 from .client_connection import ClientConnection
 from .config import Config
-from .errors import StateError
+from .errors import ParseError, StateError
 from .headers import Headers
 from .message import Request, Response
 from .operation import CLOSE, READ, UPGRADE, YIELD, Closed, Write
 from .reqd import ErrorHandler
-from .server_connection import RequestHandler, ServerConnection
+from .server_connection import (
+    AWAIT_BODY,
+    AWAIT_HEAD,
+    AWAIT_NOTHING,
+    AWAIT_REQUEST,
+    RequestHandler,
+    ServerConnection,
+)
 
 __all__ = [
     "Client",
@@ -48,53 +63,83 @@ LINGER_SECONDS = 2.0
 
 _SMALL_WRITE = 65536
 
+# What a server connection's timer is waiting for (see ``_ServerProtocol``).
+_TIMER_NONE = AWAIT_NOTHING
+_TIMER_IDLE = AWAIT_REQUEST
+_TIMER_HEAD = AWAIT_HEAD
+_TIMER_BODY = AWAIT_BODY
 
-def _payload(iovecs: list[memoryview]) -> list[Any]:
+
+def _payload(iovecs: list[memoryview], total: int) -> list[Any]:
     """What to hand the transport: bytes it may keep, never views of reused buffers.
 
     Transports may keep a reference to what they could not send yet (uvloop, and
     asyncio since 3.12), while the serializer reuses its buffer once a write is
     reported; so views of mutable memory are copied, views of ``bytes`` are not.
+    ``total`` is the iovecs' byte count.
     """
     if len(iovecs) == 1:
         iov = iovecs[0]
         return [iov if type(iov.obj) is bytes else bytes(iov)]
-    if sum(map(len, iovecs)) <= _SMALL_WRITE:
+    if total <= _SMALL_WRITE:
         return [b"".join(iovecs)]
     return [iov if type(iov.obj) is bytes else bytes(iov) for iov in iovecs]
 
 
 class _Driver(asyncio.BufferedProtocol):
-    """Drives a server or client connection over a transport (shared machinery)."""
+    """Drives a server or client connection over a transport (shared machinery).
+
+    It also accepts ``data_received(bytes)``, for transports (and tests) that do not
+    use the buffered protocol, and needs of a transport only ``write``, ``close``,
+    ``is_closing``, ``pause_reading``, ``resume_reading`` and ``get_extra_info``
+    (``writelines``, ``write_eof`` and ``abort`` are used when present).
+    """
 
     conn: Any
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, loop: Any = None) -> None:
         self._config = config
+        #: The event loop (anything with ``call_later`` and ``create_task``).
+        self.loop: Any = loop if loop is not None else asyncio.get_running_loop()
         self._buf = bytearray(config.read_buffer_size)
         self._cap = max(config.read_buffer_size, config.max_head_size + config.max_request_line)
         self._start = 0  # unconsumed bytes are self._buf[self._start:self._end]
         self._end = 0
         self._transport: asyncio.Transport | None = None
+        self._writelines: Callable[[list[Any]], None] | None = None
         self._fresh = False  # unconsumed bytes not yet shown to the connection
         self._eof = False  # the peer finished sending
         self._reading_paused = False
         self._write_paused = False  # the transport asked us to stop (flow control)
-        self._in_callback = False  # inside read(): defer wakeups until it returns
-        self._reader_wanted = False
-        self._writer_wanted = False
+        self._writable: list[asyncio.Future[None]] = []  # resolved by resume_writing
+        self._sending_file = False  # loop.sendfile owns the transport's write side
+        self._busy = False  # inside _pump: wakeups only set the flags below
+        self._reader_wanted = False  # the read loop has to run
+        self._writer_wanted = False  # the write loop has to run
+        self._reading = False  # the read loop last stopped on READ
+        self._fed = 0  # bytes the last read consumed
+        self._in_resume = False  # inside resume_writing
+        self._active = False  # bytes arrived since the read loop last stopped
+        # A yield after a read of at most this many bytes leaves the transport reading.
+        self._lazy_pause = min(4096, config.read_buffer_size // 2)
         self._reader_waiting = False  # a yield_reader callback is registered
         self._writer_waiting = False  # a yield_writer callback is registered
         self._reader_done = False
         self._writer_done = False
         self._upgraded = False
-        self._linger: asyncio.TimerHandle | None = None
-        self._closed = asyncio.get_running_loop().create_future()
+        self._lost = False  # connection_lost was called
+        # Set by a subclass to take the transport over once pending output is written:
+        # called with the bytes read and not consumed.
+        self._handoff: Callable[[bytes], None] | None = None
+        self._linger: Any = None
+        self._finished = False  # closed, lost or handed over
+        self._closed: asyncio.Future[None] | None = None
 
     # -- asyncio callbacks -----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        self._writelines = getattr(transport, "writelines", None)
         self._drive()
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -118,8 +163,27 @@ class _Driver(asyncio.BufferedProtocol):
             return
         self._end += nbytes
         self._fresh = True
-        self._drive_reader()
-        self._after_callback()
+        self._active = True
+        self._reader_wanted = True
+        self._pump()
+
+    def data_received(self, data: bytes) -> None:
+        """Take ``data`` as if the loop had read it into :meth:`get_buffer`."""
+        n = len(data)
+        if not n:
+            return
+        buf, start, end = self._buf, self._start, self._end
+        if len(buf) - end < n:
+            if start:
+                buf[: end - start] = buf[start:end]
+                end -= start
+                self._start, self._end = 0, end
+            if len(buf) - end < n:
+                grown = bytearray(max(len(buf) * 2, end + n))
+                grown[:end] = buf[:end]
+                self._buf = buf = grown
+        buf[end : end + n] = data
+        self.buffer_updated(n)
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -127,8 +191,8 @@ class _Driver(asyncio.BufferedProtocol):
             self._maybe_close()
         else:
             self._fresh = True
-            self._drive_reader()
-            self._after_callback()
+            self._reader_wanted = True
+            self._pump()
         # Keep the transport open, responses may still be going out (SSL cannot).
         transport = self._transport
         return transport is None or transport.get_extra_info("sslcontext") is None
@@ -138,88 +202,180 @@ class _Driver(asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        self._drive_writer()
+        self._wake_writable()
+        self._writer_wanted = True
+        self._in_resume = True
+        try:
+            self._pump()
+        finally:
+            self._in_resume = False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
         self._reader_done = self._writer_done = True
         if self._linger is not None:
             self._linger.cancel()
+        self._connection_ended()
         conn = self.conn
         if conn is not None and not conn.is_closed:
             with contextlib.suppress(Exception):
                 conn.report_write_result(CLOSE)
-        if not self._closed.done():
-            self._closed.set_result(None)
+        self._wake_writable()
+        self._set_finished()
+
+    # -- for the layers above ----------------------------------------------------
+
+    def writable(self) -> asyncio.Future[None] | None:
+        """A future resolved when the transport takes writes again, or ``None`` now.
+
+        While the transport is paused (its buffer is full) a producer should await
+        it before producing more; it also resolves when the connection is lost.
+        Each call gets its own future, so cancelling one waiter spares the others.
+        """
+        if not self._write_paused or self._lost:
+            return None
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writable.append(waiter)
+        return waiter
+
+    def _wake_writable(self) -> None:
+        waiters = self._writable
+        if waiters:
+            self._writable = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def wait_closed(self) -> Awaitable[None]:
+        """A future resolved when the connection is closed (or handed over)."""
+        waiter = self._closed
+        if waiter is None:
+            waiter = self._closed = asyncio.get_running_loop().create_future()
+            if self._finished:
+                waiter.set_result(None)
+        return waiter
+
+    def _set_finished(self) -> None:
+        self._finished = True
+        waiter = self._closed
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _connection_ended(self) -> None:
+        """The transport is gone or handed over: a hook for subclasses."""
+
+    def _close_transport(self) -> None:
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            if self._in_resume:
+                # Closing from inside resume_writing makes asyncio's selector
+                # transport run connection_lost twice (CPython gh-156512): later.
+                self.loop.call_soon(self._close_transport)
+                return
+            transport.close()
 
     # -- driving the connection ------------------------------------------------------
 
     def _drive(self) -> None:
-        self._drive_reader()
-        self._after_callback()
+        """Run both loops (after something outside the connection changed)."""
+        self._reader_wanted = self._writer_wanted = True
+        self._pump()
 
-    def _after_callback(self) -> None:
-        """Run the write loop once the read path returns (batches pipelined replies)."""
-        self._writer_wanted = False
-        self._drive_writer()
-        if self._reader_wanted:
-            self._reader_wanted = False
-            self._drive_reader()
-            self._after_callback()
+    def _pump(self) -> None:
+        """Run the read and write loops until neither has anything left to do.
+
+        Wakeups that happen meanwhile (the connection calling back while it is being
+        read or written) only set flags, so the loops never nest: a response
+        written from inside a read goes out once the read returns, batched with the
+        other pipelined ones.
+        """
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            while True:
+                if self._reader_wanted:
+                    self._reader_wanted = False
+                    self._drive_reader()
+                if self._writer_wanted or not self._writer_waiting:
+                    self._writer_wanted = False
+                    self._drive_writer()
+                if not self._reader_wanted and not self._writer_wanted:
+                    break
+        finally:
+            self._busy = False
 
     def _wake_reader(self) -> None:
         self._reader_waiting = False
         self._fresh = True
-        if self._in_callback:
-            self._reader_wanted = True
-        else:
-            self._drive_reader()
-            self._after_callback()
+        self._reader_wanted = True
+        self._pump()
 
     def _wake_writer(self) -> None:
         self._writer_waiting = False
-        if self._in_callback:
-            self._writer_wanted = True
-        else:
-            self._drive_writer()
+        self._writer_wanted = True
+        self._pump()
+
+    def _settle(self, op: Any) -> None:
+        """The read loop stopped on ``op`` (READ: waiting for the peer): a timer hook."""
 
     def _drive_reader(self) -> None:
         conn = self.conn
         transport = self._transport
+        self._reading = False
         if self._reader_done or transport is None:
             return
         while True:
             try:
                 op = conn.next_read_operation()
+                if self._reader_done:
+                    return
                 if op is READ:
                     if self._fresh and (self._start < self._end or self._eof):
                         self._fresh = False
                         self._feed()
+                        if self._handoff is not None:
+                            self._writer_wanted = True  # write what is pending, then hand off
+                            return
+                        if self._reader_done:
+                            return
                         continue
                     if self._eof:  # read_eof consumed nothing more: stop reading
                         self._reader_done = True
+                        self._settle(CLOSE)
                         self._maybe_close()
                         return
                     if self._reading_paused:
                         self._reading_paused = False
                         transport.resume_reading()
+                    self._reading = True
+                    self._settle(READ)
                     return
                 if op is YIELD:
-                    if not self._reading_paused:
+                    # A small request all taken in waits for its answer without
+                    # pausing the transport (two system calls per request saved);
+                    # bytes that arrive meanwhile are kept, and pause it then.
+                    if not self._reading_paused and (
+                        self._start < self._end or self._fed > self._lazy_pause
+                    ):
                         self._reading_paused = True
                         transport.pause_reading()
                     if not self._reader_waiting:
                         self._reader_waiting = True
                         conn.yield_reader(self._wake_reader)
+                    self._settle(YIELD)
                     return
                 if op is CLOSE:
                     self._reader_done = True
                     self._start = self._end = 0
+                    self._settle(CLOSE)
                     self._maybe_close()
                     return
                 if op is UPGRADE:
                     if not self._reading_paused:
                         self._reading_paused = True
                         transport.pause_reading()
+                    self._settle(UPGRADE)
                     self._maybe_upgrade()
                     return
                 raise StateError(f"unknown read operation {op!r}")
@@ -229,15 +385,12 @@ class _Driver(asyncio.BufferedProtocol):
 
     def _feed(self) -> None:
         """Show the unconsumed bytes to the connection."""
-        self._in_callback = True
-        try:
-            start, end = self._start, self._end
-            if self._eof:
-                consumed = self.conn.read_eof(self._buf, start, end - start)
-            else:
-                consumed = self.conn.read(self._buf, start, end - start)
-        finally:
-            self._in_callback = False
+        start, end = self._start, self._end
+        if self._eof:
+            consumed = self.conn.read_eof(self._buf, start, end - start)
+        else:
+            consumed = self.conn.read(self._buf, start, end - start)
+        self._fed = consumed
         start += consumed
         if start == end:
             self._start = self._end = 0
@@ -249,20 +402,29 @@ class _Driver(asyncio.BufferedProtocol):
         transport = self._transport
         if self._writer_done or transport is None:
             return
-        while not self._write_paused:
+        while not self._write_paused and not self._sending_file:
             try:
                 op = conn.next_write_operation()
+                if self._writer_done:
+                    return
                 kind = type(op)
                 if kind is Write:
                     iovecs = op.iovecs
-                    payload = _payload(iovecs)
+                    total = sum(map(len, iovecs))
+                    payload = _payload(iovecs, total)
                     if len(payload) == 1:
                         transport.write(payload[0])
+                    elif self._writelines is not None:
+                        self._writelines(payload)
                     else:
-                        transport.writelines(payload)
-                    conn.report_write_result(sum(map(len, iovecs)))
+                        for piece in payload:
+                            transport.write(piece)
+                    conn.report_write_result(total)
                     continue
                 if op is YIELD:
+                    if self._handoff is not None:
+                        self._run_handoff()
+                        return
                     if not self._writer_waiting:
                         self._writer_waiting = True
                         conn.yield_writer(self._wake_writer)
@@ -282,15 +444,16 @@ class _Driver(asyncio.BufferedProtocol):
 
     def _finish_writing(self) -> None:
         transport = self._transport
-        if transport is None:
+        if transport is None or transport.is_closing():
             return
         if self._reader_done and self._eof:
-            transport.close()
+            self._close_transport()
             return
-        if transport.can_write_eof():
+        can_write_eof = getattr(transport, "can_write_eof", None)
+        if can_write_eof is not None and can_write_eof():
             transport.write_eof()
         else:
-            transport.close()
+            self._close_transport()
             return
         self._maybe_close()
 
@@ -299,14 +462,16 @@ class _Driver(asyncio.BufferedProtocol):
         transport = self._transport
         if transport is None or not (self._reader_done and self._writer_done):
             return
+        if transport.is_closing():
+            return
         if self._eof:
-            transport.close()
+            self._close_transport()
             return
         if self._reading_paused:
             self._reading_paused = False
             transport.resume_reading()
         if self._linger is None:
-            self._linger = asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
+            self._linger = self.loop.call_later(LINGER_SECONDS, self._close_transport)
 
     def _maybe_upgrade(self) -> None:
         """Hand the transport over once the 101 is out and reading has stopped."""
@@ -318,6 +483,7 @@ class _Driver(asyncio.BufferedProtocol):
         self._upgraded = self._reader_done = self._writer_done = True
         leftover = bytes(self._buf[self._start : self._end])
         self._start = self._end = 0
+        self._connection_ended()
         on_upgrade = self.conn.upgrade_handler
         protocol = on_upgrade(transport, leftover)
         transport.set_protocol(protocol)
@@ -326,21 +492,49 @@ class _Driver(asyncio.BufferedProtocol):
             protocol.data_received(leftover)
         if self._reading_paused:
             transport.resume_reading()
-        if not self._closed.done():
-            self._closed.set_result(None)
+        self._set_finished()
+
+    def _run_handoff(self) -> None:
+        """Give the transport to ``self._handoff`` with the bytes not consumed."""
+        handoff, self._handoff = self._handoff, None
+        if handoff is None or self._transport is None:
+            return
+        self._upgraded = self._reader_done = self._writer_done = True
+        leftover = bytes(self._buf[self._start : self._end])
+        self._start = self._end = 0
+        self._connection_ended()
+        if self._reading_paused:
+            self._reading_paused = False
+            self._transport.resume_reading()
+        handoff(leftover)
+        self._set_finished()
 
 
 class _ServerProtocol(_Driver):
+    """A server connection: the driver plus idle, head and body timers."""
+
     def __init__(
         self,
         handler: RequestHandler,
         error_handler: ErrorHandler | None,
         config: Config,
-        connections: set[_ServerProtocol],
+        connections: set[Any],
+        loop: Any = None,
     ) -> None:
-        super().__init__(config)
+        super().__init__(config, loop)
         self.conn = ServerConnection(handler, error_handler, config)
         self._connections = connections
+        # Indexed by the timer kinds (AWAIT_* values).
+        self._timeouts = (
+            None,
+            config.keep_alive_timeout,
+            config.head_timeout,
+            config.body_timeout,
+        )
+        self._timer_kind = _TIMER_NONE
+        self._deadline = 0.0  # when the current kind's timeout runs out
+        self._timer: Any = None  # one handle, re-armed lazily
+        self._timer_at = 0.0  # when that handle fires
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._connections.add(self)
@@ -351,9 +545,97 @@ class _ServerProtocol(_Driver):
         super().connection_lost(exc)
 
     def shutdown(self) -> None:
-        """Finish what is in flight, then close."""
-        self.conn.close_when_idle()
+        """Finish what is in flight, then close; an idle connection closes now."""
+        conn = self.conn
+        if conn.awaiting() == AWAIT_REQUEST and self._start == self._end and not self._lost:
+            self._reader_done = self._writer_done = True
+            self._connection_ended()
+            self._close_transport()
+            conn.shutdown()
+            return
+        conn.close_when_idle()
         self._drive()
+
+    # -- timers ----------------------------------------------------------------------
+
+    def _settle(self, op: Any) -> None:
+        active, self._active = self._active, False
+        if op is READ:
+            kind = self.conn.awaiting()
+            if kind == _TIMER_IDLE and self._start < self._end:
+                kind = _TIMER_HEAD  # a request line is arriving
+        else:
+            kind = _TIMER_NONE
+        # A new wait starts its timer; bytes received restart an idle or body wait
+        # (a head's timer runs from its first byte).
+        if kind != self._timer_kind or (active and kind != _TIMER_HEAD):
+            self._set_timer(kind)
+
+    def refresh_timer(self) -> None:
+        """Re-read what the connection waits for (a handler started reading the body)."""
+        if self._reading and not self._reader_done:
+            self._settle(READ)
+
+    def _set_timer(self, kind: int) -> None:
+        """Wait for ``kind`` from now (a body timer restarts at each call)."""
+        self._timer_kind = kind
+        timeout = self._timeouts[kind]
+        if timeout is None:
+            return  # a pending handle finds nothing to do and goes away
+        loop = self.loop
+        self._deadline = deadline = loop.time() + timeout
+        timer = self._timer
+        if timer is None or deadline < self._timer_at:
+            if timer is not None:
+                timer.cancel()
+            self._timer_at = deadline
+            self._timer = loop.call_later(timeout, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        kind = self._timer_kind
+        timeout = self._timeouts[kind]
+        if timeout is None or self._reader_done:
+            return
+        loop = self.loop
+        remaining = self._deadline - loop.time()
+        if remaining > 0 or self._write_paused:
+            # Not yet; or the peer does not read what we send: it is not idle.
+            delay = remaining if remaining > 0 else timeout / 4
+            self._timer_at = loop.time() + delay
+            self._timer = loop.call_later(delay, self._on_timer)
+            return
+        self._timer_kind = _TIMER_NONE
+        self._expire(kind)
+
+    def _expire(self, kind: int) -> None:
+        """A timeout of ``kind`` ran out."""
+        if kind == _TIMER_HEAD:
+            # 408, then close: the connection answers it like a bad request.
+            self.conn.report_exn(ParseError("request head timeout", 408))
+            self._start = self._end = 0
+            self._drive()
+        else:
+            self._close_transport()
+
+    def abort(self) -> None:
+        """Cut the connection now: pending output is dropped, the transport closed."""
+        if self._lost or self._transport is None:
+            return
+        self._reader_done = self._writer_done = True
+        self._connection_ended()
+        self._close_transport()
+        conn = self.conn
+        if not conn.is_closed:
+            with contextlib.suppress(Exception):
+                conn.report_write_result(CLOSE)
+
+    def _connection_ended(self) -> None:
+        self._timer_kind = _TIMER_NONE
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.cancel()
 
 
 def new_event_loop(use_uvloop: bool | None = None) -> asyncio.AbstractEventLoop:
@@ -365,17 +647,35 @@ def new_event_loop(use_uvloop: bool | None = None) -> asyncio.AbstractEventLoop:
             if use_uvloop:
                 raise
         else:
-            return uvloop.new_event_loop()  # type: ignore[no-any-return]
+            return uvloop.new_event_loop()
     return asyncio.new_event_loop()
 
 
 class Server:
-    """A listening httpaf server: the ``asyncio.Server`` and its open connections."""
+    """A listening httpaf server: the ``asyncio.Server``, its connections and tasks.
 
-    def __init__(self, server: asyncio.AbstractServer, connections: set[_ServerProtocol]) -> None:
+    ``tasks`` holds work that a graceful shutdown waits for besides the connections
+    (an ASGI server's application calls); ``on_shutdown`` coroutine functions run once
+    everything is closed (an ASGI lifespan's shutdown).
+    """
+
+    def __init__(
+        self,
+        server: asyncio.AbstractServer,
+        connections: set[Any],
+        *,
+        tasks: set[asyncio.Task[Any]] | None = None,
+        on_shutdown: Iterable[Callable[[], Awaitable[object]]] = (),
+        shutdown_timeout: float | None = 10.0,
+    ) -> None:
         #: The underlying ``asyncio`` server.
         self.server = server
         self._connections = connections
+        self._tasks = tasks if tasks is not None else set()
+        self._on_shutdown = list(on_shutdown)
+        #: Default of :meth:`shutdown`'s ``timeout`` (``None``: wait as long as it takes).
+        self.shutdown_timeout = shutdown_timeout
+        self._shut_down = False
 
     @property
     def sockets(self) -> tuple[Any, ...]:
@@ -396,25 +696,67 @@ class Server:
         """Stop accepting connections (open ones go on)."""
         self.server.close()
 
-    async def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop accepting, let in-flight requests finish (up to ``timeout``), then close."""
+    async def shutdown(self, timeout: float | None = -1.0) -> None:
+        """Stop accepting, let in-flight requests finish, then close everything.
+
+        Idle connections close at once; the others after their current response.
+        Whatever is still open after ``timeout`` seconds (default:
+        :attr:`shutdown_timeout`; ``None``: no limit) is cancelled and aborted. Then
+        the ``on_shutdown`` callbacks run.
+        """
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if timeout is not None and timeout < 0:
+            timeout = self.shutdown_timeout
         self.server.close()
-        connections = list(self._connections)
-        for protocol in connections:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        for protocol in list(self._connections):
             protocol.shutdown()
-        waiters = [p._closed for p in connections]
+        waiters = [p.wait_closed() for p in list(self._connections)]
         if waiters:
             await asyncio.wait(waiters, timeout=timeout)
+        tasks = [t for t in self._tasks if not t.done()]
+        if tasks:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            await asyncio.wait(tasks, timeout=left)
+        for task in list(self._tasks):
+            task.cancel()
         for protocol in list(self._connections):
-            if protocol._transport is not None:
-                protocol._transport.abort()
-        await self.server.wait_closed()
+            transport = protocol._transport
+            if transport is not None:
+                abort = getattr(transport, "abort", None)
+                (abort or transport.close)()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.server.wait_closed(), 5)
+        for callback in self._on_shutdown:
+            await callback()
 
     async def __aenter__(self) -> Server:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.shutdown()
+
+
+async def _listen(
+    factory: Callable[[], asyncio.BaseProtocol],
+    host: str | None,
+    port: int,
+    *,
+    reuse_port: bool = False,
+    ssl: _ssl.SSLContext | None = None,
+    backlog: int = 1024,
+    sock: Any = None,
+) -> asyncio.AbstractServer:
+    """``loop.create_server`` on ``host:port``, or on an already bound ``sock``."""
+    loop = asyncio.get_running_loop()
+    if sock is not None:
+        return await loop.create_server(factory, sock=sock, ssl=ssl, backlog=backlog)
+    return await loop.create_server(
+        factory, host, port, reuse_port=reuse_port or None, ssl=ssl, backlog=backlog
+    )
 
 
 async def serve(
@@ -432,27 +774,57 @@ async def serve(
     """Start serving ``handler`` (called with each :class:`~httpaf.Reqd`).
 
     ``port=0`` picks a free port (see :attr:`Server.port`); ``sock`` serves an
-    already bound socket instead of ``host`` and ``port``.
+    already bound socket instead of ``host`` and ``port``. Limits and timeouts come
+    from ``config``.
     """
     config = config if config is not None else Config()
     connections: set[_ServerProtocol] = set()
     loop = asyncio.get_running_loop()
 
     def factory() -> _ServerProtocol:
-        return _ServerProtocol(handler, error_handler, config, connections)
+        return _ServerProtocol(handler, error_handler, config, connections, loop)
 
-    if sock is not None:
-        server = await loop.create_server(factory, sock=sock, ssl=ssl, backlog=backlog)
-    else:
-        server = await loop.create_server(
-            factory, host, port, reuse_port=reuse_port or None, ssl=ssl, backlog=backlog
-        )
+    server = await _listen(
+        factory, host, port, reuse_port=reuse_port, ssl=ssl, backlog=backlog, sock=sock
+    )
     return Server(server, connections)
 
 
-async def shutdown(server: Server, timeout: float = 10.0) -> None:
+async def shutdown(server: Server, timeout: float | None = -1.0) -> None:
     """``server.shutdown(timeout)``: graceful stop."""
     await server.shutdown(timeout)
+
+
+def _run_until_signal(
+    start: Callable[[], Awaitable[Server]],
+    use_uvloop: bool | None,
+    ready: Callable[[Server], None] | None,
+) -> None:
+    """Run ``start()`` on a new loop, wait for SIGINT or SIGTERM, shut down gracefully."""
+    loop = new_event_loop(use_uvloop)
+    try:
+        asyncio.set_event_loop(loop)
+
+        async def main() -> None:
+            server = await start()
+            stop = asyncio.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(sig, stop.set)
+            try:
+                if ready is not None:
+                    ready(server)
+                await stop.wait()
+            finally:
+                await server.shutdown()
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                        loop.remove_signal_handler(sig)
+
+        loop.run_until_complete(main())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def run(
@@ -464,25 +836,11 @@ def run(
     ready: Callable[[Server], None] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Serve ``handler`` until SIGINT or SIGTERM, then shut down gracefully."""
-    loop = new_event_loop(use_uvloop)
-    try:
-        asyncio.set_event_loop(loop)
+    """Serve ``handler`` until SIGINT or SIGTERM, then shut down gracefully.
 
-        async def main() -> None:
-            server = await serve(handler, host, port, **kwargs)
-            stop = asyncio.Event()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, stop.set)
-            if ready is not None:
-                ready(server)
-            await stop.wait()
-            await shutdown(server)
-
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
+    ``kwargs`` go to :func:`serve`; ``ready(server)`` is called once listening.
+    """
+    _run_until_signal(lambda: serve(handler, host, port, **kwargs), use_uvloop, ready)
 
 
 # -- client -----------------------------------------------------------------------
@@ -570,16 +928,16 @@ class Client:
             if not future.done():
                 future.set_exception(error)
 
-        protocol._in_callback = True
+        protocol._busy = True
         try:
             writer = protocol.conn.request(Request(method, target, fields), on_response, on_error)
             if body:
                 writer.write(body)
             writer.close()
         finally:
-            protocol._in_callback = False
+            protocol._busy = False
         protocol._fresh = True
-        protocol._after_callback()
+        protocol._drive()
         return future
 
     async def request(
@@ -599,7 +957,7 @@ class Client:
         protocol._drive()
         if protocol._transport is not None:
             protocol._transport.close()
-        await protocol._closed
+        await protocol.wait_closed()
 
     async def __aenter__(self) -> Client:
         return self

@@ -185,7 +185,9 @@ class BodyWriter:
     writes are accepted and dropped: such responses never carry body bytes.
     """
 
-    __slots__ = ("_serializer", "_length", "_remaining", "_discard", "_wake", "_on_close", "_closed")
+    __slots__ = (
+        "_serializer", "_length", "_remaining", "_discard", "_wake", "_on_close", "_closed"
+    )
 
     def __init__(
         self,
@@ -250,6 +252,17 @@ class BodyWriter:
                 self._serializer.write_chunk(data, copy=False)
             else:
                 self._serializer.schedule(data)
+
+    def mark_sent(self, n: int) -> None:
+        """Count ``n`` body bytes that the runtime wrote to the transport itself.
+
+        For zero-copy file sends (``sendfile``), after a :meth:`flush` whose callback
+        said that everything before them was written. Checked against the declared
+        length like a write; a chunked body cannot be sent this way.
+        """
+        if self._length == CHUNKED:
+            raise StateError("a chunked body cannot be sent around the serializer")
+        self._check(n)
 
     def flush(self, callback: Callback | None = None) -> None:
         """Send what was written; call ``callback`` once it is all written out."""

@@ -50,7 +50,9 @@ def request_body_length(request: Request) -> int:
     try:
         if te:
             if cl:
-                raise ValueError("a request must not have both Transfer-Encoding and Content-Length")
+                raise ValueError(
+                    "a request must not have both Transfer-Encoding and Content-Length"
+                )
             is_chunked(te, strict=True)
             return CHUNKED
         return parse_content_length(cl) if cl else 0
@@ -179,7 +181,7 @@ class ClientConnection:
                 event = parser.parse(buf, pos, pos, False)
                 if type(event) is not EndOfMessage:
                     break
-                self._guard(head, body.finish, event.trailers)  # type: ignore[attr-defined]
+                self._guard(head, body.finish, event.trailers)
                 self._complete(head)
                 continue
             try:

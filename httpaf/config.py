@@ -45,6 +45,16 @@ class Config:
     request_body_buffer_size: int = 4096
     #: Answer 400 to an HTTP/1.1 request without exactly one Host (RFC 9112 §3.2).
     require_host: bool = True
+    #: Seconds an idle connection stays open, before its first request and between
+    #: requests, with nothing of a request received (``None``: forever). The
+    #: runtime closes it silently.
+    keep_alive_timeout: float | None = 5.0
+    #: Seconds a request head may take to arrive, from its first byte (slowloris);
+    #: then ``408 Request Timeout`` and the connection closes.
+    head_timeout: float | None = 20.0
+    #: Seconds without a byte of request body while the handler waits for one;
+    #: then the connection closes (the handler sees the body end short).
+    body_timeout: float | None = 30.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -55,6 +65,17 @@ class Config:
                 continue
             if value is None and f.name in _OPTIONAL_FIELDS:
                 continue
+            if f.name in _SECONDS_FIELDS:
+                if (
+                    not isinstance(value, (int, float))
+                    or isinstance(value, bool)
+                    or not 0 < value < float("inf")
+                ):
+                    raise ValueError(
+                        f"Config.{f.name} must be a positive number of seconds or None, "
+                        f"not {value!r}"
+                    )
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"Config.{f.name} must be a positive int, not {value!r}")
         if self.max_request_line > self.max_head_size:
@@ -62,4 +83,5 @@ class Config:
 
 
 _BOOL_FIELDS = frozenset({"require_host"})
-_OPTIONAL_FIELDS = frozenset({"max_body_size"})
+_SECONDS_FIELDS = frozenset({"keep_alive_timeout", "head_timeout", "body_timeout"})
+_OPTIONAL_FIELDS = frozenset({"max_body_size"}) | _SECONDS_FIELDS

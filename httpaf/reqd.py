@@ -98,7 +98,8 @@ def frame_response(
     ``length`` is a byte count, CHUNKED or CLOSE_DELIMITED; ``discard`` means the
     response carries no body bytes at all (HEAD, 1xx, 204, 304). ``body_size`` is the
     size of a body given whole, which becomes ``Content-Length`` when none is set.
-    ``tokens`` are the response's Connection tokens, lower-cased. Raises ``ValueError`` for framing fields that contradict each other or the body.
+    ``tokens`` are the response's Connection tokens, lower-cased. Raises ``ValueError``
+    for framing fields that contradict each other or the body.
     """
     status = response.status
     discard = not response_has_body(status, request_method)
@@ -330,9 +331,13 @@ class Reqd:
             self.persistent = False
 
     def _send_continue(self) -> None:
-        """First read of a body sent with ``Expect: 100-continue``."""
+        """First read of a body sent with ``Expect: 100-continue``.
+
+        Sent even when the body is already here (RFC 9110 §10.1.1 lets a server omit
+        it then, but peers send it on the first read and clients ignore a late one).
+        """
         serializer = self._conn._serializer
-        if self._state == _WAITING and not serializer.is_closed and not self.body.at_eof:
+        if self._state == _WAITING and not serializer.is_closed:
             serializer.write(_CONTINUE)
             self._continue_sent = True
             self._conn._wake_writer()

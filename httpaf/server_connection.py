@@ -38,7 +38,24 @@ from .reqd import (
 )
 from .serializer import Serializer
 
-__all__ = ["ServerConnection", "RequestHandler"]
+__all__ = [
+    "ServerConnection",
+    "RequestHandler",
+    "AWAIT_NOTHING",
+    "AWAIT_REQUEST",
+    "AWAIT_HEAD",
+    "AWAIT_BODY",
+]
+
+#: :meth:`ServerConnection.awaiting` results, for a runtime's timers (the connection
+#: itself reads no clock): nothing is expected from the peer now (a handler is
+#: producing a response), the next request (no byte of it parsed yet), the rest of
+#: a request head, or request-body bytes (a handler waits for them, or an answered
+#: body is being discarded).
+AWAIT_NOTHING = 0
+AWAIT_REQUEST = 1
+AWAIT_HEAD = 2
+AWAIT_BODY = 3
 
 RequestHandler = Callable[[Reqd], None]
 Callback = Callable[[], None]
@@ -92,6 +109,20 @@ class ServerConnection:
         """What the upgrading handler gave ``respond_with_upgrade``, once upgraded."""
         queue = self._queue
         return queue[0]._on_upgrade if queue and queue[0].upgraded else None
+
+    def awaiting(self) -> int:
+        """What the connection waits for from the peer: an ``AWAIT_*`` constant.
+
+        A runtime that holds unconsumed bytes while this says ``AWAIT_REQUEST`` is
+        in fact receiving a head (the parser has not consumed its request line yet).
+        """
+        receiving = self._receiving
+        if receiving is not None:
+            body = receiving.body
+            return AWAIT_BODY if body.is_read_scheduled or body.is_closed else AWAIT_NOTHING
+        if self._queue:
+            return AWAIT_NOTHING
+        return AWAIT_REQUEST if self._parser.is_idle else AWAIT_HEAD
 
     # -- reading ---------------------------------------------------------------------
 
@@ -427,7 +458,7 @@ class ServerConnection:
     ) -> None:
         started = False
 
-        def tracked(headers: Headers | list[tuple[str, str]]) -> BodyWriter:
+        def tracked(headers: Headers) -> BodyWriter:
             nonlocal started
             started = True
             return start_response(headers)
@@ -452,6 +483,9 @@ class ServerConnection:
     def close_when_idle(self) -> None:
         """End gracefully: finish the requests already received, read no new ones."""
         self._draining = True
+        for reqd in self._queue:
+            if reqd.response is None:
+                reqd.persistent = False  # its response will say ``Connection: close``
         if self._parser.is_idle and self._receiving is None:
             self._close_reader()
             self._advance()

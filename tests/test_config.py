@@ -27,6 +27,9 @@ DEFAULTS = {
     "response_buffer_size": 4096,
     "request_body_buffer_size": 4096,
     "require_host": True,
+    "keep_alive_timeout": 5.0,
+    "head_timeout": 20.0,
+    "body_timeout": 30.0,
 }
 
 INT_FIELDS = [name for name, value in DEFAULTS.items() if type(value) is int]

@@ -1,0 +1,1091 @@
+"""ASGI 3.0 (HTTP spec 2.4, and lifespan) on the asyncio runtime.
+
+Each request the engine parses becomes an ASGI ``http`` scope, and the application
+runs as a task with ``receive`` and ``send``:
+
+- ``receive`` gives the request body piece by piece (``more_body``); the first call
+  makes the engine send ``100 Continue`` when the client asked for it. While the
+  application does not call it, unread body bytes pile up only to
+  ``Config.body_buffer_high_water``, then reading pauses. Once the body is read it
+  waits for ``http.disconnect``: when the client goes away, or at once after the
+  response is complete.
+- ``send`` takes ``http.response.start``, ``http.response.body`` and the extensions
+  ``http.response.trailers`` and ``http.response.pathsend`` (a file sent with
+  ``os.sendfile`` through ``loop.sendfile`` where the transport allows it, else read
+  in pieces). It returns without awaiting unless the transport's buffer is full; then
+  it waits until the peer has read enough. A start followed by one body (no
+  ``more_body``) goes out as one zero-copy response with ``Content-Length`` when the
+  application set no length; a streamed body without one is chunked on HTTP/1.1 and
+  close-delimited on HTTP/1.0. Sending on a closed connection raises
+  :class:`ClientDisconnected` (an ``OSError``), as spec 2.4 asks.
+- An application error before ``http.response.start`` is answered ``500``; after it,
+  the connection is cut so that the client never takes a partial response for a
+  whole one.
+
+:func:`serve` starts a server (lifespan startup first), :func:`run` serves until
+SIGINT or SIGTERM and then shuts down gracefully. WebSocket is not served here (use
+uvicorn with :class:`httpaf.uvicorn.HttpafProtocol` for that); an upgrade request
+reaches the application as a plain ``http`` scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import email.utils
+import ipaddress
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any, Literal
+
+from . import asyncio as _runtime
+from .config import Config
+from .errors import StateError
+from .headers import Headers
+from .message import Request, Response, response_has_body
+from .reqd import Reqd, StartResponse, error_status
+from .status import reason_phrase
+from .version import HTTP_1_0
+
+__all__ = ["ClientDisconnected", "LifespanFailure", "serve", "run", "ASGIApp"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+#: An ASGI 3 application: ``async def app(scope, receive, send)``.
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[Any]]
+
+error_logger = logging.getLogger("httpaf.error")
+access_logger = logging.getLogger("httpaf.access")
+
+_DISCONNECT = "http.disconnect"
+_CHUNK = 256 * 1024  # file pieces read when sendfile cannot be used
+_SMALL_FILE = 64 * 1024  # files read in the loop thread, without an executor
+_SCHEDULE_MIN = 1024  # bodies at least this big are queued, not copied
+
+# Cycle states.
+_START = 0  # waiting for http.response.start
+_HEAD = 1  # start received; the head goes out with the first body (or file)
+_BODY = 2  # streaming the body
+_TRAILERS = 3  # the body ended; waiting for http.response.trailers
+_DONE = 4  # the response is complete
+
+
+class ClientDisconnected(OSError):
+    """``send`` was called after the client went away."""
+
+
+class LifespanFailure(RuntimeError):
+    """The application's lifespan startup failed (or raised, with ``lifespan="on"``)."""
+
+
+# -- small helpers ---------------------------------------------------------------------
+
+
+def _escape(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped, for logs."""
+    if text.isprintable():
+        return text
+    return text.encode("unicode_escape").decode("ascii")
+
+
+def _address(info: Any) -> tuple[str, int] | None:
+    """A ``(host, port)`` pair from a transport's ``peername`` or ``sockname``."""
+    if isinstance(info, (tuple, list)) and len(info) >= 2:
+        return (str(info[0]), int(info[1]))
+    return None
+
+
+def _server_address(info: Any) -> tuple[str, int | None] | None:
+    if isinstance(info, str) and info:
+        return (info, None)  # a Unix socket's path
+    return _address(info)
+
+
+_NAMES: dict[str, bytes] = {}  # field names as scope header names (lower-case bytes)
+
+
+def _name_bytes(name: str) -> bytes:
+    if len(_NAMES) > 2048:
+        _NAMES.clear()
+    data = _NAMES[name] = name.lower().encode("latin-1")
+    return data
+
+
+def _split_target(target: str, root_path: str) -> tuple[str, bytes, bytes]:
+    """``(path, raw_path, query_string)`` of a request target, under ``root_path``."""
+    if not target.startswith("/"):
+        if "://" in target:  # absolute-form: keep the path and query
+            rest = target.split("://", 1)[1]
+            slash = rest.find("/")
+            mark = rest.find("?")
+            if slash < 0 or 0 <= mark < slash:
+                target = "/" + (rest[mark:] if mark >= 0 else "")
+            else:
+                target = rest[slash:]
+    raw, _, query = target.partition("?")
+    raw = raw.partition("#")[0]
+    if "%" in raw:
+        from urllib.parse import unquote
+
+        path = unquote(raw)
+    else:
+        path = raw
+    return root_path + path, (root_path + raw).encode("latin-1"), query.encode("latin-1")
+
+
+class _Trust:
+    """Which peers may set ``X-Forwarded-For`` and ``X-Forwarded-Proto``."""
+
+    def __init__(self, allowed: str | Iterable[str]) -> None:
+        items = allowed.split(",") if isinstance(allowed, str) else list(allowed)
+        self.everyone = False
+        self.networks: list[Any] = []
+        self.literals: set[str] = set()
+        for item in (i.strip() for i in items):
+            if not item:
+                continue
+            if item == "*":
+                self.everyone = True
+                continue
+            try:
+                self.networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                self.literals.add(item)  # e.g. "unix:" or a name
+
+    def __contains__(self, host: str | None) -> bool:
+        if self.everyone:
+            return True
+        if host is None:
+            return "unix:" in self.literals
+        if host in self.literals:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+
+_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+
+
+def _forwarded(
+    headers: list[tuple[bytes, bytes]], client: Any, scheme: str, trust: _Trust
+) -> tuple[Any, str]:
+    """Client and scheme after a trusted proxy's ``X-Forwarded-For``/``-Proto``."""
+    hosts: list[str] | None = None
+    for name, value in headers:
+        if name[:12] != b"x-forwarded-":
+            continue
+        if name == b"x-forwarded-proto":
+            proto = value.decode("latin-1").strip().lower()
+            if proto in _SCHEMES:
+                scheme = proto
+        elif name == b"x-forwarded-for":
+            found = [h.strip() for h in value.decode("latin-1").split(",")]
+            hosts = found if hosts is None else hosts + found
+    if hosts is None:
+        return client, scheme
+    hosts = [h for h in hosts if h]
+    if hosts:
+        # The right-most host that is not one of our proxies is the client.
+        for host in reversed(hosts):
+            if host not in trust:
+                return (host, 0), scheme
+        return (hosts[0], 0), scheme
+    return client, scheme
+
+
+_PAIRS: dict[Any, tuple[str, str]] = {}  # ASGI header pairs already decoded
+
+
+def _decode_pair(pair: Any) -> tuple[str, str]:
+    name, value = pair
+    field = (name.decode("latin-1"), value.decode("latin-1"))
+    if type(pair) is tuple and len(value) <= 64:  # hashable, and likely to come again
+        if len(_PAIRS) >= 1024:
+            _PAIRS.clear()
+        _PAIRS[pair] = field
+    return field
+
+
+def _decode_fields(fields: Iterable[Any]) -> list[tuple[str, str]]:
+    """ASGI header pairs (bytes) as engine fields (latin-1 str)."""
+    get = _PAIRS.get
+    return [
+        (type(pair) is tuple and get(pair)) or _decode_pair(pair)
+        for pair in fields
+    ]
+
+
+async def _service_unavailable(scope: Scope, receive: Receive, send: Send) -> None:
+    """The application that answers when ``limit_concurrency`` is exceeded."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", b"19"),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": b"Service Unavailable", "more_body": False})
+
+
+# -- what a server's connections share ---------------------------------------------
+
+
+class _Settings:
+    """What every connection of one server shares: the app, options, logs, counts."""
+
+    #: ``scope["asgi"]["spec_version"]``; from 2.4 on, ``send`` after a disconnect raises.
+    spec_version = "2.4"
+    #: Whether application tasks leave ``tasks`` through a done callback (uvicorn's
+    #: way) rather than on their own as they end.
+    discard_by_callback = False
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: Config,
+        *,
+        state: dict[str, Any] | None = None,
+        root_path: str = "",
+        proxy_headers: bool = False,
+        forwarded_allow_ips: str | Iterable[str] = "127.0.0.1",
+        access_log: bool = True,
+        limit_concurrency: int | None = None,
+        server_header: bool = True,
+        date_header: bool = True,
+        headers: Iterable[tuple[str, str]] = (),
+        reset_contextvars: bool = False,
+        connections: set[Any] | None = None,
+        tasks: set[Any] | None = None,
+        asgi_version: str = "3.0",
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.state: dict[str, Any] = state if state is not None else {}
+        self.root_path = root_path
+        self.trust = _Trust(forwarded_allow_ips) if proxy_headers else None
+        self.access_log = access_log
+        self.access_logger = access_logger
+        self.error_logger = error_logger
+        self.limit_concurrency = limit_concurrency
+        self.reset_contextvars = reset_contextvars
+        self.connections: set[Any] = connections if connections is not None else set()
+        self.tasks: set[Any] = tasks if tasks is not None else set()
+        self.asgi = {"version": asgi_version, "spec_version": self.spec_version}
+        self.raise_on_disconnect = self.spec_version >= "2.4"
+        self.extensions: dict[str, Any] = {
+            "http.response.trailers": {},
+            "http.response.pathsend": {},
+        }
+        self.total_requests = 0
+        self._targets: dict[str, tuple[str, bytes, bytes]] = {}
+        self._server_header = server_header
+        self._date_header = date_header
+        self._extra_headers = [(str(n), str(v)) for n, v in headers]
+        self._fields: list[tuple[str, str]] = []
+        self._ticker: Any = None
+        self.refresh_default_fields()
+
+    # -- per response ----------------------------------------------------------------
+
+    def default_fields(self) -> list[tuple[str, str]]:
+        """Fields every response starts with (``Date``, ``Server``, extra headers)."""
+        return self._fields
+
+    def refresh_default_fields(self) -> None:
+        fields: list[tuple[str, str]] = []
+        if self._date_header:
+            fields.append(("date", email.utils.formatdate(usegmt=True)))
+        if self._server_header:
+            fields.append(("server", "httpaf"))
+        fields.extend(self._extra_headers)
+        self._fields = fields
+
+    def start_clock(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Refresh ``Date`` once a second, on the second."""
+        if not self._date_header:
+            return
+
+        def tick() -> None:
+            self.refresh_default_fields()
+            self._ticker = loop.call_later(1.0 - time.time() % 1.0, tick)
+
+        tick()
+
+    def stop_clock(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+
+    def split_target(self, target: str) -> tuple[str, bytes, bytes]:
+        """``_split_target`` with a small cache (most servers see few targets)."""
+        targets = self._targets
+        parts = targets.get(target)
+        if parts is None:
+            if len(targets) >= 1024:
+                targets.clear()
+            parts = targets[target] = _split_target(target, self.root_path)
+        return parts
+
+    def over_limit(self) -> bool:
+        """Whether a new request exceeds ``limit_concurrency``."""
+        limit = self.limit_concurrency
+        return limit is not None and (
+            len(self.tasks) >= limit or len(self.connections) > limit
+        )
+
+    def log_access(self, cycle: _Cycle, status: int) -> None:
+        logger = self.access_logger
+        if self.access_log and logger.isEnabledFor(logging.INFO):
+            scope = cycle.scope
+            client = scope["client"]
+            request = cycle.reqd.request
+            logger.info(
+                '%s - "%s %s HTTP/%s" %d',
+                _escape(f"{client[0]}:{client[1]}") if client else "-",
+                request.method,
+                _escape(request.target),
+                scope["http_version"],
+                status,
+            )
+
+    def log_app_error(self, message: str, exc: BaseException | None = None) -> None:
+        self.error_logger.error(message, exc_info=exc)
+
+    def response_done(self) -> None:
+        self.total_requests += 1
+
+    def error_response(self, error: BaseException) -> tuple[int, bytes]:
+        """The status and body that answer an error the engine reports."""
+        status = error_status(error)
+        return status, reason_phrase(status).encode()
+
+
+# -- one request ---------------------------------------------------------------------
+
+
+class _Cycle:
+    """One request/response: the application's ``receive`` and ``send``."""
+
+    __slots__ = (
+        "proto",
+        "reqd",
+        "scope",
+        "settings",
+        "state",
+        "status",
+        "headers",
+        "trailers",
+        "trailer_fields",
+        "writer",
+        "waiter",
+        "message",
+        "body_done",
+        "disconnect_waiters",
+        "task",
+        "eof",
+    )
+
+    def __init__(self, proto: _ASGIProtocol, reqd: Reqd, scope: Scope) -> None:
+        self.proto = proto
+        self.reqd = reqd
+        self.scope = scope
+        self.settings = proto.settings
+        self.state = _START
+        self.status = 0
+        self.headers: Any = ()
+        self.trailers = False
+        self.trailer_fields: list[tuple[str, str]] | None = None
+        self.writer: Any = None
+        self.waiter: asyncio.Future[Message] | None = None
+        self.message: Message | None = None
+        self.body_done = False
+        self.disconnect_waiters: list[asyncio.Future[None]] | None = None
+        self.task: Any = None  # set when the task is tracked without a done callback
+        self.eof = False  # the client finished sending (and may be gone)
+
+    # -- running the application ---------------------------------------------------
+
+    async def run(self, app: ASGIApp) -> None:
+        """Call the application; answer or cut the exchange if it fails."""
+        try:
+            result = await app(self.scope, self.receive, self.send)
+        except asyncio.CancelledError:
+            if self.state != _DONE:
+                self.proto.abort()
+            raise
+        except BaseException as exc:
+            if not (self.proto._lost and isinstance(exc, OSError)):
+                self.settings.log_app_error("Exception in ASGI application\n", exc)
+            self._fail(exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+        else:
+            if result is not None:
+                self.settings.log_app_error(
+                    f"ASGI callable should return None, but returned {result!r}."
+                )
+                self._fail(RuntimeError("the ASGI callable returned a value"))
+            elif self.state != _DONE and not self.proto._lost:
+                self.settings.log_app_error(
+                    "ASGI callable returned without starting response."
+                    if self.state == _START
+                    else "ASGI callable returned without completing response."
+                )
+                self._fail(RuntimeError("the ASGI callable returned early"))
+        finally:
+            task = self.task
+            if task is not None:
+                self.settings.tasks.discard(task)
+
+    def _fail(self, exc: BaseException) -> None:
+        """The application failed: answer 500 if nothing was sent, else cut."""
+        state = self.state
+        proto = self.proto
+        if proto._lost:
+            return
+        if state == _START:
+            if self.reqd.response is None and self.reqd.error_code is None:
+                self.reqd.report_exn(exc)  # the engine's error handler answers 500
+            return
+        if state == _DONE:
+            proto.shutdown()  # the response is whole: end after what is in flight
+        elif state == _HEAD:
+            proto.abort()  # nothing of the head went out
+        else:
+            self.reqd.report_exn(exc)  # the body stops short and the connection closes
+        self._finish()
+
+    # -- receive -------------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        """The next ASGI message: a piece of the body, or ``http.disconnect``."""
+        message = self.message
+        if message is not None:
+            self.message = None
+            return message
+        if self.body_done or self.state == _DONE or self.proto._lost:
+            return await self._disconnect()
+        body = self.reqd.body
+        if not body.is_read_scheduled:
+            body.schedule_read(self._on_read, self._on_eof)
+            message = self.message
+            if message is not None:
+                self.message = None
+                return message
+        waiter: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self.waiter = waiter
+        self.proto.refresh_timer()  # the body timer runs while we wait
+        return await waiter
+
+    def _deliver(self, message: Message) -> None:
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            self.message = message
+        else:
+            self.waiter = None
+            waiter.set_result(message)
+
+    def _on_read(self, data: memoryview) -> None:
+        owner = data.obj
+        chunk = owner if type(owner) is bytes and len(owner) == data.nbytes else bytes(data)
+        more = not self.reqd.body.at_eof
+        if not more:
+            self.body_done = True
+        self._deliver({"type": "http.request", "body": chunk, "more_body": more})
+
+    def _on_eof(self) -> None:
+        self.body_done = True
+        if self.reqd.body.at_eof:
+            self._deliver({"type": "http.request", "body": b"", "more_body": False})
+        else:  # the body was closed: the connection went away or gave up on it
+            self._deliver({"type": _DISCONNECT})
+
+    async def _disconnect(self) -> Message:
+        if self.state != _DONE and not self.proto._lost and not self.eof:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            waiters = self.disconnect_waiters
+            if waiters is None:
+                self.disconnect_waiters = [waiter]
+            else:
+                waiters.append(waiter)
+            await waiter
+        return {"type": _DISCONNECT}
+
+    def _finish(self) -> None:
+        """The response is over (or the connection): wake ``http.disconnect`` waiters."""
+        waiters = self.disconnect_waiters
+        if waiters:
+            self.disconnect_waiters = None
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+        waiter2 = self.waiter
+        if waiter2 is not None and not waiter2.done() and self.proto._lost:
+            self.waiter = None
+            waiter2.set_result({"type": _DISCONNECT})
+
+    def connection_lost(self) -> None:
+        self._finish()
+
+    def peer_eof(self) -> None:
+        self.eof = True
+        waiters = self.disconnect_waiters
+        if waiters:
+            self.disconnect_waiters = None
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    # -- send ----------------------------------------------------------------------
+
+    async def send(self, message: Message) -> None:
+        """Take one ASGI message of the response."""
+        proto = self.proto
+        if proto._lost:
+            if self.settings.raise_on_disconnect:
+                raise ClientDisconnected("the client disconnected")
+            return
+        state = self.state
+        kind = message["type"]
+        try:
+            if state == _START:
+                if kind != "http.response.start":
+                    raise RuntimeError(
+                        f"Expected ASGI message 'http.response.start', but got '{kind}'."
+                    )
+                self.status = message["status"]
+                self.headers = message.get("headers", ())
+                self.trailers = bool(message.get("trailers", False))
+                self.state = _HEAD
+                return
+            if state == _HEAD:
+                if kind == "http.response.body":
+                    body = message.get("body", b"")
+                    if not message.get("more_body", False) and not self.trailers:
+                        self._respond_whole(body)
+                        return
+                    self._start_streaming(self._response())
+                    self._write(body, message.get("more_body", False))
+                elif kind == "http.response.pathsend":
+                    await self._send_file(message["path"])
+                    return
+                else:
+                    raise RuntimeError(
+                        f"Expected ASGI message 'http.response.body', but got '{kind}'."
+                    )
+            elif state == _BODY:
+                if kind != "http.response.body":
+                    raise RuntimeError(
+                        f"Expected ASGI message 'http.response.body', but got '{kind}'."
+                    )
+                self._write(message.get("body", b""), message.get("more_body", False))
+            elif state == _TRAILERS:
+                if kind != "http.response.trailers":
+                    raise RuntimeError(
+                        f"Expected ASGI message 'http.response.trailers', but got '{kind}'."
+                    )
+                fields = self.trailer_fields
+                if fields is None:
+                    fields = self.trailer_fields = []
+                fields.extend(_decode_fields(message.get("headers", ())))
+                if not message.get("more_trailers", False):
+                    writer = self.writer
+                    writer.close(Headers._of_list(fields) if writer.is_chunked and fields else None)
+                    self._done()
+            else:
+                raise RuntimeError(
+                    f"Unexpected ASGI message '{kind}' sent, after response already completed."
+                )
+        except StateError:
+            if proto._lost or self.reqd.error_code is not None or proto.conn.is_closed:
+                # The engine gave up on this exchange (the peer left or broke it).
+                if self.settings.raise_on_disconnect:
+                    raise ClientDisconnected("the connection is closed") from None
+                return
+            raise
+        if proto._write_paused:
+            waiter = proto.writable()
+            if waiter is not None:
+                await waiter
+
+    def _response(self) -> Response:
+        """The response head of the start message, after the server's default fields."""
+        fields = self.settings.default_fields() + _decode_fields(self.headers)
+        response = Response(self.status, Headers._of_list(fields))
+        if not self.reqd.persistent:
+            # The exchange ends the connection: say so once (the engine adds it only
+            # when the client expected the connection to stay).
+            if "close" not in response.headers.get_tokens("connection"):
+                fields.append(("connection", "close"))
+        settings = self.settings
+        if settings.access_log:
+            settings.log_access(self, response.status)
+        return response
+
+    def _respond_whole(self, body: Any) -> None:
+        response = self._response()
+        reqd = self.reqd
+        try:
+            reqd.respond_with_bytes(response, body if type(body) is bytes else bytes(body))
+        except ValueError:
+            if not _drop_length_beside_chunked(response):
+                raise
+            reqd.respond_with_bytes(response, bytes(body))
+        self._done()
+
+    def _start_streaming(self, response: Response) -> None:
+        headers = response.headers
+        has_te = headers.mem("transfer-encoding")
+        if has_te:
+            _drop_length_beside_chunked(response)
+        elif not headers.mem("content-length") and response_has_body(
+            response.status, self.reqd.request.method
+        ):
+            if self.reqd.request.version is not HTTP_1_0:
+                headers.add("transfer-encoding", "chunked")
+            # (HTTP/1.0: the body ends when the connection closes.)
+        self.writer = self.reqd.respond_with_streaming(response)
+        self.state = _BODY
+
+    def _write(self, body: Any, more: bool) -> None:
+        writer = self.writer
+        if body:
+            if type(body) is bytes and len(body) >= _SCHEDULE_MIN:
+                writer.schedule(body)
+            else:
+                writer.write(body)
+        if more:
+            writer.flush()
+        elif self.trailers:
+            self.state = _TRAILERS
+            writer.flush()
+        else:
+            writer.close()
+            self._done()
+
+    def _done(self) -> None:
+        self.state = _DONE
+        self.settings.response_done()
+        if self.disconnect_waiters:
+            self._finish()
+
+    # -- pathsend ------------------------------------------------------------------
+
+    async def _send_file(self, path: str | os.PathLike[str]) -> None:
+        """``http.response.pathsend``: the file at ``path`` as the body."""
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            response = self._response()
+            headers = response.headers
+            if not headers.mem("content-length") and not headers.mem("transfer-encoding"):
+                headers.add("content-length", str(size))
+            self._start_streaming(response)
+            writer = self.writer
+            proto = self.proto
+            sent = 0
+            if size and response_has_body(response.status, self.reqd.request.method):
+                if not writer.is_chunked:
+                    sent = await self._sendfile(file, size)
+                if sent < size:
+                    await self._send_pieces(file, sent, size)
+            if proto._lost:
+                raise ClientDisconnected("the client disconnected")
+            writer.close()
+            self._done()
+
+    async def _sendfile(self, file: Any, size: int) -> int:
+        """Send ``file`` with ``loop.sendfile`` (zero copy); 0 if it cannot be used."""
+        proto = self.proto
+        transport = proto._transport
+        if transport is None or proto._lost:
+            return 0
+        loop = asyncio.get_running_loop()
+        flushed: asyncio.Future[None] = loop.create_future()
+
+        def on_flushed() -> None:
+            if not flushed.done():
+                flushed.set_result(None)
+
+        self.writer.flush(on_flushed)
+        await flushed  # the head (and anything before) is with the transport
+        if proto._lost or transport.is_closing():
+            return 0
+        proto._sending_file = True
+        try:
+            sent = await loop.sendfile(transport, file, 0, size, fallback=False)
+        except (NotImplementedError, RuntimeError):
+            return 0  # no native sendfile here (uvloop, TLS): nothing was sent
+        finally:
+            proto._sending_file = False
+            if not proto._lost:
+                # loop.sendfile pauses and resumes reading itself: restore our state.
+                if proto._reading_paused:
+                    transport.pause_reading()
+                else:
+                    transport.resume_reading()
+        self.writer.mark_sent(sent)
+        proto._writer_wanted = True
+        proto._pump()
+        return int(sent)
+
+    async def _send_pieces(self, file: Any, offset: int, size: int) -> None:
+        """Send ``file[offset:size]`` read piece by piece, waiting for the transport."""
+        proto = self.proto
+        writer = self.writer
+        loop = asyncio.get_running_loop()
+        fd = file.fileno()
+        while offset < size and not proto._lost:
+            n = min(_CHUNK, size - offset)
+            if size <= _SMALL_FILE:
+                data = os.pread(fd, n, offset)
+            else:
+                data = await loop.run_in_executor(None, os.pread, fd, n, offset)
+            if not data:
+                break  # the file shrank: the body ends short and the connection closes
+            writer.schedule(data)
+            writer.flush()
+            offset += len(data)
+            waiter = proto.writable()
+            if waiter is not None:
+                await waiter
+
+
+def _drop_length_beside_chunked(response: Response) -> bool:
+    """Drop Content-Length when Transfer-Encoding is also set (it wins, RFC 9112 §6.3)."""
+    headers = response.headers
+    if headers.mem("transfer-encoding") and headers.mem("content-length"):
+        headers.remove("content-length")
+        return True
+    return False
+
+
+# -- one connection ----------------------------------------------------------------
+
+
+class _ASGIProtocol(_runtime._ServerProtocol):
+    """A connection serving an ASGI application."""
+
+    def __init__(self, settings: _Settings, loop: Any = None) -> None:
+        self.settings = settings
+        super().__init__(
+            self._on_request, self._on_error, settings.config, settings.connections, loop
+        )
+        self._server: Any = None
+        self._client: Any = None
+        self._scheme = "http"
+        self._trusted = False
+        self._cycle: _Cycle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        get = transport.get_extra_info
+        self._server = _server_address(get("sockname"))
+        self._client = _address(get("peername"))
+        self._scheme = "https" if get("sslcontext") else "http"
+        trust = self.settings.trust
+        if trust is not None:
+            self._trusted = (self._client[0] if self._client else None) in trust
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        cycle = self._cycle
+        if cycle is not None:
+            cycle.connection_lost()
+
+    def eof_received(self) -> bool:
+        keep_open = super().eof_received()
+        cycle = self._cycle
+        if cycle is not None:
+            # The client sent all it will: an application waiting for the end of
+            # the exchange hears http.disconnect (a response may still go out).
+            cycle.peer_eof()
+        return keep_open
+
+    # -- requests ------------------------------------------------------------------
+
+    def _scope(self, request: Request) -> dict[str, Any]:
+        settings = self.settings
+        path, raw_path, query = settings.split_target(request.target)
+        names = _NAMES
+        headers = [
+            (names.get(n) or _name_bytes(n), v.encode("latin-1")) for n, v in request.headers
+        ]
+        client, scheme = self._client, self._scheme
+        if self._trusted:
+            client, scheme = _forwarded(headers, client, scheme, settings.trust)  # type: ignore[arg-type]
+        return {
+            "type": "http",
+            "asgi": settings.asgi,
+            "http_version": "1.0" if request.version is HTTP_1_0 else "1.1",
+            "server": self._server,
+            "client": client,
+            "scheme": scheme,
+            "method": request.method,
+            "root_path": settings.root_path,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": headers,
+            "state": settings.state.copy(),
+            "extensions": settings.extensions,
+        }
+
+    def _on_request(self, reqd: Reqd) -> None:
+        settings = self.settings
+        cycle = self._cycle = _Cycle(self, reqd, self._scope(reqd.request))
+        if settings.over_limit():
+            settings.error_logger.warning("Exceeded concurrency limit.")
+            app: ASGIApp = _service_unavailable
+        else:
+            app = settings.app
+        self._start_task(cycle, cycle.run(app))
+
+    def _start_task(self, cycle: _Cycle, coro: Any) -> None:
+        loop = self.loop
+        if self.settings.reset_contextvars:
+            if sys.version_info >= (3, 11):
+                task = loop.create_task(coro, context=contextvars.Context())
+            else:  # pragma: no cover
+                task = contextvars.Context().run(loop.create_task, coro)
+        else:
+            task = loop.create_task(coro)
+        tasks = self.settings.tasks
+        tasks.add(task)
+        if self.settings.discard_by_callback:
+            task.add_done_callback(tasks.discard)
+        else:
+            cycle.task = task  # the cycle discards it when it ends (saves a loop turn)
+
+    def _on_error(
+        self, request: Request | None, error: BaseException, start_response: StartResponse
+    ) -> None:
+        status, body = self.settings.error_response(error)
+        fields = [
+            *self.settings.default_fields(),
+            ("content-type", "text/plain; charset=utf-8"),
+            ("content-length", str(len(body))),
+            ("connection", "close"),
+        ]
+        writer = start_response(Headers._of_list(fields))
+        writer.write(body)
+        writer.close()
+
+
+# -- lifespan ---------------------------------------------------------------------
+
+
+class _Lifespan:
+    """Runs the application's ``lifespan`` scope: startup before serving, shutdown after."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        mode: Literal["auto", "on", "off"],
+        state: dict[str, Any],
+        logger: logging.Logger = error_logger,
+    ) -> None:
+        self.app = app
+        self.mode = mode
+        self.state = state
+        self.logger = logger
+        self._events: asyncio.Queue[Message] = asyncio.Queue()
+        self._startup: asyncio.Future[str] | None = None
+        self._shutdown: asyncio.Future[str] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._running = False  # the application took part in startup
+
+    async def startup(self) -> None:
+        """Run startup; raise :class:`LifespanFailure` if it failed."""
+        if self.mode == "off":
+            return
+        loop = asyncio.get_running_loop()
+        self._startup = loop.create_future()
+        self._shutdown = loop.create_future()
+        self._task = loop.create_task(self._main())
+        self._events.put_nowait({"type": "lifespan.startup"})
+        outcome = await self._startup
+        if outcome == "complete":
+            self._running = True
+            return
+        if outcome == "unsupported":
+            return
+        raise LifespanFailure(f"application startup failed: {outcome}")
+
+    async def shutdown(self) -> None:
+        """Run shutdown (when startup ran), and wait for the lifespan call to end."""
+        if not self._running or self._shutdown is None:
+            return
+        self._running = False
+        self._events.put_nowait({"type": "lifespan.shutdown"})
+        outcome = await self._shutdown
+        if outcome not in ("complete", "unsupported"):
+            self.logger.error("Application shutdown failed: %s", outcome)
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=5)
+
+    async def _main(self) -> None:
+        scope = {
+            "type": "lifespan",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "state": self.state,
+        }
+        try:
+            await self.app(scope, self._receive, self._send)
+        except BaseException as exc:
+            startup = self._startup
+            if startup is not None and not startup.done():
+                if self.mode == "auto":
+                    self.logger.info("ASGI 'lifespan' protocol appears unsupported.")
+                    startup.set_result("unsupported")
+                else:
+                    self.logger.error("Exception in 'lifespan' protocol\n", exc_info=exc)
+                    startup.set_result(f"{type(exc).__name__}: {exc}")
+            else:
+                self.logger.error("Exception in 'lifespan' protocol\n", exc_info=exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+        finally:
+            for future in (self._startup, self._shutdown):
+                if future is not None and not future.done():
+                    future.set_result("unsupported" if future is self._startup else "complete")
+
+    async def _receive(self) -> Message:
+        return await self._events.get()
+
+    async def _send(self, message: Message) -> None:
+        kind = message["type"]
+        startup, shutdown = self._startup, self._shutdown
+        if kind == "lifespan.startup.complete" and startup and not startup.done():
+            startup.set_result("complete")
+        elif kind == "lifespan.startup.failed" and startup and not startup.done():
+            text = message.get("message", "")
+            self.logger.error("Application startup failed. %s", _escape(str(text)))
+            startup.set_result(str(text) or "lifespan.startup.failed")
+        elif kind == "lifespan.shutdown.complete" and shutdown and not shutdown.done():
+            shutdown.set_result("complete")
+        elif kind == "lifespan.shutdown.failed" and shutdown and not shutdown.done():
+            shutdown.set_result(str(message.get("message", "")) or "lifespan.shutdown.failed")
+        else:
+            raise RuntimeError(f"unexpected lifespan message {kind!r}")
+
+
+# -- public API --------------------------------------------------------------------
+
+_LISTEN_OPTIONS = frozenset({"reuse_port", "ssl", "backlog", "sock"})
+_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config))
+
+
+async def serve(
+    app: ASGIApp,
+    host: str | None = "127.0.0.1",
+    port: int = 8000,
+    *,
+    config: Config | None = None,
+    **options: Any,
+) -> _runtime.Server:
+    """Run the lifespan startup of ``app``, then serve it on ``host:port``.
+
+    Returns the :class:`httpaf.asyncio.Server`; its ``shutdown()`` stops accepting,
+    lets in-flight requests finish (up to ``timeout_graceful_shutdown``), cancels
+    what is left, then runs the lifespan shutdown. ``port=0`` picks a free port.
+
+    Options:
+
+    - ``root_path`` (``""``): the mount point, prefixed to ``path`` and ``raw_path``.
+    - ``proxy_headers`` (``True``) and ``forwarded_allow_ips`` (the environment's
+      ``FORWARDED_ALLOW_IPS``, else ``"127.0.0.1"``; a comma-separated string or a
+      list of addresses and networks, ``"*"`` for all): a peer in that list may set
+      the client address (``X-Forwarded-For``) and scheme (``X-Forwarded-Proto``).
+    - ``lifespan`` (``"auto"``): ``"on"`` makes a lifespan error fatal, ``"off"``
+      skips it, ``"auto"`` runs it if the application supports it.
+    - ``access_log`` (``True``): a line per response on the ``httpaf.access`` logger
+      (INFO), control characters escaped. Errors go to ``httpaf.error``.
+    - ``limit_concurrency`` (``None``): beyond this many running requests (or open
+      connections) requests are answered ``503 Service Unavailable``.
+    - ``timeout_graceful_shutdown`` (``30.0``; ``None``: no limit): seconds
+      ``shutdown()`` waits for in-flight requests.
+    - ``server_header`` / ``date_header`` (``True``): send ``Server: httpaf`` and a
+      ``Date`` (refreshed each second); ``headers``: more ``(name, value)`` fields for
+      every response.
+    - ``reset_contextvars`` (``False``): run each request in an empty context.
+    - ``ssl``, ``reuse_port``, ``backlog``, ``sock``: how to listen.
+    - any :class:`~httpaf.Config` field (``keep_alive_timeout``, ``head_timeout``,
+      ``body_timeout``, ``max_body_size``, ...), applied over ``config``.
+    """
+    config = config if config is not None else Config()
+    config_changes = {k: options.pop(k) for k in list(options) if k in _CONFIG_FIELDS}
+    if config_changes:
+        config = dataclasses.replace(config, **config_changes)
+    listen = {k: options.pop(k) for k in list(options) if k in _LISTEN_OPTIONS}
+    lifespan_mode = options.pop("lifespan", "auto")
+    if lifespan_mode not in ("auto", "on", "off"):
+        raise ValueError(f"lifespan must be 'auto', 'on' or 'off', not {lifespan_mode!r}")
+    timeout = options.pop("timeout_graceful_shutdown", 30.0)
+    options.setdefault("proxy_headers", True)
+    if "forwarded_allow_ips" not in options or options["forwarded_allow_ips"] is None:
+        options["forwarded_allow_ips"] = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    limit = options.get("limit_concurrency")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise ValueError(f"limit_concurrency must be a positive int or None, not {limit!r}")
+    state: dict[str, Any] = {}
+    try:
+        settings = _Settings(app, config, state=state, **options)
+    except TypeError as error:
+        raise TypeError(f"httpaf.asgi.serve: {error}") from None
+
+    lifespan = _Lifespan(app, lifespan_mode, state)
+    await lifespan.startup()
+    loop = asyncio.get_running_loop()
+    try:
+        server = await _runtime._listen(
+            lambda: _ASGIProtocol(settings, loop), host, port, **listen
+        )
+    except BaseException:
+        await lifespan.shutdown()
+        raise
+    settings.start_clock(loop)
+
+    async def stop_clock() -> None:
+        settings.stop_clock()
+
+    return _runtime.Server(
+        server,
+        settings.connections,
+        tasks=settings.tasks,
+        on_shutdown=[stop_clock, lifespan.shutdown],
+        shutdown_timeout=timeout,
+    )
+
+
+def run(
+    app: ASGIApp,
+    host: str | None = "127.0.0.1",
+    port: int = 8000,
+    *,
+    use_uvloop: bool | None = None,
+    ready: Callable[[_runtime.Server], None] | None = None,
+    **options: Any,
+) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully.
+
+    Stops accepting, finishes in-flight requests within ``timeout_graceful_shutdown``
+    seconds, then runs the lifespan shutdown. ``options`` are :func:`serve`'s;
+    ``use_uvloop=None`` uses uvloop when it is installed; ``ready(server)`` is called
+    once listening.
+    """
+    _runtime._run_until_signal(
+        lambda: serve(app, host, port, **options), use_uvloop, ready
+    )

@@ -1,0 +1,252 @@
+"""httpaf as uvicorn's HTTP protocol: ``uvicorn --http httpaf.uvicorn:HttpafProtocol``.
+
+:class:`HttpafProtocol` follows uvicorn's protocol contract (the one its built-in
+``httptools`` and ``h11`` classes follow): it is built with ``config``,
+``server_state``, ``app_state`` and ``_loop``; it joins
+``server_state.connections`` while open and puts each application call in
+``server_state.tasks``; it counts ``server_state.total_requests`` and starts each
+response with ``server_state.default_headers``; ``shutdown()`` closes an idle
+connection at once and a busy one after its current response; the keep-alive timer
+is ``timeout_keep_alive_task``; a ``limit_concurrency`` overflow is answered 503;
+WebSocket upgrades go to ``config.ws_protocol_class``; logs go to ``uvicorn.error``
+and ``uvicorn.access``. The ASGI side (scope, ``receive``, ``send``) is the one of
+:mod:`httpaf.asgi`, with ``spec_version`` 2.3 as uvicorn announces it.
+
+Beyond uvicorn's own classes it also answers ``408`` to a request head that takes
+longer than ``Config.head_timeout`` and closes a connection whose request body
+stalls for ``Config.body_timeout`` (httpaf's defaults), and arms the keep-alive
+timer before the first request too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any
+
+from .asgi import _ASGIProtocol, _Cycle, _decode_fields, _escape, _Settings
+from .asyncio import _TIMER_IDLE, _TIMER_NONE
+from .config import Config
+from .errors import ParseError
+from .reqd import Reqd, error_status
+from .status import reason_phrase
+
+__all__ = ["HttpafProtocol"]
+
+_TRACE = 5  # uvicorn's TRACE log level
+_INVALID = b"Invalid HTTP request received."
+_NO_WS_HINT = (
+    "No supported WebSocket library detected. Please use \"pip install 'uvicorn[standard]'\","
+    " or install 'websockets' or 'wsproto' manually."
+)
+
+
+class _UvicornSettings(_Settings):
+    """uvicorn's flavour of the shared settings: its state, loggers and formats."""
+
+    spec_version = "2.3"
+    discard_by_callback = True
+
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any]) -> None:
+        timeout = config.timeout_keep_alive
+        super().__init__(
+            config.loaded_app,
+            Config(keep_alive_timeout=timeout if timeout and timeout > 0 else None),
+            state=app_state,
+            root_path=config.root_path,
+            limit_concurrency=config.limit_concurrency,
+            server_header=False,
+            date_header=False,
+            reset_contextvars=bool(getattr(config, "reset_contextvars", False)),
+            connections=server_state.connections,
+            tasks=server_state.tasks,
+            asgi_version=config.asgi_version,
+        )
+        self.server_state = server_state
+        self.uvicorn_config = config
+        self.access_logger = logging.getLogger("uvicorn.access")
+        self.error_logger = logging.getLogger("uvicorn.error")
+        self.access_log = self.access_logger.hasHandlers()
+        self._source: Any = None
+
+    def default_fields(self) -> list[tuple[str, str]]:
+        headers = self.server_state.default_headers
+        if headers is not self._source:  # uvicorn rebuilds the list every second
+            self._source = headers
+            self._fields = _decode_fields(headers)
+        return self._fields
+
+    def over_limit(self) -> bool:
+        limit = self.limit_concurrency
+        return limit is not None and (
+            len(self.connections) >= limit or len(self.tasks) >= limit
+        )
+
+    def log_access(self, cycle: _Cycle, status: int) -> None:
+        if self.access_log:
+            scope = cycle.scope
+            client = scope["client"]
+            self.access_logger.info(
+                '%s - "%s %s HTTP/%s" %d',
+                _escape(f"{client[0]}:{client[1]}") if client else "",
+                scope["method"],
+                _escape(cycle.reqd.request.target),
+                scope["http_version"],
+                status,
+            )
+
+    def response_done(self) -> None:
+        self.server_state.total_requests += 1
+
+    def error_response(self, error: BaseException) -> tuple[int, bytes]:
+        status = error_status(error)
+        if isinstance(error, ParseError) and status != 408:
+            self.error_logger.warning(_INVALID.decode())
+            return status, _INVALID
+        return status, reason_phrase(status).encode()
+
+
+_SETTINGS: weakref.WeakKeyDictionary[Any, _UvicornSettings] = weakref.WeakKeyDictionary()
+
+
+def _settings_for(config: Any, server_state: Any, app_state: dict[str, Any]) -> _UvicornSettings:
+    """One settings object per uvicorn server, shared by its connections."""
+    settings = _SETTINGS.get(config)
+    if (
+        settings is None
+        or settings.server_state is not server_state
+        or settings.state is not app_state
+    ):
+        settings = _SETTINGS[config] = _UvicornSettings(config, server_state, app_state)
+    return settings
+
+
+class HttpafProtocol(_ASGIProtocol):
+    """An HTTP/1.1 connection for uvicorn, driven by httpaf's engine.
+
+    Use it with ``uvicorn --http httpaf.uvicorn:HttpafProtocol app:app`` or
+    ``uvicorn.Config(app, http=HttpafProtocol)``.
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = _loop or asyncio.get_event_loop()
+        self.logger = logging.getLogger("uvicorn.error")
+        self.access_logger = logging.getLogger("uvicorn.access")
+        self.ws_protocol_class = config.ws_protocol_class
+        self.root_path = config.root_path
+        self.limit_concurrency = config.limit_concurrency
+        self.app_state = app_state
+        self.server_state = server_state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.timeout_keep_alive = config.timeout_keep_alive
+        self.timeout_keep_alive_task: Any = None
+        self.transport: Any = None
+        #: The scope of the latest request.
+        self.scope: Any = None
+        super().__init__(_settings_for(config, server_state, app_state), self.loop)
+
+    # -- asyncio callbacks -----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        super().connection_made(transport)
+        if self.logger.level <= _TRACE:
+            prefix = f"{self._client[0]}:{self._client[1]} - " if self._client else ""
+            self.logger.log(_TRACE, "%sHTTP connection made", prefix)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.logger.level <= _TRACE:
+            prefix = f"{self._client[0]}:{self._client[1]} - " if self._client else ""
+            self.logger.log(_TRACE, "%sHTTP connection lost", prefix)
+
+    def timeout_keep_alive_handler(self) -> None:
+        """The keep-alive timer ran out: close the idle connection."""
+        self.timeout_keep_alive_task = None
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    # -- requests ------------------------------------------------------------------
+
+    def _on_request(self, reqd: Reqd) -> None:
+        if reqd._upgradable:
+            upgrade = (reqd.request.headers.get("upgrade") or "").strip().lower()
+            if upgrade == "websocket" and self.ws_protocol_class is not None:
+                self._handoff = lambda leftover: self._to_websocket(reqd, leftover)
+                return
+            self.logger.warning("Unsupported upgrade request.")
+            if self.ws_protocol_class is None:
+                self.logger.warning(_NO_WS_HINT)
+        super()._on_request(reqd)
+        self.scope = self._cycle.scope if self._cycle is not None else None
+
+    def _to_websocket(self, reqd: Reqd, leftover: bytes) -> None:
+        """Give the connection to ``ws_protocol_class``, replaying the request head."""
+        if self.logger.level <= _TRACE:
+            prefix = f"{self._client[0]}:{self._client[1]} - " if self._client else ""
+            self.logger.log(_TRACE, "%sUpgrading to WebSocket", prefix)
+        self.connections.discard(self)
+        request = reqd.request
+        head = [f"{request.method} {request.target} HTTP/1.1\r\n"]
+        head.extend(f"{name}: {value}\r\n" for name, value in request.headers)
+        head.append("\r\n")
+        protocol = self.ws_protocol_class(
+            config=self.config, server_state=self.server_state, app_state=self.app_state
+        )
+        protocol.connection_made(self.transport)
+        protocol.data_received("".join(head).encode("latin-1") + leftover)
+        self.transport.set_protocol(protocol)
+
+    # -- timers: uvicorn's keep-alive contract -------------------------------------
+
+    def _unset_keep_alive(self) -> None:
+        task = self.timeout_keep_alive_task
+        if task is not None:
+            self.timeout_keep_alive_task = None
+            task.cancel()
+
+    def _set_timer(self, kind: int) -> None:
+        # uvicorn's MockLoop has call_later and no clock: one handle per wait.
+        self._timer_kind = kind
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.cancel()
+        if kind == _TIMER_IDLE:
+            if self.timeout_keep_alive_task is None:
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler
+                )
+            return
+        self._unset_keep_alive()
+        timeout = self._timeouts[kind]
+        if kind != _TIMER_NONE and timeout is not None:
+            self._timer = self.loop.call_later(timeout, self._deadline_passed, kind)
+
+    def _deadline_passed(self, kind: int) -> None:
+        self._timer = None
+        if self._reader_done or kind != self._timer_kind:
+            return
+        timeout = self._timeouts[kind]
+        if self._write_paused and timeout is not None:
+            self._timer = self.loop.call_later(timeout, self._deadline_passed, kind)
+            return
+        self._timer_kind = _TIMER_NONE
+        self._expire(kind)
+
+    def _connection_ended(self) -> None:
+        super()._connection_ended()
+        self._unset_keep_alive()
