@@ -1,0 +1,1 @@
+"""Small applications served by the integration tests, and helpers to run servers."""
