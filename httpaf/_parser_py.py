@@ -692,6 +692,6 @@ def _status_line_error(line: bytes) -> str:
         return f"invalid status-code: {parts[1][:32]!r}"
     if len(parts) == 2:
         return "missing space after status-code"
-    if _VERSION_LIKE.fullmatch(parts[0]) is not None:
+    if parts[0] not in (b"HTTP/1.0", b"HTTP/1.1") and _VERSION_LIKE.fullmatch(parts[0]):
         return f"unsupported HTTP version {parts[0].decode()}"
     return "invalid character in status line"

@@ -47,6 +47,7 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _WAITING = 0
 _STREAMING = 1
 _UPGRADED = 2
+_COMPLETE = 3  # a whole body was sent: no BodyWriter involved
 
 
 def error_status(error: BaseException) -> int:
@@ -212,8 +213,11 @@ class Reqd:
     @property
     def output_complete(self) -> bool:
         """Whether the response is complete (its body closed) or upgraded."""
+        state = self._state
+        if state == _COMPLETE or state == _UPGRADED:
+            return True
         writer = self._writer
-        return self._state == _UPGRADED or (writer is not None and writer.is_closed)
+        return writer is not None and writer.is_closed
 
     @property
     def upgraded(self) -> bool:
@@ -224,7 +228,7 @@ class Reqd:
 
     def _check_can_respond(self) -> None:
         if self._state != _WAITING:
-            if self._writer is not None and self._writer.is_closed:
+            if self._state == _COMPLETE or (self._writer is not None and self._writer.is_closed):
                 raise StateError("httpaf.Reqd: response already complete")
             raise StateError("httpaf.Reqd: response already started")
         if self._error is not None:
@@ -237,9 +241,7 @@ class Reqd:
         """
         self._check_can_respond()
         data = body.encode() if isinstance(body, str) else byte_view(body)
-        writer = self._start(response, len(data), False)
-        writer.write(data)
-        writer.close()
+        self._respond_whole(response, data, True)
 
     def respond_with_bytes(self, response: Response, body: bytes | bytearray | memoryview) -> None:
         """Send ``response`` with ``body`` scheduled zero-copy (http/af's bigstring).
@@ -247,10 +249,7 @@ class Reqd:
         Leave ``body`` unchanged until the connection has written it.
         """
         self._check_can_respond()
-        body = byte_view(body)
-        writer = self._start(response, len(body), False)
-        writer.schedule(body)
-        writer.close()
+        self._respond_whole(response, byte_view(body), False)
 
     def respond_with_streaming(
         self, response: Response, flush_headers_immediately: bool = False
@@ -288,10 +287,39 @@ class Reqd:
         conn._serializer.flush(conn._on_upgrade_written)
         conn._wake_writer()
 
+    def _respond_whole(
+        self, response: Response, data: bytes | bytearray | memoryview, copy: bool
+    ) -> None:
+        """Head and whole body at once, straight into the serializer (the common case)."""
+        length, discard = self._write_head(response, len(data), False)
+        serializer = self._conn._serializer
+        if not discard:
+            if length == CHUNKED:
+                serializer.write_chunk(data, copy)
+                serializer.write_last_chunk()
+            elif copy:
+                serializer.write(data)
+            else:
+                serializer.schedule(data)
+        self._state = _COMPLETE
+        self._conn._wake_writer()
+
     def _start(
         self, response: Response, body_size: int | None, flush: bool, force: bool = False
     ) -> BodyWriter:
         """Write the head of ``response`` and make its body writer."""
+        length, discard = self._write_head(response, body_size, force)
+        conn = self._conn
+        writer = BodyWriter(conn._serializer, length, conn._wake_writer, self._body_closed, discard)
+        self._writer = writer
+        if flush:
+            conn._wake_writer()
+        return writer
+
+    def _write_head(
+        self, response: Response, body_size: int | None, force: bool
+    ) -> tuple[int, bool]:
+        """Frame ``response``, decide persistence, write its head: ``(length, discard)``."""
         conn = self._conn
         serializer: Serializer = conn._serializer
         if serializer.is_closed:
@@ -320,11 +348,7 @@ class Reqd:
         self.persistent = persistent
         self._response = response
         self._state = _STREAMING
-        writer = BodyWriter(serializer, length, conn._wake_writer, self._body_closed, discard)
-        self._writer = writer
-        if flush:
-            conn._wake_writer()
-        return writer
+        return length, discard
 
     def _body_closed(self, delimited: bool) -> None:
         if not delimited:
@@ -365,6 +389,8 @@ class Reqd:
                     return self._start(Response(status, headers), None, True, force=True)
 
                 conn._call_error_handler(self.request, error, start_response)
+            elif self._state == _COMPLETE:
+                self._give_up_body()  # the exchange is over: nothing to cut short
             elif self._state == _STREAMING and self._writer is not None:
                 if not self._writer.is_closed:
                     self._writer.abort()

@@ -28,6 +28,7 @@ from .headers import Headers
 from .message import EndOfMessage, Request, Response
 from .operation import CLOSE, READ, UPGRADE, YIELD, Closed, Operation, Write
 from .parser import RequestParser
+from .reqd import _COMPLETE, _STREAMING
 from .reqd import (
     ErrorHandler,
     Reqd,
@@ -128,10 +129,11 @@ class ServerConnection:
 
     def next_read_operation(self) -> Operation:
         """``READ``, ``YIELD``, ``CLOSE`` or ``UPGRADE``."""
-        self._advance()
+        queue = self._queue
+        if queue or self._reader_closed or self._parse_error is not None:
+            self._advance()
         if self._reader_closed:
             return CLOSE
-        queue = self._queue
         if queue:
             head = queue[0]
             if head.upgraded:
@@ -143,8 +145,8 @@ class ServerConnection:
                 return CLOSE
             if head.input_complete and not head.output_complete and self._parser.is_idle:
                 return YIELD  # the head is received: wait for its answer, as http/af does
-        if self._must_stop_parsing():
-            return YIELD
+            if self._must_stop_parsing():
+                return YIELD
         return READ
 
     def _must_stop_parsing(self) -> bool:
@@ -185,12 +187,14 @@ class ServerConnection:
 
     def _read(self, buf: bytes | bytearray, start: int, end: int, eof: bool) -> int:
         parser = self._parser
+        queue = self._queue
         pos = start
         while not self._reader_closed:
-            self._advance()
-            if self._reader_closed:
-                break
-            if self._must_stop_parsing():
+            if queue:
+                self._advance()
+                if self._reader_closed:
+                    break
+            if queue and self._must_stop_parsing():
                 # A body whose last bytes crossed the high-water mark still has its
                 # end to report, which takes no input: report it, or the request
                 # would wait for bytes that never come.
@@ -206,11 +210,13 @@ class ServerConnection:
             pos += parser.consumed
             if event is None:
                 break
-            if self._draining and parser.is_idle:
+            if type(event) is Request:  # the common case first, without a call
+                self._on_request(event)
+            else:
                 self._on_event(event)
+            if self._draining and parser.is_idle:
                 self._close_reader()
                 break
-            self._on_event(event)
         return pos - start
 
     def _on_event(self, event: object) -> None:
@@ -305,14 +311,16 @@ class ServerConnection:
         queue = self._queue
         while queue:
             head = queue[0]
-            if not head.output_complete or head.upgraded:
-                return
+            # (Reqd's fields read directly: this runs several times per request.)
+            state = head._state
+            if state != _COMPLETE and not (state == _STREAMING and head._writer.is_closed):  # type: ignore[union-attr]
+                return  # no answer yet, still streaming, or upgraded
             if not head.persistent:
                 self._close_writer()
-                if head.input_complete:
+                if head.body.is_complete:
                     self._close_reader()
                 return
-            if not head.input_complete:
+            if not head.body.is_complete:
                 if head.body.is_read_scheduled:
                     return  # the handler still reads the body it answered
                 # Answered, and nobody reads the rest of the body: discard it as it
