@@ -123,17 +123,19 @@ def httptools_parse() -> Callable[[bytes], Parsed]:
     return parse
 
 
-def h11_parse() -> Callable[[bytes], Parsed]:
-    import h11
+def event_parse(module_name: str) -> Callable[[bytes], Parsed]:
+    """h11 or zttp: a fresh server connection, events read to the end of the message."""
+    module = importlib.import_module(module_name)
+    Connection, SERVER, Data = module.Connection, module.SERVER, module.Data
 
     def parse(data: bytes) -> Parsed:
-        conn = h11.Connection(h11.SERVER)
+        conn = Connection(SERVER)
         conn.receive_data(data)
         request = conn.next_event()
         body = []
         while True:
             event = conn.next_event()
-            if type(event) is h11.Data:
+            if type(event) is Data:
                 body.append(event.data)
             else:
                 break
@@ -143,27 +145,6 @@ def h11_parse() -> Callable[[bytes], Parsed]:
             request.http_version,
             list(request.headers),
             b"".join(body),
-        )
-
-    return parse
-
-
-def zttp_parse() -> Callable[[bytes], Parsed]:
-    import zttp
-
-    def parse(data: bytes) -> Parsed:
-        conn = zttp.Connection(zttp.SERVER)
-        conn.receive_data(data)
-        request = conn.next_event()
-        body = []
-        while True:
-            event = conn.next_event()
-            if type(event) is zttp.Data:
-                body.append(event.data)
-            else:
-                break
-        return request.method, request.target, request.http_version, request.headers, b"".join(
-            body
         )
 
     return parse
@@ -279,9 +260,13 @@ def run(repeats: int, budget: float) -> dict[str, Any]:
     for name, (parser_module, serializer_module) in implementations().items():
         parsers[name] = httpaf_parse(parser_module)
         serializers[name] = httpaf_serialize(serializer_module)
-    for name, factory in (("httptools", httptools_parse), ("h11", h11_parse), ("zttp", zttp_parse)):
+    try:
+        parsers["httptools"] = httptools_parse()
+    except ImportError:
+        pass
+    for name in ("h11", "zttp"):
         try:
-            parsers[name] = factory()
+            parsers[name] = event_parse(name)
         except ImportError:
             pass
     results: dict[str, Any] = {"parse": {}, "serialize": {}}

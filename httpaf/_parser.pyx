@@ -597,15 +597,19 @@ cdef class _Parser:
             self._remaining = length
 
     cdef object _parse_fixed(self, Py_ssize_t start, Py_ssize_t end, bint eof):
+        return self._take(start, end, eof, _END, "unexpected end of input in body")
+
+    cdef object _take(self, Py_ssize_t start, Py_ssize_t end, bint eof, int done, str truncated):
+        """Body bytes of a known remaining length; ``done`` is the state after them."""
         cdef unsigned long long avail = end - start
         cdef Py_ssize_t n = <Py_ssize_t>(self._remaining if self._remaining < avail else avail)
         if n == 0:
             if eof:
-                raise self._fail("unexpected end of input in body", 400, 0)
+                raise self._fail(truncated, 400, 0)
             return None
         self._remaining -= n
         if self._remaining == 0:
-            self._state = _END
+            self._state = done
         self.consumed = n
         return self._slice(start, n)
 
@@ -619,17 +623,7 @@ cdef class _Parser:
         return None
 
     cdef object _parse_chunk_data(self, Py_ssize_t start, Py_ssize_t end, bint eof):
-        cdef unsigned long long avail = end - start
-        cdef Py_ssize_t n = <Py_ssize_t>(self._remaining if self._remaining < avail else avail)
-        if n == 0:
-            if eof:
-                raise self._fail("unexpected end of input in chunk", 400, 0)
-            return None
-        self._remaining -= n
-        if self._remaining == 0:
-            self._state = _CHUNK_NEXT
-        self.consumed = n
-        return self._slice(start, n)
+        return self._take(start, end, eof, _CHUNK_NEXT, "unexpected end of input in chunk")
 
     cdef object _parse_chunk_size(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         cdef const unsigned char* data = self._data

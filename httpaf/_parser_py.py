@@ -333,14 +333,20 @@ class _Parser:
             self._remaining = length
 
     def _parse_fixed(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        return self._take(buf, start, end, eof, _END, "unexpected end of input in body")
+
+    def _take(
+        self, buf: Buffer, start: int, end: int, eof: bool, done: int, truncated: str
+    ) -> object:
+        """Body bytes of a known remaining length; ``done`` is the state after them."""
         n = min(self._remaining, end - start)
         if n == 0:
             if eof:
-                raise self._fail("unexpected end of input in body", 400, 0)
+                raise self._fail(truncated, 400, 0)
             return None
         self._remaining -= n
         if self._remaining == 0:
-            self._state = _END
+            self._state = done
         self.consumed = n
         return memoryview(buf)[start : start + n]
 
@@ -354,16 +360,7 @@ class _Parser:
         return None
 
     def _parse_chunk_data(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
-        n = min(self._remaining, end - start)
-        if n == 0:
-            if eof:
-                raise self._fail("unexpected end of input in chunk", 400, 0)
-            return None
-        self._remaining -= n
-        if self._remaining == 0:
-            self._state = _CHUNK_NEXT
-        self.consumed = n
-        return memoryview(buf)[start : start + n]
+        return self._take(buf, start, end, eof, _CHUNK_NEXT, "unexpected end of input in chunk")
 
     def _parse_chunk_size(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
         pos = start
