@@ -391,6 +391,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["scenarios"]["idle"] = {}
             for name in names:
                 print(f"idle connections {name}", flush=True)
+                # A fresh process: earlier scenarios (1 MiB uploads) leave RSS behind.
+                stop(processes[name])
+                fresh = start(by_name[name])
+                if fresh is None:
+                    continue
+                processes[name] = fresh
                 with contextlib.suppress(OSError):
                     results["scenarios"]["idle"][name] = idle_connections(
                         processes[name], by_name[name].port, args.idle

@@ -204,6 +204,7 @@ class _Driver(asyncio.BufferedProtocol):
         self._write_paused = False
         self._wake_writable()
         self._writer_wanted = True
+        self._reader_wanted = self._fresh = True  # reading may have stopped meanwhile
         self._in_resume = True
         try:
             self._pump()
@@ -331,6 +332,14 @@ class _Driver(asyncio.BufferedProtocol):
                 if self._reader_done:
                     return
                 if op is READ:
+                    if self._write_paused and not self._eof:
+                        # The peer does not read what we send: stop reading what it
+                        # sends, or its pipelined requests' answers pile up in memory.
+                        # resume_writing starts reading again.
+                        if not self._reading_paused:
+                            self._reading_paused = True
+                            transport.pause_reading()
+                        return
                     if self._fresh and (self._start < self._end or self._eof):
                         self._fresh = False
                         self._feed()

@@ -569,16 +569,8 @@ def test_pipelining_flood_waiting_for_the_handler(loop_kind: str) -> None:
     assert targets == [b"/q%d" % i for i in range(count)]
 
 
-FLOOD = (
-    "runtime/protocol bug (cf. aiohttp GHSA-4fvr-rgm6-gqmc): a client that pipelines "
-    "requests and never reads its responses makes the server buffer every response; "
-    "ServerConnection keeps parsing and handlers keep answering while the transport is "
-    "write-paused, so Serializer.pending_bytes grows with the input (tens of MB for 8 MB "
-    "of requests) instead of the reader yielding until the writer drains"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=FLOOD)
 def test_pipelining_flood_from_a_client_that_never_reads(loop_kind: str) -> None:
     """Responses that cannot be written must stop the reading, not pile up."""
     def handler(reqd: Reqd) -> None:
