@@ -82,8 +82,17 @@ def servers(port: int, scratch: Path) -> list[Server]:
         Server(
             "granian",
             [
-                shutil.which("granian") or "granian", "--interface", "asgi", "--workers", "1",
-                "--no-access-log", "--log-level", "warning", "--port", "{port}", APP,
+                shutil.which("granian") or "granian",
+                "--interface",
+                "asgi",
+                "--workers",
+                "1",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--port",
+                "{port}",
+                APP,
             ],
         ),
         Server("raw-httptools", [PY, "-m", "benchmarks.servers.raw_httptools", "--port", "{port}"]),
@@ -204,11 +213,19 @@ def rss_bytes(pid: int) -> int:
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
-def wrk(url: str, seconds: float, connections: int, script: list[str] | None = None) -> dict[str, Any]:
+def wrk(
+    url: str, seconds: float, connections: int, script: list[str] | None = None
+) -> dict[str, Any]:
     """Run wrk on the client core; parse requests, req/s and latency percentiles."""
     taskset = ["taskset", "-c", CLIENT_CORE] if shutil.which("taskset") else []
     argv = taskset + [
-        "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s",
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "10s",
     ]
     if script:
         argv += ["-s", script[0], url, "--", *script[1:]]
@@ -223,7 +240,9 @@ def wrk(url: str, seconds: float, connections: int, script: list[str] | None = N
     match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     result["rps"] = float(match.group(1)) if match else 0.0
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
     result["errors"] = (int(errors.group(1)) if errors else 0) + (
         sum(map(int, socket_errors.groups())) if socket_errors else 0
     )
@@ -237,8 +256,13 @@ def wrk(url: str, seconds: float, connections: int, script: list[str] | None = N
     return result
 
 
-def measure(process: subprocess.Popen[bytes], url: str, seconds: float, connections: int,
-            script: list[str] | None = None) -> dict[str, Any]:
+def measure(
+    process: subprocess.Popen[bytes],
+    url: str,
+    seconds: float,
+    connections: int,
+    script: list[str] | None = None,
+) -> dict[str, Any]:
     """One wrk run with the server's CPU time and RSS around it."""
     cpu_before = cpu_seconds(process.pid)
     result = wrk(url, seconds, connections, script)
@@ -272,8 +296,11 @@ def idle_connections(process: subprocess.Popen[bytes], port: int, count: int) ->
     finally:
         for sock in socks:
             sock.close()
-    return {"connections": count, "rss_base_mb": base / 2**20,
-            "bytes_per_connection": (loaded - base) / count}
+    return {
+        "connections": count,
+        "rss_base_mb": base / 2**20,
+        "bytes_per_connection": (loaded - base) / count,
+    }
 
 
 def rss_growth(process: subprocess.Popen[bytes], url: str, rps: float) -> dict[str, Any]:
@@ -283,8 +310,10 @@ def rss_growth(process: subprocess.Popen[bytes], url: str, rps: float) -> dict[s
     second = wrk(url, max(2.0, 1_500_000 / rps), 50)
     rss_full = rss_bytes(process.pid)
     return {
-        "requests_first": first["requests"], "requests_total": first["requests"] + second["requests"],
-        "rss_after_first_mb": rss_half / 2**20, "rss_after_all_mb": rss_full / 2**20,
+        "requests_first": first["requests"],
+        "requests_total": first["requests"] + second["requests"],
+        "rss_after_first_mb": rss_half / 2**20,
+        "rss_after_all_mb": rss_full / 2**20,
         "growth_percent": (rss_full - rss_half) / rss_half * 100,
     }
 
@@ -298,13 +327,21 @@ SCENARIOS = {
     "plaintext": ("/", 64, [str(LUA / "pipeline.lua"), "16"]),
     "upload": ("/upload", 8, [str(LUA / "upload.lua"), "1048576"]),
 }
-LATENCY_SERVERS = ["httpaf-native", "httpaf-asgi", "uvicorn-httpaf", "uvicorn-httptools",
-                   "granian", "raw-httptools", "nginx"]
+LATENCY_SERVERS = [
+    "httpaf-native",
+    "httpaf-asgi",
+    "uvicorn-httpaf",
+    "uvicorn-httptools",
+    "granian",
+    "raw-httptools",
+    "nginx",
+]
 GROWTH_SERVERS = ["httpaf-native", "httpaf-asgi"]
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median, min and max of each figure over the rounds."""
+
     def stat(key: str) -> dict[str, float] | None:
         values = [r[key] for r in runs if r.get(key) is not None]
         if not values:
@@ -343,12 +380,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.servers:
         wanted = args.servers.split(",")
         table = [s for s in table if s.name in wanted]
-    scenarios = args.scenarios.split(",") if args.scenarios else list(SCENARIOS) + ["latency", "idle", "growth"]
+    scenarios = (
+        args.scenarios.split(",")
+        if args.scenarios
+        else list(SCENARIOS) + ["latency", "idle", "growth"]
+    )
     results: dict[str, Any] = {
         "meta": {
-            "date": time.strftime("%Y-%m-%d %H:%M:%S"), "rounds": args.rounds,
-            "seconds": args.seconds, "python": sys.version.split()[0],
-            "cpu": _cpu_model(), "cores": os.cpu_count(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "rounds": args.rounds,
+            "seconds": args.seconds,
+            "python": sys.version.split()[0],
+            "cpu": _cpu_model(),
+            "cores": os.cpu_count(),
         },
         "scenarios": {},
     }
@@ -371,9 +415,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     url = f"http://127.0.0.1:{by_name[name].port}{path}"
                     run_ = measure(processes[name], url, args.seconds, connections, script)
                     runs[name].append(run_)
-                    print(f"[{step}/{total}] {scenario:9} round {round_ + 1} {name:20} "
-                          f"{run_['rps']:>10,.0f} req/s  cpu {run_['cpu_us_per_request'] or 0:6.1f} µs/req",
-                          flush=True)
+                    cpu = run_["cpu_us_per_request"] or 0
+                    print(
+                        f"[{step}/{total}] {scenario:9} round {round_ + 1} {name:20} "
+                        f"{run_['rps']:>10,.0f} req/s  cpu {cpu:6.1f} µs/req",
+                        flush=True,
+                    )
             results["scenarios"][scenario] = {n: summarize(r) for n, r in runs.items() if r}
         hello = results["scenarios"].get("hello", {})
         if "latency" in scenarios and "uvicorn-httptools" in hello:
@@ -384,8 +431,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 url = f"http://127.0.0.1:{by_name[name].port}/"
                 one = wrk(url, args.seconds * 2, 1000, [str(LUA / "rate.lua"), str(rate), "1000"])
                 results["scenarios"]["latency"]["servers"][name] = {
-                    "percentiles_ms": {k: v / 1e3 for k, v in one.get("rate", {}).get("percentiles_us", {}).items()},
-                    "requests": one["requests"], "errors": one["errors"],
+                    "percentiles_ms": {
+                        k: v / 1e3 for k, v in one.get("rate", {}).get("percentiles_us", {}).items()
+                    },
+                    "requests": one["requests"],
+                    "errors": one["errors"],
                 }
         if "idle" in scenarios:
             results["scenarios"]["idle"] = {}
@@ -443,42 +493,64 @@ def markdown(results: dict[str, Any]) -> str:
         ref = data.get("uvicorn-httptools", {}).get("rps", {}) or {}
         raw = data.get("raw-httptools", {}).get("rps", {}) or {}
         raw_cpu = (data.get("raw-httptools", {}).get("cpu_us_per_request") or {}).get("median")
-        lines += [f"### {scenario}", "",
-                  "| server | req/s | × uvicorn+httptools | × raw | CPU µs/req | × raw CPU | p99 ms | RSS MB | errors |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"### {scenario}",
+            "",
+            "| server | req/s | × uvicorn+httptools | × raw | CPU µs/req | × raw CPU "
+            "| p99 ms | RSS MB | errors |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for name, s in sorted(data.items(), key=lambda kv: -(kv[1]["rps"] or {}).get("median", 0)):
             rps = s["rps"] or {}
             cpu = (s["cpu_us_per_request"] or {}).get("median")
+            median = rps.get("median")
+            spread = f"({rps.get('min', 0):,.0f}–{rps.get('max', 0):,.0f})"
             lines.append(
-                f"| {name} | {rps.get('median', 0):,.0f} ({rps.get('min', 0):,.0f}–{rps.get('max', 0):,.0f}) "
-                f"| {ratio(rps.get('median'), ref.get('median'))} | {ratio(rps.get('median'), raw.get('median'))} "
+                f"| {name} | {median or 0:,.0f} {spread} "
+                f"| {ratio(median, ref.get('median'))} | {ratio(median, raw.get('median'))} "
                 f"| {cpu or 0:.1f} | {ratio(cpu, raw_cpu)} | {s['p99_ms'] or 0:.2f} "
                 f"| {(s['rss_mb'] or {}).get('median', 0):.1f} | {s['errors']} |"
             )
         lines.append("")
     latency = results["scenarios"].get("latency")
     if latency:
-        lines += [f"### latency at a fixed {latency['rate']:,} req/s, 1000 connections (ms)", "",
-                  "| server | p50 | p90 | p99 | p99.9 | errors |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"### latency at a fixed {latency['rate']:,} req/s, 1000 connections (ms)",
+            "",
+            "| server | p50 | p90 | p99 | p99.9 | errors |",
+            "|---|---|---|---|---|---|",
+        ]
         for name, s in latency["servers"].items():
             p = s["percentiles_ms"]
-            lines.append(f"| {name} | {p.get('50', 0):.2f} | {p.get('90', 0):.2f} | {p.get('99', 0):.2f} "
-                         f"| {p.get('99.9', 0):.2f} | {s['errors']} |")
+            lines.append(
+                f"| {name} | {p.get('50', 0):.2f} | {p.get('90', 0):.2f} | {p.get('99', 0):.2f} "
+                f"| {p.get('99.9', 0):.2f} | {s['errors']} |"
+            )
         lines.append("")
     idle = results["scenarios"].get("idle")
     if idle:
-        lines += ["### memory per idle keep-alive connection", "", "| server | bytes/connection | base RSS MB |",
-                  "|---|---|---|"]
+        lines += [
+            "### memory per idle keep-alive connection",
+            "",
+            "| server | bytes/connection | base RSS MB |",
+            "|---|---|---|",
+        ]
         for name, s in sorted(idle.items(), key=lambda kv: kv[1]["bytes_per_connection"]):
             lines.append(f"| {name} | {s['bytes_per_connection']:,.0f} | {s['rss_base_mb']:.1f} |")
         lines.append("")
     growth = results["scenarios"].get("growth")
     if growth:
-        lines += ["### RSS growth between ~0.5M and ~2M requests", "",
-                  "| server | requests | RSS at first mark MB | RSS at end MB | growth |", "|---|---|---|---|---|"]
+        lines += [
+            "### RSS growth between ~0.5M and ~2M requests",
+            "",
+            "| server | requests | RSS at first mark MB | RSS at end MB | growth |",
+            "|---|---|---|---|---|",
+        ]
         for name, s in growth.items():
-            lines.append(f"| {name} | {s['requests_total']:,} | {s['rss_after_first_mb']:.1f} "
-                         f"| {s['rss_after_all_mb']:.1f} | {s['growth_percent']:+.1f}% |")
+            lines.append(
+                f"| {name} | {s['requests_total']:,} | {s['rss_after_first_mb']:.1f} "
+                f"| {s['rss_after_all_mb']:.1f} | {s['growth_percent']:+.1f}% |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -495,11 +567,14 @@ def charts(results: dict[str, Any]) -> list[Path]:
     if scenarios:
         fig, axes = plt.subplots(len(scenarios), 1, figsize=(10, 3.2 * len(scenarios)))
         axes = [axes] if len(scenarios) == 1 else axes
-        for ax, scenario in zip(axes, scenarios):
+        for ax, scenario in zip(axes, scenarios, strict=True):
             data = results["scenarios"][scenario]
             names = sorted(data, key=lambda n: (data[n]["rps"] or {}).get("median", 0))
             values = [(data[n]["rps"] or {}).get("median", 0) for n in names]
-            colors = ["#d62728" if n.startswith(("httpaf", "uvicorn-httpaf")) else "#7f7f7f" for n in names]
+            colors = [
+                "#d62728" if n.startswith(("httpaf", "uvicorn-httpaf")) else "#7f7f7f"
+                for n in names
+            ]
             ax.barh(names, values, color=colors)
             ax.set_title(f"{scenario}: requests/s (median)")
             for y, v in enumerate(values):
@@ -535,9 +610,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--servers", help="comma-separated server names")
-    parser.add_argument("--scenarios", help="comma-separated: hello,alice,plaintext,upload,latency,idle,growth")
+    parser.add_argument(
+        "--scenarios", help="comma-separated: hello,alice,plaintext,upload,latency,idle,growth"
+    )
     parser.add_argument("--idle", type=int, default=2000, help="idle connections to open")
-    parser.add_argument("--quick", action="store_true", help="2 rounds of 3 s, 500 idle connections")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 rounds of 3 s, 500 idle connections"
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.seconds, args.idle = 2, 3.0, 500

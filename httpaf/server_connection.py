@@ -28,8 +28,9 @@ from .headers import Headers
 from .message import EndOfMessage, Request, Response
 from .operation import CLOSE, READ, UPGRADE, YIELD, Closed, Operation, Write
 from .parser import RequestParser
-from .reqd import _COMPLETE, _STREAMING
 from .reqd import (
+    _COMPLETE,
+    _STREAMING,
     ErrorHandler,
     Reqd,
     StartResponse,

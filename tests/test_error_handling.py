@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol_helpers import Runtime, get, request_bytes
-
 from httpaf import Response, ServerConnection
+
+from protocol_helpers import Runtime, get, request_bytes
 
 
 def failing_error_handler_before_start(request: Any, error: Any, start_response: Any) -> None:

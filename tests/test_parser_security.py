@@ -218,7 +218,7 @@ def test_item_5_transfer_encoding_whitespace(
     run(wire, data, status)
 
 
-# -- 6. Chunked on HTTP/1.0 
+# -- 6. Chunked on HTTP/1.0
 
 ITEM_6 = [
     ("chunked", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
@@ -236,7 +236,7 @@ def test_item_6_chunked_http_1_0(wire: SimpleNamespace, data: bytes, status: int
     run(wire, data, status)
 
 
-# -- 7. Bare LF and bare CR 
+# -- 7. Bare LF and bare CR
 
 ITEM_7 = [
     ("LF ending the request line", b"GET / HTTP/1.1\n" + HOST + b"\r\n", 400),
@@ -272,7 +272,7 @@ def test_item_7_bare_lf_and_cr(wire: SimpleNamespace, data: bytes, status: int |
     run(wire, data, status)
 
 
-# -- 8. Field names 
+# -- 8. Field names
 
 ITEM_8 = [
     ("space before colon", head(b"X : y"), 400),
@@ -306,7 +306,7 @@ def test_item_8_underscore_is_not_a_dash(wire: SimpleNamespace) -> None:
     assert isinstance(events[1], tuple) and events[1][1] == 400  # "hello" is no request
 
 
-# -- 9. Field values 
+# -- 9. Field values
 
 ITEM_9 = [
     *[(f"{ch!r} in a value", head(b"X: a" + ch + b"b"), 400)
@@ -328,7 +328,7 @@ def test_item_9_field_values(wire: SimpleNamespace, data: bytes, status: int | N
     run(wire, data, status)
 
 
-# -- 10. The request line 
+# -- 10. The request line
 
 ITEM_10 = [
     ("lower-case method", b"get / HTTP/1.1\r\n" + HOST + b"\r\n", OK),
@@ -380,7 +380,7 @@ def test_item_10_request_line(wire: SimpleNamespace, data: bytes, status: int | 
         assert events[0].method == method  # never case-folded
 
 
-# -- 11. Chunk sizes 
+# -- 11. Chunk sizes
 
 
 def chunks(body: bytes) -> bytes:
@@ -429,7 +429,7 @@ def test_item_11_body_limit_applies_before_the_data(wire: SimpleNamespace) -> No
     assert events[1:] == [b"hello", ("error", 413, events[-1][2])]
 
 
-# -- 12. Chunk extensions 
+# -- 12. Chunk extensions
 
 ITEM_12 = [
     ("name", chunks(b"1;a\r\nx\r\n0\r\n\r\n"), OK),
@@ -471,7 +471,7 @@ def test_item_12_chunk_extensions(wire: SimpleNamespace, data: bytes, status: in
         assert parse_all(wire.RequestParser(), data, split=split) == events, split
 
 
-# -- 13. Chunk data framing and truncation 
+# -- 13. Chunk data framing and truncation
 
 ITEM_13 = [
     ("data longer than its size", chunks(b"1\r\nxx\r\n0\r\n\r\n"), False, 400),
@@ -508,7 +508,7 @@ def test_item_13_without_eof_a_truncated_body_waits(wire: SimpleNamespace) -> No
     assert parse_all(wire.RequestParser(), chunks(b"3\r\nabc\r\n0\r\n"))[-1] is None
 
 
-# -- 14. Trailers 
+# -- 14. Trailers
 
 FORBIDDEN = [b"Host", b"Content-Length", b"TE", b"Transfer-Encoding", b"Trailer",
              b"Authorization", b"host", b"CONTENT-LENGTH", b"te", b"transfer-encoding",
@@ -558,7 +558,7 @@ def test_forbidden_trailers_constant(wire: SimpleNamespace) -> None:
         assert name.decode() in names
 
 
-# -- 18. Limits 
+# -- 18. Limits
 
 SMALL = Config(max_request_line=64, max_field_size=64, max_head_size=256, max_headers=4,
                max_body_size=16, max_chunk_line=32, max_trailer_size=64, max_trailers=2)

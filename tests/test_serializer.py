@@ -412,7 +412,7 @@ def test_write_request_head(wire: SimpleNamespace, request_: Request, expected: 
     assert joined(s) == expected
 
 
-# -- chunks 
+# -- chunks
 
 
 @pytest.mark.parametrize(
@@ -468,7 +468,7 @@ def test_write_last_chunk(wire: SimpleNamespace, trailers: Any, expected: bytes)
     assert joined(s) == b"1\r\nx\r\n" + expected
 
 
-# -- refusing what could inject 
+# -- refusing what could inject
 
 CTLS = ["\r", "\n", "\x00", "\x01", "\x07", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\x7f"]
 

@@ -1,6 +1,6 @@
 """httpaf's native API: the handler answers from shared, zero-copy bodies.
 
-    python -m benchmarks.servers.httpaf_native --port 8080   (HTTPAF_NO_EXTENSIONS=1 for pure)
+python -m benchmarks.servers.httpaf_native --port 8080   (HTTPAF_NO_EXTENSIONS=1 for pure)
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def handler(reqd: Reqd) -> None:
             body.schedule_read(on_read, on_eof)
 
         def on_eof() -> None:
-            reqd.respond_with_bytes(Response(200, [("Content-Type", "text/plain")]), b"".join(chunks))
+            reqd.respond_with_bytes(
+                Response(200, [("Content-Type", "text/plain")]), b"".join(chunks)
+            )
 
         body.schedule_read(on_read, on_eof)
         return
