@@ -29,6 +29,7 @@ ifneq ($(PYX),)
 endif
 	$(PY) -m pytest -q
 	HTTPAF_NO_EXTENSIONS=1 $(PY) -m pytest -q
+	$(MAKE) test-uvicorn
 
 serve: install
 	$(PY) examples/hello.py --host 127.0.0.1 --port 8080
@@ -104,7 +105,7 @@ soak: install
 # httpaf.uvicorn:HttpafProtocol: a tests/protocols/conftest.py dropped next to them
 # overrides the http_protocol_cls fixture. Prints pytest's pass/fail/skip counts.
 UVICORN_VERSION ?= 0.54.0
-UVICORN_TEST_DEPS = pytest anyio websockets wsproto httpx trustme 'uvicorn==$(UVICORN_VERSION)'
+UVICORN_TEST_DEPS = pytest anyio websockets wsproto httpx trustme httptools 'uvicorn==$(UVICORN_VERSION)'
 test-uvicorn: install
 	@$(PY) -m pip install -q $(UVICORN_TEST_DEPS)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
