@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import ssl as _ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -62,6 +63,9 @@ __all__ = [
 LINGER_SECONDS = 2.0
 
 _SMALL_WRITE = 65536
+
+#: How often a connection whose reading is paused checks that its peer is still there.
+PROBE_SECONDS = 0.5
 
 # What a server connection's timer is waiting for (see ``_ServerProtocol``).
 _TIMER_NONE = AWAIT_NOTHING
@@ -132,6 +136,7 @@ class _Driver(asyncio.BufferedProtocol):
         # called with the bytes read and not consumed.
         self._handoff: Callable[[bytes], None] | None = None
         self._linger: Any = None
+        self._probe: Any = None  # the liveness check while reading is paused
         self._finished = False  # closed, lost or handed over
         self._closed: asyncio.Future[None] | None = None
 
@@ -216,6 +221,9 @@ class _Driver(asyncio.BufferedProtocol):
         self._reader_done = self._writer_done = True
         if self._linger is not None:
             self._linger.cancel()
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
         self._connection_ended()
         conn = self.conn
         if conn is not None and not conn.is_closed:
@@ -317,6 +325,31 @@ class _Driver(asyncio.BufferedProtocol):
         self._writer_wanted = True
         self._pump()
 
+    def _start_probe(self) -> None:
+        """Check now and then that the peer is still there while reading is paused.
+
+        A paused transport does not read, so it never sees the peer's reset: a
+        request whose handler never answers would keep the connection for ever. The
+        socket's pending error (ECONNRESET after an RST) tells without reading.
+        """
+        if self._probe is None and not self._lost:
+            self._probe = self.loop.call_later(PROBE_SECONDS, self._probe_peer)
+
+    def _probe_peer(self) -> None:
+        self._probe = None
+        transport = self._transport
+        if self._lost or transport is None or not self._reading_paused:
+            return
+        sock = transport.get_extra_info("socket")
+        try:
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if sock else 0
+        except (OSError, AttributeError, TypeError):
+            error = 0
+        if error:
+            transport.abort()  # connection_lost then releases the connection
+        else:
+            self._start_probe()
+
     def _settle(self, op: Any) -> None:
         """The read loop stopped on ``op`` (READ: waiting for the peer): a timer hook."""
 
@@ -369,6 +402,7 @@ class _Driver(asyncio.BufferedProtocol):
                     ):
                         self._reading_paused = True
                         transport.pause_reading()
+                        self._start_probe()
                     if not self._reader_waiting:
                         self._reader_waiting = True
                         conn.yield_reader(self._wake_reader)

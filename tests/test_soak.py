@@ -2,7 +2,7 @@
 
 The full run is ``make soak MINUTES=10``. This one checks that the script works and
 that 15 s of keep-alive, pipelined, chunked, large, malformed and reset traffic leave
-the echo server with a flat RSS after warm-up and its fds back at baseline. It asserts
+the echo server with no runaway RSS after warm-up and its fds back at baseline. It asserts
 no timings; the load is bounded by time and stops by itself.
 """
 
@@ -25,7 +25,10 @@ def test_short_soak_leaves_no_growth_and_no_open_fds() -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
-        [sys.executable, str(SOAK), "--seconds", "15", "--chart", ""],
+        # 15 s is too short for the 5% RSS limit of the real soak (1 MiB echoes in
+        # flight swing RSS by more than that between 5 s windows): here the growth
+        # bound only catches a leak; fds, failures and the 10-minute run do the rest.
+        [sys.executable, str(SOAK), "--seconds", "15", "--chart", "", "--max-growth", "30"],
         capture_output=True,
         text=True,
         timeout=180,
