@@ -33,7 +33,6 @@ import logging
 import os
 import queue
 import select
-import signal
 import socket
 import ssl as _ssl
 import stat
@@ -47,7 +46,8 @@ from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
-from .asyncio import Server, _ServerProtocol, new_event_loop
+from . import asyncio as _runtime
+from .asyncio import Server, _ServerProtocol
 from .body import BodyWriter
 from .config import Config
 from .errors import StateError
@@ -1248,24 +1248,8 @@ def run(
     ``options`` are those of :func:`serve` (``timeout_graceful_shutdown`` included);
     ``ready(server)`` is called once listening.
     """
-    loop = new_event_loop(use_uvloop)
-    try:
-        asyncio.set_event_loop(loop)
-
-        async def main() -> None:
-            server = await serve(app, host, port, **options)
-            stop = asyncio.Event()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.add_signal_handler(sig, stop.set)
-            try:
-                if ready is not None:
-                    ready(server)
-                await stop.wait()
-            finally:
-                await server.shutdown()
-
-        loop.run_until_complete(main())
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+    _runtime._run_until_signal(
+        lambda: serve(app, host, port, **options),
+        use_uvloop,
+        ready,  # type: ignore[arg-type]
+    )
