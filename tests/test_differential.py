@@ -14,13 +14,14 @@ import os
 from typing import Any
 
 import pytest
+from fuzz import harness
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from httpaf.config import Config
-from httpaf.errors import ParseError, StateError
+from httpaf.errors import StateError
 from httpaf.headers import Headers
-from httpaf.message import EndOfMessage, Request, Response
+from httpaf.message import Request, Response
 
 try:
     CY_PARSER: Any = importlib.import_module("httpaf._parser")
@@ -37,65 +38,10 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-SMALL = Config(
-    max_request_line=64,
-    max_field_size=64,
-    max_head_size=256,
-    max_headers=6,
-    max_chunk_line=32,
-    max_trailer_size=64,
-    max_trailers=3,
-    max_body_size=512,
-)
+# The small limits and the runtime-like driver are the fuzzer's (tests/fuzz/harness.py).
+SMALL = harness.SMALL
 CONFIGS = [Config(), SMALL]
-
-
-# -- describing what a parser does ------------------------------------------------------
-
-
-def describe(event: Any) -> Any:
-    """An event as plain data that compares across implementations."""
-    if event is None:
-        return None
-    if isinstance(event, memoryview):
-        return ("data", bytes(event))
-    if isinstance(event, EndOfMessage):
-        return ("end", None if event.trailers is None else event.trailers.to_list())
-    if isinstance(event, Request):
-        return ("request", str(event.method), event.target, str(event.version), event.headers.to_list())
-    if isinstance(event, Response):
-        return ("response", int(event.status), event.reason, str(event.version), event.headers.to_list())
-    return ("other", repr(event))
-
-
-def run_parser(parser: Any, reads: list[bytes], eof: bool) -> list[Any]:
-    """Feed ``reads`` like a runtime (unconsumed bytes presented again); log everything."""
-    log: list[Any] = []
-    pending = bytearray()
-    for i, piece in enumerate(reads):
-        pending += piece
-        last = eof and i == len(reads) - 1
-        pos = 0
-        for _ in range(10_000):
-            try:
-                event = parser.parse(pending, pos, len(pending), last)
-            except ParseError as error:
-                log.append(("error", error.status, error.message, parser.consumed))
-                return log
-            log.append((describe(event), parser.consumed))
-            if event is not None:
-                log.append(
-                    ("attrs", parser.body_length, parser.keep_alive, parser.expect_continue, parser.upgrade)
-                    if isinstance(event, (Request, Response))
-                    else ("idle", parser.is_idle)
-                )
-            pos += parser.consumed
-            if event is None:
-                break
-        else:
-            raise AssertionError("parser made no progress")
-        del pending[:pos]
-    return log
+run_parser = harness.run_parser
 
 
 def both_parse(kind: str, config: Config, reads: list[bytes], eof: bool, method: str = "GET") -> None:
