@@ -7,14 +7,13 @@ parser waits for more input.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wire_helpers import parse_all
+from wire_helpers import parse_all, parse_pieces
 
 from httpaf.config import Config
 from httpaf.errors import ParseError
@@ -38,35 +37,6 @@ def chunked_head(target: str = "/") -> bytes:
 
 
 CHUNKED_REQ = req("POST", "/", [("Host", "h"), ("Transfer-Encoding", "chunked")])
-
-
-def parse_pieces(parser: Any, pieces: Iterable[bytes], eof: bool = False) -> list[Any]:
-    """Like ``parse_all``, for any number of reads (``eof`` with the last one)."""
-    pieces = list(pieces)
-    events: list[Any] = []
-    pending = bytearray()
-    for i, piece in enumerate(pieces):
-        pending += piece
-        pos = 0
-        while True:
-            try:
-                event = parser.parse(pending, pos, len(pending), eof and i == len(pieces) - 1)
-            except ParseError as error:
-                events.append(("error", error.status, error.message))
-                return events
-            pos += parser.consumed
-            if event is None:
-                break
-            if isinstance(event, memoryview):
-                event = bytes(event)
-                if events and isinstance(events[-1], bytes):
-                    events[-1] += event
-                    continue
-            events.append(event)
-        del pending[:pos]
-    if not events or not isinstance(events[-1], EndOfMessage) or pending:
-        events.append(None)
-    return events
 
 
 def is_error(events: list[Any], status: int) -> bool:
