@@ -10,18 +10,31 @@ latin-1 ``str`` objects' own storage, checked against lookup tables and copied w
 from collections import deque
 
 from cpython.bytearray cimport PyByteArray_AS_STRING
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.buffer cimport (
+    PyBUF_SIMPLE,
+    PyBuffer_IsContiguous,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
 from cpython.unicode cimport (
     PyUnicode_1BYTE_DATA,
     PyUnicode_1BYTE_KIND,
     PyUnicode_GET_LENGTH,
     PyUnicode_KIND,
 )
-from libc.string cimport memcpy
+from libc.limits cimport LLONG_MAX
+from libc.string cimport memcpy, memset
 
 from .errors import StateError
+from .message import CHUNKED, CLOSE_DELIMITED, response_head_framing
+from .method import Method
 from .status import Status
-from .version import HTTP_1_1
+from .version import HTTP_1_0, HTTP_1_1
+
+
+cdef extern from "Python.h":
+    Py_buffer* PyMemoryView_GET_BUFFER(object)
 
 __all__ = ["Serializer", "check_field", "check_reason"]
 
@@ -104,6 +117,173 @@ def check_reason(reason):
     cdef const unsigned char* p = _latin1(reason, &n, "reason phrase")
     if p == NULL or not _all_in(p, n, VALUE):
         raise ValueError(f"invalid character in reason phrase: {reason!r}")
+
+
+cdef bytes _status_line(response):
+    """``HTTP/1.1 200 OK\\r\\n``: precomputed for the standard codes and phrases."""
+    status = response.status
+    reason = response.reason
+    version = response.version
+    if not 100 <= status <= 999:
+        raise ValueError(f"status code {status} is not a three-digit number")
+    if version is HTTP_1_1:
+        entry = _STATUS_LINES.get(status)
+        if entry is not None and (<tuple>entry)[1] == reason:
+            return (<tuple>entry)[0]
+    check_reason(reason)
+    return f"{version} {int(status)} {reason}\r\n".encode("latin-1")
+
+
+# -- response framing (RFC 9112 §6.3, §9.3) for the usual heads -----------------------
+
+cdef long long CHUNKED_C = CHUNKED
+cdef long long CLOSE_DELIMITED_C = CLOSE_DELIMITED
+cdef object _HTTP_1_0 = HTTP_1_0
+cdef object _HTTP_1_1 = HTTP_1_1
+cdef object _M_GET = Method.GET
+cdef object _M_HEAD = Method.HEAD
+cdef unsigned char LOWER[256]
+
+for _c in range(256):
+    LOWER[_c] = _c + 32 if 65 <= _c <= 90 else _c
+
+
+cdef struct _Framing:
+    int status
+    bint discard  # no body bytes at all (HEAD, 1xx, 204, 304)
+    int te_count
+    bint chunked  # the last transfer coding is chunked
+    int cl_count
+    long long content_length
+    bint close  # a Connection token "close"
+    bint keep_alive  # a Connection token "keep-alive"
+
+
+cdef inline bint _ci_is(const unsigned char* p, Py_ssize_t n, const char* lower, Py_ssize_t m):
+    """ASCII case-insensitive equality with a lower-case literal."""
+    cdef Py_ssize_t i
+    if n != m:
+        return False
+    for i in range(n):
+        if LOWER[p[i]] != <unsigned char>lower[i]:
+            return False
+    return True
+
+
+cdef inline bint _blank(unsigned char c):
+    return c == 32 or c == 9
+
+
+cdef bint _last_coding_is_chunked(const unsigned char* v, Py_ssize_t n):
+    """Whether the value's last comma-separated element, stripped, is ``chunked``."""
+    cdef Py_ssize_t a = n, b
+    while a > 0 and v[a - 1] != b',':
+        a -= 1
+    b = n
+    while a < b and _blank(v[a]):
+        a += 1
+    while b > a and _blank(v[b - 1]):
+        b -= 1
+    return _ci_is(v + a, b - a, b"chunked", 7)
+
+
+cdef void _connection_tokens(const unsigned char* v, Py_ssize_t n, _Framing* f):
+    """Note ``close`` and ``keep-alive`` among a Connection value's tokens."""
+    cdef Py_ssize_t a = 0, b, e
+    while a <= n:
+        b = a
+        while b < n and v[b] != b',':
+            b += 1
+        e = b
+        while a < e and _blank(v[a]):
+            a += 1
+        while e > a and _blank(v[e - 1]):
+            e -= 1
+        if _ci_is(v + a, e - a, b"close", 5):
+            f.close = True
+        elif _ci_is(v + a, e - a, b"keep-alive", 10):
+            f.keep_alive = True
+        a = b + 1
+
+
+cdef bint _scan_framing(response, request_method, request_version, _Framing* f) except -1:
+    """Read the framing facts of ``response``; False where the pure rules must decide
+    (an unusual version or method, a Content-Length that is not one run of 1-19
+    digits, a framing field that is not latin-1, both TE and CL, ...)."""
+    cdef Py_ssize_t nlen, vlen, i
+    cdef const unsigned char* n
+    cdef const unsigned char* v
+    cdef unsigned long long digits
+    if response.version is not _HTTP_1_1:
+        return False
+    if not (request_version is None or request_version is _HTTP_1_1
+            or request_version is _HTTP_1_0):
+        return False
+    status = response.status
+    if not isinstance(status, int) or not 100 <= status <= 999:
+        return False
+    f.status = status
+    is_head = request_method is _M_HEAD or (
+        request_method is not _M_GET and request_method == "HEAD"
+    )
+    f.discard = is_head or f.status < 200 or f.status == 204 or f.status == 304
+    f.te_count = f.cl_count = 0
+    f.chunked = f.close = f.keep_alive = False
+    f.content_length = 0
+    for field in <list>response.headers._fields:
+        name = (<tuple>field)[0]
+        if type(name) is not str or PyUnicode_KIND(name) != PyUnicode_1BYTE_KIND:
+            continue  # not a framing name (and refused when the head is written)
+        nlen = PyUnicode_GET_LENGTH(name)
+        if nlen != 17 and nlen != 14 and nlen != 10:
+            continue
+        n = <const unsigned char*>PyUnicode_1BYTE_DATA(name)
+        value = (<tuple>field)[1]
+        if type(value) is not str or PyUnicode_KIND(value) != PyUnicode_1BYTE_KIND:
+            if (_ci_is(n, nlen, b"transfer-encoding", 17)
+                    or _ci_is(n, nlen, b"content-length", 14)
+                    or _ci_is(n, nlen, b"connection", 10)):
+                return False
+            continue
+        v = <const unsigned char*>PyUnicode_1BYTE_DATA(value)
+        vlen = PyUnicode_GET_LENGTH(value)
+        if _ci_is(n, nlen, b"transfer-encoding", 17):
+            f.te_count += 1
+            f.chunked = _last_coding_is_chunked(v, vlen)
+        elif _ci_is(n, nlen, b"content-length", 14):
+            f.cl_count += 1
+            if f.cl_count > 1 or vlen == 0 or vlen > 19:
+                return False
+            digits = 0
+            for i in range(vlen):
+                if not 48 <= v[i] <= 57:
+                    return False
+                digits = digits * 10 + (v[i] - 48)  # 19 digits fit unsigned 64 bits
+            if digits > <unsigned long long>LLONG_MAX:
+                return False
+            f.content_length = <long long>digits
+        elif _ci_is(n, nlen, b"connection", 10):
+            _connection_tokens(v, vlen, f)
+    if f.te_count and f.cl_count:
+        return False
+    return True
+
+
+cdef Py_ssize_t _format_field(char* out, const char* name, Py_ssize_t nlen, long long value):
+    """``name`` then ``value`` in decimal and CRLF, into ``out``; the length written."""
+    cdef char digits[24]
+    cdef int i = 24
+    memcpy(out, name, nlen)
+    while True:
+        i -= 1
+        digits[i] = <char>(48 + value % 10)
+        value //= 10
+        if value == 0:
+            break
+    memcpy(out + nlen, digits + i, 24 - i)
+    out[nlen + 24 - i] = b'\r'
+    out[nlen + 25 - i] = b'\n'
+    return nlen + 26 - i
 
 
 cdef class Serializer:
@@ -265,9 +445,12 @@ cdef class Serializer:
             self._write_pos += nlen + vlen + 4
         return 0
 
-    cdef int _write_head(self, bytes start_line, fields, extra) except -1:
-        """Validate every field, then copy the start line, the fields and the CRLF."""
-        cdef Py_ssize_t total = len(start_line) + 2
+    cdef int _write_head(
+        self, bytes start_line, fields, extra, const char* tail=NULL, Py_ssize_t tail_len=0
+    ) except -1:
+        """Validate every field, then copy the start line, the fields, ``extra``, the
+        already formatted ``tail`` fields and the CRLF."""
+        cdef Py_ssize_t total = len(start_line) + 2 + tail_len
         for name, value in fields:
             _check_field(name, value, &total)
         if extra:
@@ -278,6 +461,8 @@ cdef class Serializer:
         self._write_fields(fields)
         if extra:
             self._write_fields(extra)
+        if tail_len:
+            self._copy(tail, tail_len)
         self._copy(b"\r\n", 2)
         return 0
 
@@ -287,20 +472,68 @@ cdef class Serializer:
         Names must be tokens; CR, LF, NUL and other CTLs are refused in values and the
         reason phrase (``ValueError``), so nothing can be injected into the head.
         """
-        status = response.status
-        reason = response.reason
-        version = response.version
-        if not 100 <= status <= 999:
-            raise ValueError(f"status code {status} is not a three-digit number")
-        line = None
-        if version is HTTP_1_1:
-            entry = _STATUS_LINES.get(status)
-            if entry is not None and (<tuple>entry)[1] == reason:
-                line = (<tuple>entry)[0]
-        if line is None:
-            check_reason(reason)
-            line = f"{version} {int(status)} {reason}\r\n".encode("latin-1")
-        self._write_head(line, response.headers._fields, extra)
+        self._write_head(_status_line(response), response.headers._fields, extra)
+
+    def write_framed_response_head(
+        self, response, request_method, request_version, body_size, bint persistent,
+        bint keep_alive,
+    ):
+        """Frame ``response`` as a server sends it and copy its head.
+
+        What :func:`httpaf.message.response_head_framing` decides, computed in C for
+        the usual heads (anything else goes through that function, so results and
+        errors are the pure twin's). Returns ``(length, discard, persistent)``.
+        """
+        cdef _Framing f
+        cdef char tail[64]
+        cdef Py_ssize_t tail_len = 0
+        cdef long long length
+        memset(&f, 0, sizeof(f))
+        if not _scan_framing(response, request_method, request_version, &f):
+            return self._framed_slowly(
+                response, request_method, request_version, body_size, persistent, keep_alive
+            )
+        if f.te_count:
+            length = CHUNKED_C if f.chunked else CLOSE_DELIMITED_C
+            if f.chunked and request_version is _HTTP_1_0:
+                return self._framed_slowly(
+                    response, request_method, request_version, body_size, persistent,
+                    keep_alive,
+                )
+        elif f.cl_count:
+            length = f.content_length
+            if body_size is not None and body_size != length and not f.discard:
+                return self._framed_slowly(
+                    response, request_method, request_version, body_size, persistent,
+                    keep_alive,
+                )
+        elif body_size is not None:
+            length = body_size
+            if f.status >= 200 and f.status != 204 and f.status != 304:
+                tail_len = _format_field(tail, b"Content-Length: ", 16, length)
+        else:
+            length = CLOSE_DELIMITED_C
+        if f.discard:
+            length = 0
+        persistent = persistent and not f.close and length != CLOSE_DELIMITED_C
+        if persistent:
+            if request_version is _HTTP_1_0 and not f.keep_alive:
+                memcpy(tail + tail_len, b"Connection: keep-alive\r\n", 24)
+                tail_len += 24
+        elif keep_alive and not f.close:
+            memcpy(tail + tail_len, b"Connection: close\r\n", 19)
+            tail_len += 19
+        self._write_head(_status_line(response), response.headers._fields, None, tail, tail_len)
+        return length, f.discard, persistent
+
+    def _framed_slowly(
+        self, response, request_method, request_version, body_size, persistent, keep_alive
+    ):
+        length, discard, persistent, extra = response_head_framing(
+            response, request_method, request_version, body_size, persistent, keep_alive
+        )
+        self.write_response_head(response, extra)
+        return length, discard, persistent
 
     def write_request_head(self, request):
         """Copy the request line and header fields, checked like a response head."""
@@ -373,6 +606,57 @@ cdef class Serializer:
         self._flush_buffer()
         return list(self._queue)
 
+    def take(self, Py_ssize_t limit):
+        """All pending output as one ``bytes``, reported written at once.
+
+        For runtimes whose transport accepts whatever it is given (asyncio's): one
+        object to hand over instead of iovecs, copied since the buffers are reused.
+        ``None`` when nothing is pending or more than ``limit`` bytes are (then use
+        :meth:`operation` and :meth:`shift`).
+        """
+        cdef Py_ssize_t start = self._scheduled_pos, end = self._write_pos, total = 0
+        cdef Py_buffer* piece
+        cdef char* out
+        queue = self._queue
+        if not queue:
+            # Only copied bytes (the usual head and small body): one copy out.
+            total = end - start
+            if total == 0 or total > limit:
+                return None
+            data = PyBytes_FromStringAndSize(<const char*>self._data + start, total)
+            self._scheduled_pos = self._write_pos = 0
+            self._bytes_received += total
+            self._count_written(total)
+            return data
+        for view in queue:
+            piece = PyMemoryView_GET_BUFFER(view)
+            if not PyBuffer_IsContiguous(piece, b'C'):
+                return None  # a strided view someone scheduled: the iovec path copes
+            total += piece.len
+        total += end - start
+        if total > limit:
+            return None
+        data = PyBytes_FromStringAndSize(NULL, total)
+        out = PyBytes_AS_STRING(data)
+        for view in queue:
+            piece = PyMemoryView_GET_BUFFER(view)
+            memcpy(out, piece.buf, piece.len)
+            out += piece.len
+        memcpy(out, self._data + start, end - start)
+        queue.clear()
+        self._scheduled_pos = self._write_pos = 0
+        self._bytes_received += end - start
+        self._count_written(total)
+        return data
+
+    cdef int _count_written(self, Py_ssize_t n) except -1:
+        """``n`` more bytes are out: fire the flush callbacks they complete."""
+        self._bytes_written += n
+        flushed = self._flushed
+        while flushed and flushed[0][0] <= self._bytes_written:
+            flushed.popleft()[1]()
+        return 0
+
     def shift(self, Py_ssize_t n):
         """Drop the first ``n`` queued bytes (reported written) and fire callbacks."""
         if n < 0:
@@ -393,9 +677,7 @@ cdef class Serializer:
         if not queue and self._scheduled_pos == self._write_pos:
             # Everything handed out has been written: reuse the buffer from its start.
             self._scheduled_pos = self._write_pos = 0
-        flushed = self._flushed
-        while flushed and flushed[0][0] <= self._bytes_written:
-            flushed.popleft()[1]()
+        self._count_written(0)
 
     def close(self):
         """Refuse further writes; what is pending is still handed out."""

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable
 
 from .errors import StateError
 from .headers import Headers
-from .message import Request, Response
-from .version import HTTP_1_1
+from .message import Request, Response, response_head_framing
+from .version import HTTP_1_1, Version
 
 __all__ = ["Serializer", "check_field", "check_reason"]
 
@@ -187,6 +187,29 @@ class Serializer:
         parts.append("\r\n")
         self.write(_latin1("".join(parts), "response head"))
 
+    def write_framed_response_head(
+        self,
+        response: Response,
+        request_method: str,
+        request_version: Version | None,
+        body_size: int | None,
+        persistent: bool,
+        keep_alive: bool,
+    ) -> tuple[int, bool, bool]:
+        """Frame ``response`` as a server sends it and copy its head.
+
+        :func:`httpaf.message.response_head_framing` decides (``body_size`` is the
+        size of a body given whole, ``persistent`` whether the exchange may keep the
+        connection so far, ``keep_alive`` whether the client asked to); the head goes
+        out with the fields it adds. Returns ``(length, discard, persistent)``.
+        ``ValueError`` (nothing written) for contradictory framing or invalid fields.
+        """
+        length, discard, persistent, extra = response_head_framing(
+            response, request_method, request_version, body_size, persistent, keep_alive
+        )
+        self.write_response_head(response, extra)
+        return length, discard, persistent
+
     def write_request_head(self, request: Request) -> None:
         """Copy the request line and header fields, checked like a response head."""
         method, target = str(request.method), request.target
@@ -241,6 +264,25 @@ class Serializer:
         """
         self._flush_buffer()
         return list(self._queue)
+
+    def take(self, limit: int) -> bytes | None:
+        """All pending output as one ``bytes``, reported written at once.
+
+        For runtimes whose transport accepts whatever it is given (asyncio's): one
+        object to hand over instead of iovecs, copied since the buffers are reused.
+        ``None`` when nothing is pending or more than ``limit`` bytes are (then use
+        :meth:`operation` and :meth:`shift`).
+        """
+        self._flush_buffer()
+        queue = self._queue
+        if not queue:
+            return None
+        total = sum(map(len, queue))
+        if total > limit or not all(view.c_contiguous for view in queue):
+            return None  # (a strided view someone scheduled: the iovec path copes)
+        data = b"".join(queue)
+        self.shift(total)
+        return data
 
     def shift(self, n: int) -> None:
         """Drop the first ``n`` queued bytes (reported written) and fire callbacks."""

@@ -318,12 +318,14 @@ class _Driver(asyncio.BufferedProtocol):
         self._reader_waiting = False
         self._fresh = True
         self._reader_wanted = True
-        self._pump()
+        if not self._busy:
+            self._pump()
 
     def _wake_writer(self) -> None:
         self._writer_waiting = False
         self._writer_wanted = True
-        self._pump()
+        if not self._busy:
+            self._pump()
 
     def _start_probe(self) -> None:
         """Check now and then that the peer is still there while reading is paused.
@@ -447,6 +449,10 @@ class _Driver(asyncio.BufferedProtocol):
             return
         while not self._write_paused and not self._sending_file:
             try:
+                # The usual case: a little output, handed over as one bytes object.
+                data = conn.take_output(_SMALL_WRITE)
+                if data is not None:
+                    transport.write(data)
                 op = conn.next_write_operation()
                 if self._writer_done:
                     return
@@ -582,6 +588,54 @@ class _ServerProtocol(_Driver):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._connections.add(self)
         super().connection_made(transport)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._reading and not self._busy and not self._reader_done:
+            self._end += nbytes
+            self._active = True
+            self._read_steadily()
+        else:
+            super().buffer_updated(nbytes)
+
+    def _read_steadily(self) -> None:
+        """Bytes for a connection that waits for nothing else: the usual case, short.
+
+        It does what the two loops would do (feed the bytes, write what the handlers
+        answered, wait for more) without asking for each operation; whenever the
+        connection ends up in any other state, the loops take over.
+        """
+        conn = self.conn
+        self._busy = True
+        self._reading = False
+        try:
+            start = self._start
+            end = self._end
+            consumed = conn.read(self._buf, start, end - start)
+            self._fed = consumed
+            start += consumed
+            if start == end:
+                self._start = self._end = 0
+            else:
+                self._start = start
+            data = conn.take_output(_SMALL_WRITE)
+            if data is not None:
+                self._transport.write(data)  # type: ignore[union-attr]
+            steady = conn.is_awaiting_input() and not self._write_paused and not self._lost
+            if steady and not self._writer_waiting:
+                self._writer_waiting = True
+                conn.yield_writer(self._wake_writer)
+        except Exception as error:  # an application error escaping the connection
+            conn.report_exn(error)
+            steady = False
+        finally:
+            self._busy = False
+        if steady and not self._reader_wanted:
+            self._writer_wanted = False
+            self._reading = True
+            self._settle(READ)
+        else:
+            self._reader_wanted = self._writer_wanted = True
+            self._pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)

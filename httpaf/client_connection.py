@@ -300,6 +300,15 @@ class ClientConnection:
             return UPGRADE
         return YIELD
 
+    def take_output(self, limit: int) -> bytes | None:
+        """The pending output as one ``bytes``, counted as written at once.
+
+        For runtimes whose transport accepts whatever it is given (asyncio's): it
+        saves the iovecs and the report. ``None`` when nothing is pending or more than
+        ``limit`` bytes are; :meth:`next_write_operation` then says what to do.
+        """
+        return self._serializer.take(limit)
+
     def report_write_result(self, result: int | Operation) -> None:
         """Report ``n`` bytes written, or :data:`~httpaf.operation.CLOSE`."""
         if result is CLOSE:

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .body import BodyReader, BodyWriter, byte_view
 from .errors import ParseError, StateError
 from .headers import Headers
 from .message import (
     CHUNKED,
-    CLOSE_DELIMITED,
     Request,
     Response,
-    is_chunked,
-    parse_content_length,
-    response_has_body,
 )
 from .serializer import Serializer
-from .version import HTTP_1_0, HTTP_1_1, Version
 
 if TYPE_CHECKING:
     from .server_connection import ServerConnection
@@ -67,78 +62,6 @@ def default_error_handler(
     )
     writer.write(body)
     writer.close()
-
-
-def framing_fields(headers: Headers) -> tuple[list[str], list[str], list[str]]:
-    """``(transfer-encoding values, content-length values, connection tokens)``.
-
-    One pass over the fields, lower-casing only names of the right lengths: this runs
-    for every response.
-    """
-    te: list[str] = []
-    cl: list[str] = []
-    tokens: list[str] = []
-    for name, value in headers:
-        size = len(name)
-        if size == 17 or size == 14 or size == 10:
-            lname = name.lower()
-            if lname == "transfer-encoding":
-                te.append(value)
-            elif lname == "content-length":
-                cl.append(value)
-            elif lname == "connection":
-                tokens.extend(t.strip(" \t").lower() for t in value.split(","))
-    return te, cl, tokens
-
-
-def frame_response(
-    response: Response, request_method: str, request_version: Any, body_size: int | None
-) -> tuple[int, bool, list[tuple[str, str]], list[str]]:
-    """How a response's body goes out: ``(length, discard, extra_fields, tokens)``.
-
-    ``length`` is a byte count, CHUNKED or CLOSE_DELIMITED; ``discard`` means the
-    response carries no body bytes at all (HEAD, 1xx, 204, 304). ``body_size`` is the
-    size of a body given whole, which becomes ``Content-Length`` when none is set.
-    ``tokens`` are the response's Connection tokens, lower-cased. Raises ``ValueError``
-    for framing fields that contradict each other or the body.
-    """
-    status = response.status
-    discard = not response_has_body(status, request_method)
-    te, cl, tokens = framing_fields(response.headers)
-    extra: list[tuple[str, str]] = []
-    if te and cl:
-        raise ValueError("a response must not have both Transfer-Encoding and Content-Length")
-    if te:
-        length = CHUNKED if is_chunked(te, strict=False) else CLOSE_DELIMITED
-        if length == CHUNKED and request_version == HTTP_1_0:
-            raise ValueError("an HTTP/1.0 client cannot read a chunked response")
-    elif cl:
-        try:
-            length = parse_content_length(cl)
-        except ParseError as error:
-            raise ValueError(f"response {error.message}") from None
-        if body_size is not None and body_size != length and not discard:
-            raise ValueError(f"Content-Length {length} does not match a body of {body_size} bytes")
-    elif body_size is not None:
-        length = body_size
-        if status >= 200 and status != 204 and status != 304:
-            extra.append(("Content-Length", str(body_size)))
-    else:
-        length = CLOSE_DELIMITED
-    if discard:
-        length = 0
-    return length, discard, extra, tokens
-
-
-def keeps_alive(version: Version, tokens: list[str]) -> bool:
-    """RFC 9112 §9.3 from already split Connection tokens."""
-    if "close" in tokens:
-        return False
-    if version is HTTP_1_1:
-        return True
-    if version == HTTP_1_0:
-        return "keep-alive" in tokens
-    return version >= HTTP_1_1
 
 
 class Reqd:
@@ -239,8 +162,12 @@ class Reqd:
 
         ``Content-Length`` is added when the response has no framing fields.
         """
-        self._check_can_respond()
-        data = body.encode() if isinstance(body, str) else byte_view(body)
+        if self._state != _WAITING or self._error is not None:
+            self._check_can_respond()
+        if type(body) is bytes:
+            data: bytes | bytearray | memoryview = body
+        else:
+            data = body.encode() if isinstance(body, str) else byte_view(body)
         self._respond_whole(response, data, True)
 
     def respond_with_bytes(self, response: Response, body: bytes | bytearray | memoryview) -> None:
@@ -248,8 +175,9 @@ class Reqd:
 
         Leave ``body`` unchanged until the connection has written it.
         """
-        self._check_can_respond()
-        self._respond_whole(response, byte_view(body), False)
+        if self._state != _WAITING or self._error is not None:
+            self._check_can_respond()
+        self._respond_whole(response, body if type(body) is bytes else byte_view(body), False)
 
     def respond_with_streaming(
         self, response: Response, flush_headers_immediately: bool = False
@@ -327,24 +255,20 @@ class Reqd:
         if response.status < 200 and not force:
             raise ValueError("1xx responses are sent by the connection, not the handler")
         request = self.request
-        length, discard, extra, tokens = frame_response(
-            response, request.method, request.version, body_size
+        # The client may still wait for 100 Continue: it cannot be trusted to send the
+        # body (or to skip it), so the connection ends with this response.
+        awaiting_continue = (
+            self._expect_continue and not self._continue_sent and not self.body.at_eof
         )
-        persistent = (
-            self.persistent and keeps_alive(response.version, tokens) and length != CLOSE_DELIMITED
-        )
-        if self._expect_continue and not self._continue_sent and not self.body.at_eof:
-            # The client may still be waiting for 100 Continue: it cannot be trusted to
-            # send the body (or to skip it), so the connection ends with this response.
-            persistent = False
-        if persistent:
-            if request.version == HTTP_1_0 and "keep-alive" not in tokens:
-                extra.append(("Connection", "keep-alive"))
-        elif self._keep_alive and "close" not in tokens:
-            # The client expects the connection to stay: tell it that it will not.
-            extra.append(("Connection", "close"))
         # Nothing is written (and nothing changes) if the head is refused.
-        serializer.write_response_head(response, extra)
+        length, discard, persistent = serializer.write_framed_response_head(
+            response,
+            request.method,
+            request.version,
+            body_size,
+            self.persistent and not awaiting_continue,
+            self._keep_alive,
+        )
         self.persistent = persistent
         self._response = response
         self._state = _STREAMING

@@ -36,7 +36,6 @@ from .reqd import (
     StartResponse,
     default_error_handler,
     error_status,
-    frame_response,
 )
 from .serializer import Serializer
 
@@ -125,6 +124,22 @@ class ServerConnection:
         if self._queue:
             return AWAIT_NOTHING
         return AWAIT_REQUEST if self._parser.is_idle else AWAIT_HEAD
+
+    def is_awaiting_input(self) -> bool:
+        """Whether the connection only waits for bytes: no request in progress,
+        nothing to write, both sides open.
+
+        Then :meth:`next_read_operation` is ``READ`` and :meth:`next_write_operation`
+        ``YIELD``; a runtime may skip asking them.
+        """
+        serializer = self._serializer
+        return not (
+            self._queue
+            or self._reader_closed
+            or self._parse_error is not None
+            or serializer.has_pending_output
+            or serializer.is_closed
+        )
 
     # -- reading ---------------------------------------------------------------------
 
@@ -335,7 +350,8 @@ class ServerConnection:
             # started by ``_on_request``, not a second time here.
             if queue:
                 self._start(queue[0])
-            self._wake_reader()
+            if self._reader_waiter is not None:
+                self._wake_reader()
         if self._parse_error is not None:
             error, self._parse_error = self._parse_error, None
             self._connection_error(error)
@@ -383,6 +399,15 @@ class ServerConnection:
         if self._queue and self._queue[0].upgraded:
             return UPGRADE
         return YIELD
+
+    def take_output(self, limit: int) -> bytes | None:
+        """The pending output as one ``bytes``, counted as written at once.
+
+        For runtimes whose transport accepts whatever it is given (asyncio's): it
+        saves the iovecs and the report. ``None`` when nothing is pending or more than
+        ``limit`` bytes are; :meth:`next_write_operation` then says what to do.
+        """
+        return self._serializer.take(limit)
 
     def report_write_result(self, result: int | Operation) -> None:
         """Report ``n`` bytes written, or :data:`~httpaf.operation.CLOSE` if the
@@ -446,10 +471,11 @@ class ServerConnection:
             if serializer.is_closed:
                 raise StateError("cannot write to closed writer")
             response = Response(status, headers)  # also accepts a list of pairs
-            length, discard, extra, _ = frame_response(response, "GET", None, None)
-            if "close" not in response.headers.get_tokens("connection"):
-                extra.append(("Connection", "close"))
-            serializer.write_response_head(response, extra)
+            # Not persistent, as if the client asked for persistence: the head says
+            # ``Connection: close`` unless it does already.
+            length, discard, _ = serializer.write_framed_response_head(
+                response, "GET", None, None, False, True
+            )
             started = True
             writer = BodyWriter(
                 serializer, length, self._wake_writer, self._error_body_closed, discard

@@ -22,6 +22,7 @@ from httpaf.config import Config
 from httpaf.errors import StateError
 from httpaf.headers import Headers
 from httpaf.message import Request, Response
+from httpaf.version import HTTP_1_0, HTTP_1_1, Version
 
 try:
     CY_PARSER: Any = importlib.import_module("httpaf._parser")
@@ -64,6 +65,19 @@ FIELD_NAMES = st.sampled_from(
 ) | TOKEN
 FIELD_VALUES = st.sampled_from(
     ["x", "5", "0", "chunked", "gzip, chunked", "close", "keep-alive", "Upgrade", "100-continue", " 3 ", "", "05"]
+) | VALUE
+
+# Response framing: the names and values that decide it, in odd cases and spellings.
+FRAMING_NAMES = st.sampled_from(
+    ["Content-Length", "content-length", "CONTENT-LENGTH", "Transfer-Encoding",
+     "transfer-encoding", "Connection", "CONNECTION", "X-Other-Field-17", "Content-Lengtx",
+     "Cont\u0130nt-Length", "Conn\xe9ction"]
+)
+FRAMING_VALUES = st.sampled_from(
+    ["5", "0", "05", "12", " 5", "5 ", "", "1,1", "99999999999999999999", "9223372036854775807",
+     "9223372036854775808", "\xb9", "chunked", "CHUNKED", "gzip, chunked", "chunked, gzip",
+     "chunked,", " chunked\t", "close", "Close", "keep-alive", "upgrade, close", "keep-alive ,x",
+     ",", "\u0100", "cl\x00ose"]
 ) | VALUE
 
 
@@ -189,8 +203,19 @@ WRITE_OPS = st.one_of(
     st.tuples(st.just("last_chunk"), st.lists(st.tuples(TOKEN, VALUE), max_size=2)),
     st.tuples(st.just("head"), st.tuples(st.integers(100, 999), st.lists(st.tuples(FIELD_NAMES | st.text(max_size=5), VALUE | st.text(max_size=5)), max_size=4))),
     st.tuples(st.just("request"), st.tuples(TOKEN | st.text(max_size=3), st.sampled_from(["/", "/x y", "*", ""]))),
+    st.tuples(st.just("framed"), st.tuples(
+        st.sampled_from([100, 101, 200, 204, 304, 404, 500, 999]),
+        st.lists(st.tuples(FRAMING_NAMES, FRAMING_VALUES), max_size=4),
+        st.sampled_from(["GET", "HEAD", "POST", "CONNECT"]),
+        st.sampled_from([None, HTTP_1_0, HTTP_1_1, Version(2, 0)]),
+        st.none() | st.integers(0, 30),
+        st.booleans(),
+        st.booleans(),
+        st.sampled_from([HTTP_1_1, HTTP_1_0]),
+    )),
     st.tuples(st.just("flush"), st.none()),
     st.tuples(st.just("shift"), st.integers(0, 400)),
+    st.tuples(st.just("take"), st.integers(0, 400)),
     st.tuples(st.just("close"), st.none()),
 )
 
@@ -214,6 +239,14 @@ def run_serializer(module: Any, buffer_size: int, ops: list[Any]) -> list[Any]:
             elif op == "request":
                 method, target = arg
                 serializer.write_request_head(Request(method, target, [("Host", "h")]))
+            elif op == "framed":
+                status, pairs, method, request_version, size, persistent, keep_alive, version = arg
+                log.append(serializer.write_framed_response_head(
+                    Response(status, pairs, version=version), method, request_version, size,
+                    persistent, keep_alive,
+                ))
+            elif op == "take":
+                log.append(("take", serializer.take(arg)))
             elif op == "flush":
                 serializer.flush(lambda i=i: log.append(("flushed", i)))
             elif op == "shift":

@@ -576,3 +576,117 @@ def test_refuse_bad_status(wire: SimpleNamespace, status: int) -> None:
 def test_accept_what_is_valid(wire: SimpleNamespace) -> None:
     wire.serializer.check_field("X-Ok", "visible \t text \x80\xff")
     wire.serializer.check_field("x", "")
+
+
+# -- take: the pending output as one bytes object -------------------------------------------
+
+
+def test_take_joins_copies_and_scheduled_views_and_counts_them_written(
+    wire: SimpleNamespace,
+) -> None:
+    s = wire.Serializer(8)
+    flushed: list[str] = []
+    assert s.take(100) is None  # nothing pending
+    s.write(b"head")
+    s.schedule(bytearray(b"-body-"))
+    s.flush(lambda: flushed.append("first"))
+    s.write(b"tail")
+    s.flush(lambda: flushed.append("second"))
+    assert s.take(13) is None  # over the limit: nothing taken
+    assert s.pending_bytes == 14 and flushed == []
+    data = s.take(14)
+    assert data == b"head-body-tail" and type(data) is bytes
+    assert flushed == ["first", "second"]
+    assert not s.has_pending_output and s.take(100) is None
+    s.write(b"again")
+    assert s.take(100) == b"again"
+
+
+def test_take_of_copies_alone_reuses_the_buffer(wire: SimpleNamespace) -> None:
+    s = wire.Serializer(16)
+    s.write(b"0123456789")
+    assert s.take(100) == b"0123456789"
+    s.write(b"abcdefghij")  # fits again: the buffer restarted at 0
+    assert out(s) == [b"abcdefghij"]
+
+
+def test_take_leaves_a_strided_view_to_the_iovec_path(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    s.schedule(memoryview(b"a-b-c")[::2])
+    assert s.take(100) is None
+    assert joined(s) == b"abc"
+
+
+# -- write_framed_response_head: framing and persistence decided with the head --------------
+
+HTTP_1_1 = Version(1, 1)
+FRAMED_CASES = [
+    # (status, fields, method, request version, body size, persistent, keep_alive,
+    #  result, head fields written after the status line)
+    (200, [("Content-Type", "t")], "GET", HTTP_1_1, 14, True, True,
+     (14, False, True), "Content-Type: t\r\nContent-Length: 14\r\n"),
+    (200, [("content-length", "3")], "GET", HTTP_1_1, None, True, True,
+     (3, False, True), "content-length: 3\r\n"),
+    (200, [("Connection", "Upgrade, CLOSE")], "GET", HTTP_1_1, 0, True, True,
+     (0, False, False), "Connection: Upgrade, CLOSE\r\nContent-Length: 0\r\n"),
+    (200, [], "GET", HTTP_1_0, 2, True, True,
+     (2, False, True), "Content-Length: 2\r\nConnection: keep-alive\r\n"),
+    (200, [("Connection", "keep-alive")], "GET", HTTP_1_0, 2, True, True,
+     (2, False, True), "Connection: keep-alive\r\nContent-Length: 2\r\n"),
+    (200, [], "GET", HTTP_1_1, None, True, True,
+     (-2, False, False), "Connection: close\r\n"),  # no length: ends the connection
+    (200, [("Transfer-Encoding", "gzip, chunked")], "GET", HTTP_1_1, None, True, True,
+     (-1, False, True), "Transfer-Encoding: gzip, chunked\r\n"),
+    (200, [("Transfer-Encoding", "chunked, gzip")], "GET", HTTP_1_1, None, True, False,
+     (-2, False, False), "Transfer-Encoding: chunked, gzip\r\n"),
+    (200, [("Content-Length", "9")], "HEAD", HTTP_1_1, None, True, True,
+     (0, True, True), "Content-Length: 9\r\n"),
+    (204, [], "GET", HTTP_1_1, 0, True, True, (0, True, True), ""),
+    (304, [], "GET", HTTP_1_1, 5, False, True, (0, True, False), "Connection: close\r\n"),
+    (200, [], "GET", None, None, False, True, (-2, False, False), "Connection: close\r\n"),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "fields", "method", "version", "size", "persistent", "keep_alive", "result",
+     "head"),
+    FRAMED_CASES,
+)
+def test_write_framed_response_head(
+    wire: SimpleNamespace, status: int, fields: list[tuple[str, str]], method: str,
+    version: Version | None, size: int | None, persistent: bool, keep_alive: bool,
+    result: tuple[int, bool, bool], head: str,
+) -> None:
+    s = wire.Serializer()
+    response = Response(status, fields)
+    assert s.write_framed_response_head(
+        response, method, version, size, persistent, keep_alive
+    ) == result
+    status_line = f"HTTP/1.1 {status} {response.reason}\r\n"
+    assert written(s) == (status_line + head + "\r\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("fields", "version", "size", "message"),
+    [
+        ([("Content-Length", "1"), ("Transfer-Encoding", "chunked")], HTTP_1_1, None,
+         "a response must not have both Transfer-Encoding and Content-Length"),
+        ([("Content-Length", "1"), ("Content-Length", "1")], HTTP_1_1, None,
+         "response multiple Content-Length fields"),
+        ([("Content-Length", "+1")], HTTP_1_1, None, "response invalid Content-Length: '+1'"),
+        ([("Content-Length", "4")], HTTP_1_1, 3,
+         "Content-Length 4 does not match a body of 3 bytes"),
+        ([("Transfer-Encoding", "chunked")], HTTP_1_0, None,
+         "an HTTP/1.0 client cannot read a chunked response"),
+        ([("Bad Name", "x")], HTTP_1_1, None, "invalid header field name: 'Bad Name'"),
+    ],
+)
+def test_write_framed_response_head_refuses_and_writes_nothing(
+    wire: SimpleNamespace, fields: list[tuple[str, str]], version: Version, size: int | None,
+    message: str,
+) -> None:
+    s = wire.Serializer()
+    with pytest.raises(ValueError) as caught:
+        s.write_framed_response_head(Response(200, fields), "GET", version, size, True, True)
+    assert str(caught.value) == message
+    assert not s.has_pending_output
