@@ -611,12 +611,15 @@ cdef class Serializer:
 
         For runtimes whose transport accepts whatever it is given (asyncio's): one
         object to hand over instead of iovecs, copied since the buffers are reused.
-        ``None`` when nothing is pending or more than ``limit`` bytes are (then use
-        :meth:`operation` and :meth:`shift`).
+        ``None`` when nothing is pending, when more than ``limit`` bytes are, or when
+        a flush callback waits (it must run after the bytes reach the transport): then
+        use :meth:`operation` and :meth:`shift`.
         """
         cdef Py_ssize_t start = self._scheduled_pos, end = self._write_pos, total = 0
         cdef Py_buffer* piece
         cdef char* out
+        if self._flushed:
+            return None  # its callbacks must run once the bytes reach the transport
         queue = self._queue
         if not queue:
             # Only copied bytes (the usual head and small body): one copy out.
@@ -626,7 +629,7 @@ cdef class Serializer:
             data = PyBytes_FromStringAndSize(<const char*>self._data + start, total)
             self._scheduled_pos = self._write_pos = 0
             self._bytes_received += total
-            self._count_written(total)
+            self._bytes_written += total  # (no flush callback waits: see above)
             return data
         for view in queue:
             piece = PyMemoryView_GET_BUFFER(view)
@@ -646,7 +649,7 @@ cdef class Serializer:
         queue.clear()
         self._scheduled_pos = self._write_pos = 0
         self._bytes_received += end - start
-        self._count_written(total)
+        self._bytes_written += total
         return data
 
     cdef int _count_written(self, Py_ssize_t n) except -1:

@@ -270,9 +270,12 @@ class Serializer:
 
         For runtimes whose transport accepts whatever it is given (asyncio's): one
         object to hand over instead of iovecs, copied since the buffers are reused.
-        ``None`` when nothing is pending or more than ``limit`` bytes are (then use
-        :meth:`operation` and :meth:`shift`).
+        ``None`` when nothing is pending, when more than ``limit`` bytes are, or when
+        a flush callback waits (it must run after the bytes reach the transport): then
+        use :meth:`operation` and :meth:`shift`.
         """
+        if self._flushed:
+            return None  # its callbacks must run once the bytes reach the transport
         self._flush_buffer()
         queue = self._queue
         if not queue:

@@ -106,6 +106,7 @@ class _Driver(asyncio.BufferedProtocol):
         #: The event loop (anything with ``call_later`` and ``create_task``).
         self.loop: Any = loop if loop is not None else asyncio.get_running_loop()
         self._buf = bytearray(config.read_buffer_size)
+        self._view = memoryview(self._buf)  # handed to the loop when the buffer is empty
         self._cap = max(config.read_buffer_size, config.max_head_size + config.max_request_line)
         self._start = 0  # unconsumed bytes are self._buf[self._start:self._end]
         self._end = 0
@@ -160,7 +161,10 @@ class _Driver(asyncio.BufferedProtocol):
                 grown = bytearray(min(size, self._cap) if len(buf) < self._cap else size)
                 grown[:end] = buf[:end]
                 self._buf = grown
-        return memoryview(self._buf)[self._end :]
+                self._view = memoryview(grown)
+        elif not end:
+            return self._view
+        return self._view[self._end :]
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._reader_done:
@@ -187,6 +191,7 @@ class _Driver(asyncio.BufferedProtocol):
                 grown = bytearray(max(len(buf) * 2, end + n))
                 grown[:end] = buf[:end]
                 self._buf = buf = grown
+                self._view = memoryview(grown)
         buf[end : end + n] = data
         self.buffer_updated(n)
 
@@ -590,7 +595,13 @@ class _ServerProtocol(_Driver):
         super().connection_made(transport)
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self._reading and not self._busy and not self._reader_done:
+        if (
+            self._reading
+            and not self._busy
+            and not self._reader_done
+            and not self._write_paused
+            and not self._sending_file
+        ):
             self._end += nbytes
             self._active = True
             self._read_steadily()
@@ -620,7 +631,12 @@ class _ServerProtocol(_Driver):
             data = conn.take_output(_SMALL_WRITE)
             if data is not None:
                 self._transport.write(data)  # type: ignore[union-attr]
-            steady = conn.is_awaiting_input() and not self._write_paused and not self._lost
+            steady = (
+                conn.is_awaiting_input()
+                and not self._write_paused
+                and not self._sending_file
+                and not self._lost
+            )
             if steady and not self._writer_waiting:
                 self._writer_waiting = True
                 conn.yield_writer(self._wake_writer)
@@ -632,7 +648,14 @@ class _ServerProtocol(_Driver):
         if steady and not self._reader_wanted:
             self._writer_wanted = False
             self._reading = True
-            self._settle(READ)
+            self._active = False
+            kind = conn.awaiting()
+            if kind == _TIMER_IDLE and self._start < self._end:
+                kind = _TIMER_HEAD  # a request line is arriving
+            # As ``_settle(READ)`` after bytes arrived: the deadline moves, except a
+            # head's, which runs from the head's first byte.
+            if kind != _TIMER_HEAD or kind != self._timer_kind:
+                self._set_timer(kind)
         else:
             self._reader_wanted = self._writer_wanted = True
             self._pump()

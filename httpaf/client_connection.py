@@ -304,8 +304,9 @@ class ClientConnection:
         """The pending output as one ``bytes``, counted as written at once.
 
         For runtimes whose transport accepts whatever it is given (asyncio's): it
-        saves the iovecs and the report. ``None`` when nothing is pending or more than
-        ``limit`` bytes are; :meth:`next_write_operation` then says what to do.
+        saves the iovecs and the report. ``None`` when nothing is pending, more than
+        ``limit`` bytes are, or a flush callback waits for them to be written;
+        :meth:`next_write_operation` then says what to do.
         """
         return self._serializer.take(limit)
 

@@ -37,6 +37,7 @@ class ErrorHandler(Protocol):
 
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_COPY_LIMIT = 2048  # bodies up to this size are copied, not scheduled
 
 # Response states.
 _WAITING = 0
@@ -219,13 +220,16 @@ class Reqd:
         self, response: Response, data: bytes | bytearray | memoryview, copy: bool
     ) -> None:
         """Head and whole body at once, straight into the serializer (the common case)."""
-        length, discard = self._write_head(response, len(data), False)
+        size = len(data)
+        length, discard = self._write_head(response, size, False)
         serializer = self._conn._serializer
         if not discard:
             if length == CHUNKED:
                 serializer.write_chunk(data, copy)
                 serializer.write_last_chunk()
-            elif copy:
+            elif copy or (size <= _COPY_LIMIT and type(data) is bytes):
+                # A small ``bytes`` body is copied beside its head: cheaper than a
+                # scheduled view, and unobservable since ``bytes`` cannot change.
                 serializer.write(data)
             else:
                 serializer.schedule(data)

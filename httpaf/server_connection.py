@@ -228,6 +228,10 @@ class ServerConnection:
                 break
             if type(event) is Request:  # the common case first, without a call
                 self._on_request(event)
+                if pos == end and not queue and not eof and not self._draining:
+                    # Answered and retired, every byte taken: a parse would only say
+                    # it needs more.
+                    break
             else:
                 self._on_event(event)
             if self._draining and parser.is_idle:
@@ -276,6 +280,19 @@ class ServerConnection:
         queue.append(reqd)
         if len(queue) == 1:
             self._start(reqd)
+            # Answered at once, bodiless, persistent: retire it now, as ``_advance``
+            # would first thing (the usual exchange skips the general walk).
+            if (
+                reqd._state == _COMPLETE
+                and reqd.persistent
+                and not has_body
+                and not self._reader_closed
+                and queue
+                and queue[0] is reqd
+            ):
+                queue.popleft()
+                if self._reader_waiter is not None:
+                    self._wake_reader()
 
     def _on_body(self, data: memoryview) -> None:
         receiving = self._receiving
@@ -404,8 +421,9 @@ class ServerConnection:
         """The pending output as one ``bytes``, counted as written at once.
 
         For runtimes whose transport accepts whatever it is given (asyncio's): it
-        saves the iovecs and the report. ``None`` when nothing is pending or more than
-        ``limit`` bytes are; :meth:`next_write_operation` then says what to do.
+        saves the iovecs and the report. ``None`` when nothing is pending, more than
+        ``limit`` bytes are, or a flush callback waits for them to be written;
+        :meth:`next_write_operation` then says what to do.
         """
         return self._serializer.take(limit)
 
