@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from .errors import StateError
 from .headers import Headers
 from .message import Request, Response, response_head_framing
+from .status import Status
 from .version import HTTP_1_1, Version
 
 __all__ = ["Serializer", "check_field", "check_reason"]
@@ -53,9 +54,15 @@ def check_reason(reason: str) -> None:
 
 
 def _encode_fields(parts: list[str], headers: Iterable[tuple[str, str]]) -> None:
+    token, bad_value = _TOKEN.fullmatch, _BAD_VALUE.search
     for name, value in headers:
-        check_field(name, value)
+        if token(name) is None or bad_value(value) is not None:
+            check_field(name, value)  # raises the precise error
         parts.append(f"{name}: {value}\r\n")
+
+
+# code -> ("HTTP/1.1 200 OK\r\n", "OK") for every standard status and its phrase.
+_STATUS_LINES = {int(s): (f"HTTP/1.1 {int(s)} {s.phrase}\r\n", s.phrase) for s in Status}
 
 
 def _byte_view(data: bytes | bytearray | memoryview) -> memoryview:
@@ -126,7 +133,8 @@ class Serializer:
         n = len(data)
         if n == 0:
             return
-        self._ensure_space(n)
+        if len(self._buffer) - self._write_pos < n:
+            self._ensure_space(n)
         pos = self._write_pos
         self._buffer[pos : pos + n] = data
         self._write_pos = pos + n
@@ -178,10 +186,12 @@ class Serializer:
         status, reason = response.status, response.reason
         if not 100 <= status <= 999:
             raise ValueError(f"status code {status} is not a three-digit number")
-        check_reason(reason)
-        version = "HTTP/1.1" if response.version is HTTP_1_1 else str(response.version)
-        parts = [f"{version} {int(status)} {reason}\r\n"]
-        _encode_fields(parts, response.headers)
+        line = _STATUS_LINES.get(status) if response.version is HTTP_1_1 else None
+        if line is None or line[1] != reason:
+            check_reason(reason)
+            line = (f"{response.version} {int(status)} {reason}\r\n", reason)
+        parts = [line[0]]
+        _encode_fields(parts, response.headers._fields)
         if extra:
             _encode_fields(parts, extra)
         parts.append("\r\n")
@@ -276,10 +286,18 @@ class Serializer:
         """
         if self._flushed:
             return None  # its callbacks must run once the bytes reach the transport
-        self._flush_buffer()
         queue = self._queue
         if not queue:
-            return None
+            # Only copied bytes (the usual head and small body): one copy out.
+            start, end = self._scheduled_pos, self._write_pos
+            if start == end or end - start > limit:
+                return None
+            data = bytes(self._view[start:end])
+            self._scheduled_pos = self._write_pos = 0
+            self._bytes_received += end - start
+            self._bytes_written += end - start
+            return data
+        self._flush_buffer()
         total = sum(map(len, queue))
         if total > limit or not all(view.c_contiguous for view in queue):
             return None  # (a strided view someone scheduled: the iovec path copes)

@@ -149,7 +149,10 @@ class _Driver(asyncio.BufferedProtocol):
         self._drive()
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        buf, start, end = self._buf, self._start, self._end
+        end = self._end
+        if not end:
+            return self._view  # the usual case: everything was consumed
+        buf, start = self._buf, self._start
         if end == len(buf):
             if start:
                 # Move the unconsumed bytes to the front; the size does not change.
@@ -162,8 +165,6 @@ class _Driver(asyncio.BufferedProtocol):
                 grown[:end] = buf[:end]
                 self._buf = grown
                 self._view = memoryview(grown)
-        elif not end:
-            return self._view
         return self._view[self._end :]
 
     def buffer_updated(self, nbytes: int) -> None:

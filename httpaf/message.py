@@ -242,7 +242,7 @@ def framing_fields(headers: Headers) -> tuple[list[str], list[str], list[str]]:
     te: list[str] = []
     cl: list[str] = []
     tokens: list[str] = []
-    for name, value in headers:
+    for name, value in headers._fields:
         size = len(name)
         if size == 17 or size == 14 or size == 10:
             lname = name.lower()
@@ -267,7 +267,7 @@ def frame_response(
     for framing fields that contradict each other or the body.
     """
     status = response.status
-    discard = not response_has_body(status, request_method)
+    discard = request_method == "HEAD" or status < 200 or status == 204 or status == 304
     te, cl, tokens = framing_fields(response.headers)
     extra: list[tuple[str, str]] = []
     if te and cl:
@@ -326,7 +326,13 @@ def response_head_framing(
     length, discard, extra, tokens = frame_response(
         response, request_method, request_version, body_size
     )
-    persistent = persistent and keeps_alive(response.version, tokens) and length != CLOSE_DELIMITED
+    persistent = (
+        persistent
+        and length != CLOSE_DELIMITED
+        and ("close" not in tokens if response.version is HTTP_1_1 else keeps_alive(
+            response.version, tokens
+        ))
+    )
     if persistent:
         if request_version == HTTP_1_0 and "keep-alive" not in tokens:
             extra.append(("Connection", "keep-alive"))
