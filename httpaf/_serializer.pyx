@@ -11,6 +11,9 @@ from collections import deque
 
 from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.long cimport PyLong_AsLongAndOverflow
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.buffer cimport (
     PyBUF_SIMPLE,
     PyBuffer_IsContiguous,
@@ -105,6 +108,28 @@ cdef int _check_field(object name, object value, Py_ssize_t* total) except -1:
     return 0
 
 
+cdef list _pairs(fields):
+    """``fields`` as a list of 2-tuples (a copy only when it is not one already)."""
+    cdef Py_ssize_t i
+    if type(fields) is list:
+        for i in range(PyList_GET_SIZE(fields)):
+            field = <object>PyList_GET_ITEM(fields, i)
+            if type(field) is not tuple or PyTuple_GET_SIZE(field) != 2:
+                break
+        else:
+            return fields
+    return [(name, value) for name, value in fields]
+
+
+cdef int _check_fields(list fields, Py_ssize_t* total) except -1:
+    """Validate a list of 2-tuples; add their wire size to ``total``."""
+    cdef Py_ssize_t i
+    for i in range(PyList_GET_SIZE(fields)):
+        field = <tuple>PyList_GET_ITEM(fields, i)
+        _check_field(<object>PyTuple_GET_ITEM(field, 0), <object>PyTuple_GET_ITEM(field, 1), total)
+    return 0
+
+
 def check_field(name, value):
     """Refuse a field whose name is not a token or whose value holds CTLs (CR, LF, NUL)."""
     cdef Py_ssize_t total = 0
@@ -119,17 +144,37 @@ def check_reason(reason):
         raise ValueError(f"invalid character in reason phrase: {reason!r}")
 
 
+cdef list _LINES = [None] * 1000  # code -> ("HTTP/1.1 200 OK\\r\\n", "OK") or None
+for _code, _entry in _STATUS_LINES.items():
+    _LINES[_code] = _entry
+
+
 cdef bytes _status_line(response):
     """``HTTP/1.1 200 OK\\r\\n``: precomputed for the standard codes and phrases."""
-    status = response.status
-    reason = response.reason
-    version = response.version
-    if not 100 <= status <= 999:
+    return _status_line_of(response.status, response.reason, response.version)
+
+
+cdef long _status_code(status) except? -1:
+    """``status`` as a C long; 0 when it is not an int or does not fit one."""
+    cdef int overflow = 0
+    cdef long code
+    if not isinstance(status, int):
+        return 0
+    code = PyLong_AsLongAndOverflow(status, &overflow)
+    return 0 if overflow else code
+
+
+cdef bytes _status_line_of(status, reason, version):
+    cdef long code = _status_code(status)
+    if 100 <= code <= 999:
+        if version is HTTP_1_1:
+            entry = _LINES[code]
+            if entry is not None and (
+                (<tuple>entry)[1] is reason or (<tuple>entry)[1] == reason
+            ):
+                return (<tuple>entry)[0]
+    elif not 100 <= status <= 999:
         raise ValueError(f"status code {status} is not a three-digit number")
-    if version is HTTP_1_1:
-        entry = _STATUS_LINES.get(status)
-        if entry is not None and (<tuple>entry)[1] == reason:
-            return (<tuple>entry)[0]
     check_reason(reason)
     return f"{version} {int(status)} {reason}\r\n".encode("latin-1")
 
@@ -206,7 +251,9 @@ cdef void _connection_tokens(const unsigned char* v, Py_ssize_t n, _Framing* f):
         a = b + 1
 
 
-cdef bint _scan_framing(response, request_method, request_version, _Framing* f) except -1:
+cdef bint _scan_framing(
+    list fields, status, version, request_method, request_version, _Framing* f
+) except -1:
     """Read the framing facts of ``response``; False where the pure rules must decide
     (an unusual version or method, a Content-Length that is not one run of 1-19
     digits, a framing field that is not latin-1, both TE and CL, ...)."""
@@ -214,15 +261,15 @@ cdef bint _scan_framing(response, request_method, request_version, _Framing* f) 
     cdef const unsigned char* n
     cdef const unsigned char* v
     cdef unsigned long long digits
-    if response.version is not _HTTP_1_1:
+    if version is not _HTTP_1_1:
         return False
     if not (request_version is None or request_version is _HTTP_1_1
             or request_version is _HTTP_1_0):
         return False
-    status = response.status
-    if not isinstance(status, int) or not 100 <= status <= 999:
+    cdef long code = _status_code(status)
+    if not 100 <= code <= 999:
         return False
-    f.status = status
+    f.status = code
     is_head = request_method is _M_HEAD or (
         request_method is not _M_GET and request_method == "HEAD"
     )
@@ -230,7 +277,9 @@ cdef bint _scan_framing(response, request_method, request_version, _Framing* f) 
     f.te_count = f.cl_count = 0
     f.chunked = f.close = f.keep_alive = False
     f.content_length = 0
-    for field in <list>response.headers._fields:
+    for field in fields:
+        if type(field) is not tuple or PyTuple_GET_SIZE(field) != 2:
+            return False
         name = (<tuple>field)[0]
         if type(name) is not str or PyUnicode_KIND(name) != PyUnicode_1BYTE_KIND:
             continue  # not a framing name (and refused when the head is written)
@@ -424,13 +473,17 @@ cdef class Serializer:
 
     # -- HTTP ------------------------------------------------------------------------
 
-    cdef int _write_fields(self, fields) except -1:
+    cdef int _write_fields(self, list fields) except -1:
         """Copy ``name: value\r\n`` for each field (already validated)."""
         cdef Py_ssize_t nlen, vlen
         cdef const unsigned char* n
         cdef const unsigned char* v
         cdef unsigned char* out
-        for name, value in fields:
+        cdef Py_ssize_t i
+        for i in range(PyList_GET_SIZE(fields)):
+            field = <tuple>PyList_GET_ITEM(fields, i)  # checked by _check_fields
+            name = <object>PyTuple_GET_ITEM(field, 0)
+            value = <object>PyTuple_GET_ITEM(field, 1)
             n = PyUnicode_1BYTE_DATA(name)
             nlen = PyUnicode_GET_LENGTH(name)
             v = PyUnicode_1BYTE_DATA(value)
@@ -451,11 +504,11 @@ cdef class Serializer:
         """Validate every field, then copy the start line, the fields, ``extra``, the
         already formatted ``tail`` fields and the CRLF."""
         cdef Py_ssize_t total = len(start_line) + 2 + tail_len
-        for name, value in fields:
-            _check_field(name, value, &total)
+        fields = _pairs(fields)
+        _check_fields(fields, &total)
         if extra:
-            for name, value in extra:
-                _check_field(name, value, &total)
+            extra = _pairs(extra)
+            _check_fields(extra, &total)
         self._reserve(total)
         self._copy(<const char*>start_line, len(start_line))
         self._write_fields(fields)
@@ -489,7 +542,12 @@ cdef class Serializer:
         cdef Py_ssize_t tail_len = 0
         cdef long long length
         memset(&f, 0, sizeof(f))
-        if not _scan_framing(response, request_method, request_version, &f):
+        status = response.status
+        version = response.version
+        fields = response.headers._fields
+        if type(fields) is not list or not _scan_framing(
+            fields, status, version, request_method, request_version, &f
+        ):
             return self._framed_slowly(
                 response, request_method, request_version, body_size, persistent, keep_alive
             )
@@ -523,7 +581,8 @@ cdef class Serializer:
         elif keep_alive and not f.close:
             memcpy(tail + tail_len, b"Connection: close\r\n", 19)
             tail_len += 19
-        self._write_head(_status_line(response), response.headers._fields, None, tail, tail_len)
+        line = _status_line_of(status, response.reason, version)
+        self._write_head(line, fields, None, tail, tail_len)
         return length, f.discard, persistent
 
     def _framed_slowly(

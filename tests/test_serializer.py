@@ -702,3 +702,15 @@ def test_take_leaves_output_with_a_flush_callback_to_the_iovec_path(
     assert written(s) == b"head" and flushed == [True]
     s.write(b"more")
     assert s.take(100) == b"more"
+
+
+@pytest.mark.parametrize("status", [10**30, 99, 1000, -200])
+def test_framed_head_refuses_a_status_changed_to_a_non_status(
+    wire: SimpleNamespace, status: int
+) -> None:
+    response = Response(200)
+    response.status = status
+    s = wire.Serializer()
+    with pytest.raises(ValueError, match="is not a three-digit number"):
+        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True, True)
+    assert not s.has_pending_output
