@@ -655,7 +655,13 @@ class _ServerProtocol(_Driver):
                 kind = _TIMER_HEAD  # a request line is arriving
             # As ``_settle(READ)`` after bytes arrived: the deadline moves, except a
             # head's, which runs from the head's first byte.
-            if kind != _TIMER_HEAD or kind != self._timer_kind:
+            if kind == _TIMER_IDLE and self._timer_kind == _TIMER_IDLE and self._timer:
+                # The usual case, inline: the armed handle fires before the new
+                # deadline and re-arms itself then.
+                timeout = self._timeouts[_TIMER_IDLE]
+                if timeout is not None:
+                    self._deadline = self.loop.time() + timeout
+            elif kind != _TIMER_HEAD or kind != self._timer_kind:
                 self._set_timer(kind)
         else:
             self._reader_wanted = self._writer_wanted = True

@@ -279,7 +279,11 @@ class ServerConnection:
         queue = self._queue
         queue.append(reqd)
         if len(queue) == 1:
-            self._start(reqd)
+            # ``_start``, for a request that cannot have a pending error yet.
+            try:
+                self._handler(reqd)
+            except Exception as exc:
+                reqd.report_exn(exc)
             # Answered at once, bodiless, persistent: retire it now, as ``_advance``
             # would first thing (the usual exchange skips the general walk).
             if (
