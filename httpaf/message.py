@@ -21,9 +21,6 @@ __all__ = [
     "is_chunked",
     "is_keep_alive",
     "response_has_body",
-    "frame_response",
-    "framing_fields",
-    "keeps_alive",
     "response_head_framing",
     "EndOfMessage",
     "END_OF_MESSAGE",
@@ -233,16 +230,35 @@ def response_body_length(status: int, headers: Headers, request_method: str) -> 
     return CLOSE_DELIMITED
 
 
-def framing_fields(headers: Headers) -> tuple[list[str], list[str], list[str]]:
-    """``(transfer-encoding values, content-length values, connection tokens)``.
+def response_head_framing(
+    response: Response,
+    request_method: str,
+    request_version: Version | None,
+    body_size: int | None,
+    persistent: bool,
+    keep_alive: bool,
+) -> tuple[int, bool, bool, list[tuple[str, str]]]:
+    """Everything a server decides before writing a response head (RFC 9112 §6.3, §9.3).
 
-    One pass over the fields, lower-casing only names of the right lengths: this runs
-    for every response.
+    ``body_size`` is the size of a body given whole (it becomes ``Content-Length``
+    when no framing field is set), ``persistent`` whether the exchange may keep the
+    connection so far and ``keep_alive`` whether the client asked to keep it.
+    Returns ``(length, discard, persistent, extra_fields)``: ``length`` a byte count,
+    CHUNKED or CLOSE_DELIMITED; ``discard`` when the response carries no body bytes
+    at all (HEAD, 1xx, 204, 304); whether the connection persists after it; and the
+    fields to add to the head (``Content-Length`` for a whole body, ``Connection:
+    close`` when a client expecting persistence will not get it, ``Connection:
+    keep-alive`` for HTTP/1.0). ``ValueError`` for framing fields that contradict
+    each other or the body. Both serializers' ``write_framed_response_head``
+    implement this.
     """
+    status = response.status
+    discard = request_method == "HEAD" or status < 200 or status == 204 or status == 304
+    # One pass over the fields, lower-casing only names of the right lengths.
     te: list[str] = []
     cl: list[str] = []
     tokens: list[str] = []
-    for name, value in headers._fields:
+    for name, value in response.headers._fields:
         size = len(name)
         if size == 17 or size == 14 or size == 10:
             lname = name.lower()
@@ -252,27 +268,10 @@ def framing_fields(headers: Headers) -> tuple[list[str], list[str], list[str]]:
                 cl.append(value)
             elif lname == "connection":
                 tokens.extend(t.strip(" \t").lower() for t in value.split(","))
-    return te, cl, tokens
-
-
-def frame_response(
-    response: Response, request_method: str, request_version: Version | None, body_size: int | None
-) -> tuple[int, bool, list[tuple[str, str]], list[str]]:
-    """How a response's body goes out: ``(length, discard, extra_fields, tokens)``.
-
-    ``length`` is a byte count, CHUNKED or CLOSE_DELIMITED; ``discard`` means the
-    response carries no body bytes at all (HEAD, 1xx, 204, 304). ``body_size`` is the
-    size of a body given whole, which becomes ``Content-Length`` when none is set.
-    ``tokens`` are the response's Connection tokens, lower-cased. Raises ``ValueError``
-    for framing fields that contradict each other or the body.
-    """
-    status = response.status
-    discard = request_method == "HEAD" or status < 200 or status == 204 or status == 304
-    te, cl, tokens = framing_fields(response.headers)
     extra: list[tuple[str, str]] = []
-    if te and cl:
-        raise ValueError("a response must not have both Transfer-Encoding and Content-Length")
     if te:
+        if cl:
+            raise ValueError("a response must not have both Transfer-Encoding and Content-Length")
         length = CHUNKED if is_chunked(te, strict=False) else CLOSE_DELIMITED
         if length == CHUNKED and request_version == HTTP_1_0:
             raise ValueError("an HTTP/1.0 client cannot read a chunked response")
@@ -291,47 +290,15 @@ def frame_response(
         length = CLOSE_DELIMITED
     if discard:
         length = 0
-    return length, discard, extra, tokens
-
-
-def keeps_alive(version: Version, tokens: list[str]) -> bool:
-    """RFC 9112 §9.3 from already split Connection tokens."""
-    if "close" in tokens:
-        return False
-    if version is HTTP_1_1:
-        return True
-    if version == HTTP_1_0:
-        return "keep-alive" in tokens
-    return version >= HTTP_1_1
-
-
-def response_head_framing(
-    response: Response,
-    request_method: str,
-    request_version: Version | None,
-    body_size: int | None,
-    persistent: bool,
-    keep_alive: bool,
-) -> tuple[int, bool, bool, list[tuple[str, str]]]:
-    """Everything a server decides before writing a response head.
-
-    ``persistent`` says whether the exchange may keep the connection so far and
-    ``keep_alive`` whether the client asked to keep it. Returns ``(length, discard,
-    persistent, extra_fields)``: the body framing of :func:`frame_response`, whether
-    the connection persists after this response (RFC 9112 §9.3), and the fields to
-    add to the head (``Content-Length`` for a whole body, ``Connection: close`` when a
-    client expecting persistence will not get it, ``Connection: keep-alive`` for
-    HTTP/1.0). Both serializers' ``write_framed_response_head`` implement this.
-    """
-    length, discard, extra, tokens = frame_response(
-        response, request_method, request_version, body_size
-    )
+    version = response.version
     persistent = (
         persistent
         and length != CLOSE_DELIMITED
-        and ("close" not in tokens if response.version is HTTP_1_1 else keeps_alive(
-            response.version, tokens
-        ))
+        and "close" not in tokens
+        and (
+            version is HTTP_1_1
+            or ("keep-alive" in tokens if version == HTTP_1_0 else version >= HTTP_1_1)
+        )
     )
     if persistent:
         if request_version == HTTP_1_0 and "keep-alive" not in tokens:
