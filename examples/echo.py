@@ -35,6 +35,9 @@ def handler(reqd: Reqd) -> None:
             "headers": [[name, value] for name, value in request.headers],
             "body": b"".join(pieces).decode("latin-1"),
         }
+        # on_read refers to itself (a reference cycle the garbage collector frees
+        # later): drop the body's bytes now rather than then.
+        pieces.clear()
         reqd.respond_with_string(
             Response(200, [("Content-Type", "application/json")]), json.dumps(document)
         )

@@ -15,23 +15,36 @@ _HELLO = Response(200, [("Content-Type", "text/plain"), ("Content-Length", str(l
 _ALICE = Response(200, [("Content-Type", "text/plain"), ("Content-Length", str(len(ALICE)))])
 
 
+class _Echo:
+    """Collects a request body and answers with it.
+
+    A class rather than closures that schedule themselves: a closure that refers to
+    itself is a reference cycle, which would keep each request's body alive until
+    the garbage collector runs.
+    """
+
+    __slots__ = ("reqd", "chunks")
+
+    def __init__(self, reqd: Reqd) -> None:
+        self.reqd = reqd
+        self.chunks: list[bytes] = []
+        reqd.body.schedule_read(self.on_read, self.on_eof)
+
+    def on_read(self, data: memoryview) -> None:
+        self.chunks.append(bytes(data))
+        self.reqd.body.schedule_read(self.on_read, self.on_eof)
+
+    def on_eof(self) -> None:
+        body = b"".join(self.chunks)
+        self.chunks.clear()
+        self.reqd.respond_with_bytes(Response(200, [("Content-Type", "text/plain")]), body)
+
+
 def handler(reqd: Reqd) -> None:
     """Hello on /, the 2053-byte text on /alice, an echo on /upload."""
     target = reqd.request.target
     if target == "/upload":
-        body = reqd.body
-        chunks: list[bytes] = []
-
-        def on_read(data: memoryview) -> None:
-            chunks.append(bytes(data))
-            body.schedule_read(on_read, on_eof)
-
-        def on_eof() -> None:
-            reqd.respond_with_bytes(
-                Response(200, [("Content-Type", "text/plain")]), b"".join(chunks)
-            )
-
-        body.schedule_read(on_read, on_eof)
+        _Echo(reqd)
         return
     reqd.body.close()
     if target == "/alice":
