@@ -26,6 +26,7 @@ import contextlib
 import signal
 import socket
 import ssl as _ssl
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -74,6 +75,29 @@ _TIMER_HEAD = AWAIT_HEAD
 _TIMER_BODY = AWAIT_BODY
 
 
+_shared = threading.local()  # per thread (so per event loop): {size: bytearray}
+
+#: Smallest buffer a connection allocates for bytes it keeps between reads.
+_MIN_KEPT = 4096
+
+
+def _shared_buffer(size: int) -> bytearray:
+    """The read buffer that every connection of this thread's loop reads into.
+
+    A loop runs one callback at a time and a connection consumes what it reads before
+    its callback returns (body pieces are handed on as views valid only during the
+    call), so one buffer serves every connection: an idle connection holds none, and
+    reads can be large. Bytes a connection must keep move to a buffer of its own.
+    """
+    buffers: dict[int, bytearray] | None = getattr(_shared, "buffers", None)
+    if buffers is None:
+        buffers = _shared.buffers = {}
+    buf = buffers.get(size)
+    if buf is None:
+        buf = buffers[size] = bytearray(size)
+    return buf
+
+
 def _payload(iovecs: list[memoryview], total: int) -> list[Any]:
     """What to hand the transport: bytes it may keep, never views of reused buffers.
 
@@ -105,10 +129,15 @@ class _Driver(asyncio.BufferedProtocol):
         self._config = config
         #: The event loop (anything with ``call_later`` and ``create_task``).
         self.loop: Any = loop if loop is not None else asyncio.get_running_loop()
-        self._buf = bytearray(config.read_buffer_size)
-        self._view = memoryview(self._buf)  # handed to the loop when the buffer is empty
+        self._shared = _shared_buffer(config.read_buffer_size)
+        self._shared_view = memoryview(self._shared)
+        # Bytes kept between reads (an incomplete head, a body held back) live here.
+        self._buf = bytearray()
+        self._view = memoryview(self._buf)
         self._cap = max(config.read_buffer_size, config.max_head_size + config.max_request_line)
-        self._start = 0  # unconsumed bytes are self._buf[self._start:self._end]
+        # What the connection reads: the shared buffer during a read, else ``_buf``.
+        self._input = self._buf
+        self._start = 0  # unconsumed bytes are self._input[self._start:self._end]
         self._end = 0
         self._transport: asyncio.Transport | None = None
         self._writelines: Callable[[list[Any]], None] | None = None
@@ -151,8 +180,9 @@ class _Driver(asyncio.BufferedProtocol):
     def get_buffer(self, sizehint: int) -> memoryview:
         end = self._end
         if not end:
-            return self._view  # the usual case: everything was consumed
-        buf, start = self._buf, self._start
+            self._input = self._shared  # the usual case: nothing kept
+            return self._shared_view
+        buf, start = self._buf, self._start  # kept bytes are always in ``_buf``
         if end == len(buf):
             if start:
                 # Move the unconsumed bytes to the front; the size does not change.
@@ -163,7 +193,7 @@ class _Driver(asyncio.BufferedProtocol):
                 size = len(buf) * 2
                 grown = bytearray(min(size, self._cap) if len(buf) < self._cap else size)
                 grown[:end] = buf[:end]
-                self._buf = grown
+                self._buf = self._input = grown
                 self._view = memoryview(grown)
         return self._view[self._end :]
 
@@ -172,16 +202,38 @@ class _Driver(asyncio.BufferedProtocol):
             self._start = self._end = 0  # after CLOSE, input is discarded
             return
         self._end += nbytes
+        try:
+            self._bytes_arrived()
+        finally:
+            if self._input is self._shared:
+                self._keep_unconsumed()
+
+    def _bytes_arrived(self) -> None:
+        """New bytes at the end of ``self._input[self._start:self._end]``."""
         self._fresh = True
         self._active = True
         self._reader_wanted = True
         self._pump()
 
+    def _keep_unconsumed(self) -> None:
+        """After a read into the shared buffer: move what is left to ``_buf``."""
+        start, end = self._start, self._end
+        self._input = self._buf
+        self._start = self._end = 0
+        if start < end:
+            self._end = self._keep(self._shared_view[start:end])
+
     def data_received(self, data: bytes) -> None:
         """Take ``data`` as if the loop had read it into :meth:`get_buffer`."""
+        n = self._keep(data)
+        if n:
+            self.buffer_updated(n)
+
+    def _keep(self, data: bytes | memoryview) -> int:
+        """Copy ``data`` after the kept bytes in ``_buf`` (not yet counted); its size."""
         n = len(data)
         if not n:
-            return
+            return 0
         buf, start, end = self._buf, self._start, self._end
         if len(buf) - end < n:
             if start:
@@ -189,12 +241,13 @@ class _Driver(asyncio.BufferedProtocol):
                 end -= start
                 self._start, self._end = 0, end
             if len(buf) - end < n:
-                grown = bytearray(max(len(buf) * 2, end + n))
+                grown = bytearray(max(len(buf) * 2, end + n, _MIN_KEPT))
                 grown[:end] = buf[:end]
                 self._buf = buf = grown
                 self._view = memoryview(grown)
+        self._input = buf
         buf[end : end + n] = data
-        self.buffer_updated(n)
+        return n
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -438,9 +491,9 @@ class _Driver(asyncio.BufferedProtocol):
         """Show the unconsumed bytes to the connection."""
         start, end = self._start, self._end
         if self._eof:
-            consumed = self.conn.read_eof(self._buf, start, end - start)
+            consumed = self.conn.read_eof(self._input, start, end - start)
         else:
-            consumed = self.conn.read(self._buf, start, end - start)
+            consumed = self.conn.read(self._input, start, end - start)
         self._fed = consumed
         start += consumed
         if start == end:
@@ -536,7 +589,7 @@ class _Driver(asyncio.BufferedProtocol):
         if transport is None:
             return
         self._upgraded = self._reader_done = self._writer_done = True
-        leftover = bytes(self._buf[self._start : self._end])
+        leftover = bytes(self._input[self._start : self._end])
         self._start = self._end = 0
         self._connection_ended()
         on_upgrade = self.conn.upgrade_handler
@@ -555,7 +608,7 @@ class _Driver(asyncio.BufferedProtocol):
         if handoff is None or self._transport is None:
             return
         self._upgraded = self._reader_done = self._writer_done = True
-        leftover = bytes(self._buf[self._start : self._end])
+        leftover = bytes(self._input[self._start : self._end])
         self._start = self._end = 0
         self._connection_ended()
         if self._reading_paused:
@@ -605,7 +658,11 @@ class _ServerProtocol(_Driver):
         ):
             self._end += nbytes
             self._active = True
-            self._read_steadily()
+            try:
+                self._read_steadily()
+            finally:
+                if self._end and self._input is self._shared:
+                    self._keep_unconsumed()
         else:
             super().buffer_updated(nbytes)
 
@@ -622,7 +679,7 @@ class _ServerProtocol(_Driver):
         try:
             start = self._start
             end = self._end
-            consumed = conn.read(self._buf, start, end - start)
+            consumed = conn.read(self._input, start, end - start)
             self._fed = consumed
             start += consumed
             if start == end:

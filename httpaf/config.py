@@ -15,9 +15,10 @@ class Config:
     as received, CRLFs included.
     """
 
-    #: Initial size of the runtime's read buffer; it grows up to ``max_head_size``
-    #: while a request head is incomplete (http/af #18).
-    read_buffer_size: int = 16384
+    #: Size of a read: the asyncio runtime reads into one buffer of this size shared
+    #: by the connections of a loop; bytes a connection keeps between reads (an
+    #: incomplete head, up to ``max_head_size``, http/af #18) go to its own buffer.
+    read_buffer_size: int = 65536
     #: Longest request line (with its CRLF): 414 URI Too Long.
     max_request_line: int = 8192
     #: Longest single header field line: 431.

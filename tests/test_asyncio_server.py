@@ -132,6 +132,35 @@ def test_large_head_grows_the_buffer(loop_kind: str) -> None:
     assert run_with_server(loop_kind, echo_handler, scenario, config=config) == (200, "/big")
 
 
+def test_connections_sharing_the_read_buffer_keep_their_own_bytes(loop_kind: str) -> None:
+    """Reads go into one buffer shared by a loop's connections: what one connection
+    keeps between reads (half a head, half a body) must survive the others' reads."""
+    config = Config(read_buffer_size=64)  # small: heads and bodies span many reads
+    bodies = [bytes([65 + i]) * (500 + 37 * i) for i in range(4)]
+
+    async def client(port: int, i: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = bodies[i]
+        request = b"POST /%d HTTP/1.1\r\nHost: x\r\nX-Pad: %s\r\nContent-Length: %d\r\n\r\n" % (
+            i, b"p" * (100 + i), len(body)
+        ) + body
+        for start in range(0, len(request), 45 + i):  # dribbled: others read meanwhile
+            writer.write(request[start : start + 45 + i])
+            await writer.drain()
+            await asyncio.sleep(0)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        data = await reader.readexactly(length)
+        writer.close()
+        assert b"X-Target: /%d\r\n" % i in head
+        return data
+
+    async def scenario(port: int) -> list[bytes]:
+        return list(await asyncio.gather(*(client(port, i) for i in range(4))))
+
+    assert run_with_server(loop_kind, echo_handler, scenario, config=config) == bodies
+
+
 def test_head_over_the_limit_gets_431(loop_kind: str) -> None:
     config = Config(read_buffer_size=1024, max_head_size=4096, max_request_line=1024)
     request = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(

@@ -13,7 +13,7 @@ import pytest
 from httpaf.config import Config
 
 DEFAULTS = {
-    "read_buffer_size": 16384,
+    "read_buffer_size": 65536,
     "max_request_line": 8192,
     "max_field_size": 16384,
     "max_head_size": 65536,
