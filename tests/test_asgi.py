@@ -858,7 +858,11 @@ def test_graceful_shutdown_loses_no_request(loop_kind: str, data_file: Path) -> 
                 asyncio.ensure_future(client.get("/slow", params={"delay": 0.3, "i": i}))
                 for i in range(10)
             ]
-            await asyncio.sleep(0.1)  # all in flight
+            for _ in range(500):  # all in flight (on a loaded machine this takes a while)
+                if server.connection_count >= 10:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)  # and their requests sent
             await server.shutdown(10)
             responses = await asyncio.gather(*requests)
         refused = False
