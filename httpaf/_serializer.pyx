@@ -721,16 +721,19 @@ cdef class Serializer:
 
     def shift(self, Py_ssize_t n):
         """Drop the first ``n`` queued bytes (reported written) and fire callbacks."""
+        cdef Py_ssize_t size, total = 0
         if n < 0:
             raise ValueError(f"cannot shift by a negative number: {n}")
         queue = self._queue
-        if n and (not queue or n > len(queue[0])) and n > sum(map(len, queue)):
-            raise ValueError("shift past the end of the pending output")
+        if n:
+            for view in queue:  # every queued iovec is a memoryview of bytes
+                total += PyMemoryView_GET_BUFFER(view).len
+            if n > total:
+                raise ValueError("shift past the end of the pending output")
         self._bytes_written += n
-        cdef Py_ssize_t size
         while n:
             head = queue[0]
-            size = len(head)
+            size = PyMemoryView_GET_BUFFER(head).len
             if n < size:
                 queue[0] = head[n:]
                 break
@@ -739,7 +742,8 @@ cdef class Serializer:
         if not queue and self._scheduled_pos == self._write_pos:
             # Everything handed out has been written: reuse the buffer from its start.
             self._scheduled_pos = self._write_pos = 0
-        self._count_written(0)
+        if self._flushed:
+            self._count_written(0)
 
     def close(self):
         """Refuse further writes; what is pending is still handed out."""
