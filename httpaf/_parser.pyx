@@ -3,19 +3,28 @@
 
 The twin of ``_parser_py.py`` (read its docstring for the contract): same classes,
 same events, same ``consumed`` counts, same errors in the same order. Scanning works on
-the buffer's bytes through a pointer, with character classes as lookup tables; a head
-is built in one call (method interned, header list filled directly, the framing fields
-noted as they go by). Only error messages, rare framing cases and response heads call
-back into Python helpers shared with the pure module.
+the buffer's bytes through a pointer, with character classes as lookup tables and SSE2
+where it pays (one pass over a field line finds its CR, any invalid byte and whether it
+holds obs-text); a head is built in one call (method interned, common field names
+shared through a C hash table, values made as ASCII or latin-1 str straight from the
+bytes, fields gathered in a C array until the list is made, the framing fields noted as
+they go by, Request slots stored directly). A line the fast path does not take is
+either still arriving or wrong, and the slow path says which error comes first. Only
+error messages, rare framing cases and response heads call back into Python helpers
+shared with the pure module.
 """
 
+cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeLatin1
-from libc.string cimport memchr, memcmp
+from cpython.ref cimport Py_INCREF
+from libc.string cimport memchr, memcmp, memcpy
+
+from types import MemberDescriptorType
 
 from .config import Config
 from .errors import ParseError
@@ -57,6 +66,9 @@ cdef enum:
     _FAILED = 9
 
 cdef enum:
+    _BATCH = 32  # fields gathered in a C array before they go to a list
+
+cdef enum:
     CHUNKED = -1
     CLOSE_DELIMITED = -2
 
@@ -74,7 +86,6 @@ cdef enum:
 
 cdef unsigned char TOKEN[256]  # tchar (RFC 9110 §5.6.2)
 cdef unsigned char BAD_FIELD[256]  # CTLs other than HTAB, and DEL (CR, LF handled apart)
-cdef unsigned char VCHAR[256]  # request-target bytes: visible ASCII
 cdef unsigned char REASON[256]  # reason-phrase bytes: HTAB, SP, VCHAR, obs-text
 cdef unsigned char QDTEXT[256]  # quoted-string text
 cdef unsigned char QPAIR[256]  # what may follow a backslash in a quoted-string
@@ -86,7 +97,6 @@ cdef void _init_tables():
     for c in range(256):
         TOKEN[c] = 0
         BAD_FIELD[c] = (c < 32 and c != 9) or c == 127
-        VCHAR[c] = 33 <= c <= 126
         REASON[c] = c == 9 or (32 <= c <= 126) or c >= 128
         QDTEXT[c] = (
             c == 9 or c == 32 or c == 0x21 or (0x23 <= c <= 0x5B) or (0x5D <= c <= 0x7E)
@@ -140,36 +150,77 @@ cdef object _method(const unsigned char* p, Py_ssize_t n):
     return PyUnicode_DecodeASCII(<const char*>p, n, NULL)
 
 
-# Field names clients send most, in the case they send them: shared str objects.
-cdef list _COMMON_NAMES = [
-    name.encode("ascii") for name in (
-        "Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encoding", "Accept-Charset",
-        "Connection", "Keep-Alive", "Cookie", "Content-Length", "Content-Type",
-        "Transfer-Encoding", "Upgrade", "Expect", "Referer", "Origin", "Cache-Control",
-        "Pragma", "Authorization", "If-None-Match", "If-Modified-Since", "Range", "TE",
-        "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-Fetch-Mode", "Sec-Fetch-Site",
-        "Sec-Fetch-Dest", "Upgrade-Insecure-Requests", "DNT", "X-Forwarded-For",
-        "X-Forwarded-Proto", "X-Request-Id",
-        "host", "user-agent", "accept", "accept-language", "accept-encoding", "connection",
-        "cookie", "content-length", "content-type", "transfer-encoding", "upgrade",
-        "expect", "referer", "origin", "cache-control", "authorization", "x-forwarded-for",
-    )
-]
-cdef dict _COMMON_STR = {name: name.decode("ascii") for name in _COMMON_NAMES}
-cdef list _BY_LENGTH = [[] for _ in range(32)]
-for _name in _COMMON_NAMES:
-    _BY_LENGTH[len(_name)].append((_name, _COMMON_STR[_name]))
+# Field names sent most, in the cases they are sent in: shared str objects, found by
+# an open-addressing hash table of C arrays (length and three bytes hash a name).
+_KNOWN_NAMES = (
+    "Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encoding", "Accept-Charset",
+    "Connection", "Keep-Alive", "Cookie", "Content-Length", "Content-Type",
+    "Content-Encoding", "Transfer-Encoding", "Upgrade", "Expect", "Referer", "Origin",
+    "Cache-Control", "Pragma", "Authorization", "If-None-Match", "If-Modified-Since",
+    "Range", "TE", "Trailer", "Via", "Date", "Forwarded", "Priority", "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
+    "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-Dest", "Sec-Fetch-User",
+    "Upgrade-Insecure-Requests", "DNT", "X-Forwarded-For", "X-Forwarded-Proto",
+    "X-Forwarded-Host", "X-Real-IP", "X-Request-Id", "X-Requested-With",
+    # responses
+    "Server", "Set-Cookie", "ETag", "Last-Modified", "Location", "Vary", "Expires", "Age",
+    "Accept-Ranges", "Content-Range", "Content-Disposition", "Content-Language",
+    "Access-Control-Allow-Origin", "Strict-Transport-Security", "X-Content-Type-Options",
+    "X-Frame-Options", "WWW-Authenticate", "Retry-After", "Alt-Svc", "Link",
+)
+cdef enum:
+    _NAME_SLOTS = 512  # a power of two
+cdef const unsigned char* _name_text[_NAME_SLOTS]
+cdef Py_ssize_t _name_len[_NAME_SLOTS]
+cdef PyObject* _name_obj[_NAME_SLOTS]
+cdef int _name_kind[_NAME_SLOTS]
+cdef list _name_keep = []  # owns the bytes and str objects the arrays point at
 
 
-cdef object _field_name(const unsigned char* p, Py_ssize_t n):
-    """The field name as str: a shared object for the common ones, else a new one."""
-    cdef bytes known
-    if n < 32:
-        for entry in <list>_BY_LENGTH[n]:
-            known = <bytes>(<tuple>entry)[0]
-            if (<const unsigned char*>known)[0] == p[0] and memcmp(p, <const char*>known, n) == 0:
-                return (<tuple>entry)[1]
-    return PyUnicode_DecodeLatin1(<const char*>p, n, NULL)
+cdef inline unsigned int _name_hash(const unsigned char* p, Py_ssize_t n):
+    return (
+        <unsigned int>n * 31 + p[0] * 7 + p[n >> 1] * 3 + p[n - 1]
+    ) & (_NAME_SLOTS - 1)
+
+
+cdef enum:
+    _NEW_NAME = -1  # not in the table
+    _BAD_NAME = -2  # no name, no colon, or not a token
+
+
+cdef inline bint _all_tokens(const unsigned char* p, Py_ssize_t n):
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not TOKEN[p[i]]:
+            return False
+    return True
+
+
+cdef inline int _name_slot(const unsigned char* p, Py_ssize_t n):
+    """The table slot of the name ``p[:n]``, or _NEW_NAME."""
+    cdef unsigned int h = _name_hash(p, n)
+    while _name_text[h] != NULL:
+        if _name_len[h] == n and httpaf_same(_name_text[h], p, n):
+            return h
+        h = (h + 1) & (_NAME_SLOTS - 1)
+    return _NEW_NAME
+
+
+cdef void _add_name(str name):
+    cdef bytes raw = name.encode("ascii")
+    cdef const unsigned char* p = raw
+    cdef Py_ssize_t n = len(raw)
+    cdef unsigned int h = _name_hash(p, n)
+    if _name_slot(p, n) >= 0:
+        return
+    while _name_text[h] != NULL:
+        h = (h + 1) & (_NAME_SLOTS - 1)
+    _name_keep.append(raw)
+    _name_keep.append(name)
+    _name_text[h] = p
+    _name_len[h] = n
+    _name_obj[h] = <PyObject*>name
+    _name_kind[h] = _field_kind(p, n)
 
 
 cdef inline bint _ci_equal(const unsigned char* p, Py_ssize_t n, const char* lower, Py_ssize_t m):
@@ -199,6 +250,11 @@ cdef int _field_kind(const unsigned char* p, Py_ssize_t n):
     return F_OTHER
 
 
+for _name in _KNOWN_NAMES:
+    _add_name(_name)
+    _add_name(_name.lower())
+
+
 cdef inline Py_ssize_t _find(
     const unsigned char* data, Py_ssize_t start, Py_ssize_t stop, unsigned char c
 ):
@@ -213,56 +269,177 @@ cdef inline Py_ssize_t _find(
 
 cdef extern from *:
     """
-    /* The first CTL other than HTAB, or DEL, in d[start:end]; or -1. Sixteen bytes at
-       a time with SSE2 (every x86-64), eight with SWAR elsewhere; obs-text (0x80 and
-       up) never flags a block. */
+    /* httpaf_scan: the first CTL other than HTAB, or DEL, in d[i:end], or -1 (a field
+       line's CR is such a byte, so on a valid line it finds the CR). *high tells
+       whether a byte >= 0x80 (obs-text) comes before it. Sixteen bytes at a time with
+       SSE2 (every x86-64); the loads may look past `end` but never past `size`, the
+       buffer's length. Eight bytes at a time with SWAR elsewhere. */
     #if defined(__SSE2__) || defined(_M_X64)
     #include <emmintrin.h>
+    #define HTTPAF_SSE2 1
     #endif
     #include <string.h>
     #include <stdint.h>
     static const unsigned char *httpaf_bad_table;
-    static inline Py_ssize_t httpaf_first_bad(const unsigned char *d, Py_ssize_t i,
-                                              Py_ssize_t end) {
-    #if defined(__SSE2__) || defined(_M_X64)
-        const __m128i x1f = _mm_set1_epi8(0x1F), tab = _mm_set1_epi8(0x09),
-                      del = _mm_set1_epi8(0x7F);
-        while (i + 16 <= end) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(d + i));
-            __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, x1f), x1f);          /* v <= 0x1F */
-            __m128i bad = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), ctl),
-                                       _mm_cmpeq_epi8(v, del));
-            int mask = _mm_movemask_epi8(bad);
-            if (mask) {
-                while (!(mask & 1)) { mask >>= 1; i++; }
-                return i;
+    static inline int httpaf_ctz(unsigned int m) {
+    #if defined(__GNUC__) || defined(__clang__)
+        return __builtin_ctz(m);
+    #else
+        int k = 0;
+        while (!(m & 1)) { m >>= 1; k++; }
+        return k;
+    #endif
+    }
+    #ifdef HTTPAF_SSE2
+    /* The bytes of v that stop a field line scan (CTLs but HTAB, and DEL) and obs-text:
+       v + 1 is below 0x21 as a signed byte exactly for those, HTAB aside. */
+    static inline unsigned int httpaf_stops(__m128i v) {
+        const __m128i one = _mm_set1_epi8(1), x21 = _mm_set1_epi8(0x21),
+                      tab = _mm_set1_epi8(0x09);
+        __m128i low = _mm_cmplt_epi8(_mm_add_epi8(v, one), x21);
+        return (unsigned int)_mm_movemask_epi8(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), low));
+    }
+    #endif
+    static inline Py_ssize_t httpaf_scan(const unsigned char *d, Py_ssize_t i,
+                                         Py_ssize_t end, Py_ssize_t size, int *high) {
+        unsigned int hi = 0;
+    #ifdef HTTPAF_SSE2
+        unsigned int mask;
+        int k;
+        for (; i + 16 <= end; i += 16) {
+            mask = httpaf_stops(_mm_loadu_si128((const __m128i *)(d + i)));
+            for (; mask; mask &= mask - 1) {
+                k = httpaf_ctz(mask);
+                if (d[i + k] < 0x80) {
+                    *high = hi != 0;
+                    return i + k;
+                }
+                hi = 1;  /* obs-text: noted, and the scan goes on */
             }
-            i += 16;
+        }
+        if (i < end && i + 16 <= size) {  /* the last, partial block: one load */
+            mask = httpaf_stops(_mm_loadu_si128((const __m128i *)(d + i)))
+                   & ((1u << (end - i)) - 1u);
+            for (; mask; mask &= mask - 1) {
+                k = httpaf_ctz(mask);
+                if (d[i + k] < 0x80) {
+                    *high = hi != 0;
+                    return i + k;
+                }
+                hi = 1;
+            }
+            *high = hi != 0;
+            return -1;
         }
     #else
         const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+        (void)size;
         while (i + 8 <= end) {
             uint64_t w, x;
             memcpy(&w, d + i, 8);
             x = w ^ 0x7F7F7F7F7F7F7F7FULL;
             if (((w - 0x2020202020202020ULL) & ~w & highs) | ((x - ones) & ~x & highs)) break;
+            hi |= (w & highs) != 0;
             i += 8;
         }
     #endif
-        for (; i < end; i++)
-            if (httpaf_bad_table[d[i]]) return i;
+        for (; i < end; i++) {
+            unsigned char c = d[i];
+            if (httpaf_bad_table[c]) {
+                *high = hi != 0;
+                return i;
+            }
+            hi |= c & 0x80u;
+        }
+        *high = hi != 0;
         return -1;
+    }
+    /* httpaf_vchars: the first byte of d[i:end] that is not visible ASCII (0x21-0x7E),
+       or end. */
+    static inline Py_ssize_t httpaf_vchars(const unsigned char *d, Py_ssize_t i,
+                                           Py_ssize_t end) {
+    #ifdef HTTPAF_SSE2
+        const __m128i flip = _mm_set1_epi8((char)0x80), above = _mm_set1_epi8(-96),
+                      below = _mm_set1_epi8(-1);
+        while (i + 16 <= end) {
+            __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(d + i)), flip);
+            __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(x, above), _mm_cmplt_epi8(x, below));
+            unsigned int mask = ~(unsigned int)_mm_movemask_epi8(ok) & 0xFFFFu;
+            if (mask) return i + httpaf_ctz(mask);
+            i += 16;
+        }
+    #endif
+        while (i < end && d[i] >= 0x21 && d[i] <= 0x7E) i++;
+        return i;
+    }
+    /* httpaf_same: whether a[:n] == b[:n], for the short n of field names, inline. */
+    static inline int httpaf_same(const unsigned char *a, const unsigned char *b,
+                                  Py_ssize_t n) {
+        uint64_t x, y;
+        uint32_t u, w;
+        uint16_t s, t;
+        for (; n >= 8; a += 8, b += 8, n -= 8) {
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            if (x != y) return 0;
+        }
+        if (n >= 4) {  /* the first and the last four bytes, overlapping */
+            memcpy(&u, a, 4); memcpy(&w, b, 4);
+            if (u != w) return 0;
+            memcpy(&u, a + n - 4, 4); memcpy(&w, b + n - 4, 4);
+            return u == w;
+        }
+        if (n >= 2) {
+            memcpy(&s, a, 2); memcpy(&t, b, 2);
+            if (s != t) return 0;
+            memcpy(&s, a + n - 2, 2); memcpy(&t, b + n - 2, 2);
+            return s == t;
+        }
+        return n == 0 || a[0] == b[0];
+    }
+    /* httpaf_colon: the first ':' in d[i:end], or end. */
+    static inline Py_ssize_t httpaf_colon(const unsigned char *d, Py_ssize_t i,
+                                          Py_ssize_t end) {
+    #ifdef HTTPAF_SSE2
+        const __m128i colon = _mm_set1_epi8(':');
+        while (i + 16 <= end) {
+            unsigned int mask = (unsigned int)_mm_movemask_epi8(
+                _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(d + i)), colon));
+            if (mask) return i + httpaf_ctz(mask);
+            i += 16;
+        }
+    #endif
+        while (i < end && d[i] != ':') i++;
+        return i;
     }
     """
     const unsigned char* httpaf_bad_table
-    Py_ssize_t httpaf_first_bad(const unsigned char* d, Py_ssize_t start, Py_ssize_t end) nogil
+    Py_ssize_t httpaf_colon(const unsigned char* d, Py_ssize_t i, Py_ssize_t end) nogil
+    bint httpaf_same(const unsigned char* a, const unsigned char* b, Py_ssize_t n) nogil
+    Py_ssize_t httpaf_vchars(const unsigned char* d, Py_ssize_t i, Py_ssize_t end) nogil
+    Py_ssize_t httpaf_scan(
+        const unsigned char* d, Py_ssize_t i, Py_ssize_t end, Py_ssize_t size, int* high
+    ) nogil
 
 httpaf_bad_table = BAD_FIELD
 
 
-cdef inline Py_ssize_t _first_bad(const unsigned char* data, Py_ssize_t start, Py_ssize_t end):
-    """Index of the first CTL other than HTAB, or DEL, in ``data[start:end]``; or -1."""
-    return httpaf_first_bad(data, start, end)
+cdef extern from "Python.h":
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    void* PyUnicode_DATA(object)
+    # Lists filled through borrowed pointers (NULL on failure, exception set).
+    PyObject* _list_new "PyList_New"(Py_ssize_t size)
+    void _list_set_item "PyList_SET_ITEM"(PyObject* op, Py_ssize_t i, PyObject* item)
+    int _list_append "PyList_Append"(PyObject* op, PyObject* item)
+    void _decref "Py_DECREF"(PyObject* op)
+
+
+cdef inline str _str_of(const unsigned char* p, Py_ssize_t n, Py_UCS4 maxchar):
+    """``p[:n]`` as str, when every byte is known to be at most ``maxchar`` (127: all
+    ASCII; 255: latin-1 with at least one byte above 127, so the str is canonical)."""
+    s = PyUnicode_New(n, maxchar)
+    memcpy(PyUnicode_DATA(s), p, n)
+    return s
 
 
 cdef extern from "Python.h":
@@ -270,6 +447,22 @@ cdef extern from "Python.h":
     ctypedef struct TypeSlots "PyTypeObject":
         descrsetfunc tp_descr_set
     TypeSlots* Py_TYPE(object)
+    ctypedef struct PyMemberDef:
+        int type
+        Py_ssize_t offset
+        int flags
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+cdef extern from *:
+    """
+    /* structmember.h's values, which Python.h does not always define. */
+    #define HTTPAF_T_OBJECT_EX 16
+    #define HTTPAF_READONLY 1
+    """
+    enum:
+        HTTPAF_T_OBJECT_EX
+        HTTPAF_READONLY
 
 # The slot descriptors of Request and Headers, set directly (no attribute lookup).
 cdef object _D_METHOD = Request.__dict__["method"]
@@ -281,6 +474,34 @@ cdef object _D_FIELDS = Headers.__dict__["_fields"]
 
 cdef inline int _set_slot(object descriptor, object obj, object value) except -1:
     return Py_TYPE(descriptor).tp_descr_set(descriptor, obj, value)
+
+
+cdef Py_ssize_t _slot_offset(object descriptor, object owner):
+    """Where a ``__slots__`` attribute of ``owner`` lives in its objects, or -1."""
+    if (
+        type(descriptor) is not MemberDescriptorType
+        or descriptor.__objclass__ is not owner
+        or (<PyMemberDescrObject*>descriptor).d_member.type != HTTPAF_T_OBJECT_EX
+        or (<PyMemberDescrObject*>descriptor).d_member.flags & HTTPAF_READONLY
+    ):
+        return -1
+    return (<PyMemberDescrObject*>descriptor).d_member.offset
+
+
+# The byte offsets of those slots: a new Request (or Headers) has them all NULL, so the
+# parser stores straight into them. -1 if the classes ever stop being plain slots.
+cdef Py_ssize_t _AT_METHOD = _slot_offset(_D_METHOD, Request)
+cdef Py_ssize_t _AT_TARGET = _slot_offset(_D_TARGET, Request)
+cdef Py_ssize_t _AT_VERSION = _slot_offset(_D_VERSION, Request)
+cdef Py_ssize_t _AT_HEADERS = _slot_offset(_D_HEADERS, Request)
+cdef Py_ssize_t _AT_FIELDS = _slot_offset(_D_FIELDS, Headers)
+cdef bint _DIRECT = min(_AT_METHOD, _AT_TARGET, _AT_VERSION, _AT_HEADERS, _AT_FIELDS) > 0
+
+
+cdef inline void _put(object obj, Py_ssize_t offset, object value):
+    """Store ``value`` in the (NULL) slot at ``offset`` of a new ``obj``."""
+    Py_INCREF(value)
+    (<PyObject**>((<char*><PyObject*>obj) + offset))[0] = <PyObject*>value
 
 
 # Module globals the hot path reads, as C variables (no dictionary lookups).
@@ -299,12 +520,57 @@ cdef inline object _alloc(object cls):
 
 cdef object _new_headers(list fields):
     headers = _alloc(_HEADERS_TYPE)
-    _set_slot(_D_FIELDS, headers, fields)
+    if _DIRECT:
+        _put(headers, _AT_FIELDS, fields)
+    else:
+        _set_slot(_D_FIELDS, headers, fields)
     return headers
 
 
+cdef object _new_request(method, target, version, list fields):
+    """A Request without running ``__init__`` (the parser has checked everything)."""
+    headers = _new_headers(fields)
+    request = _alloc(_REQUEST_TYPE)
+    if _DIRECT:
+        _put(request, _AT_METHOD, method)
+        _put(request, _AT_TARGET, target)
+        _put(request, _AT_VERSION, version)
+        _put(request, _AT_HEADERS, headers)
+    else:
+        _set_slot(_D_METHOD, request, method)
+        _set_slot(_D_TARGET, request, target)
+        _set_slot(_D_VERSION, request, version)
+        _set_slot(_D_HEADERS, request, headers)
+    return request
+
+
+cdef struct _Limits:
+    Py_ssize_t max_request_line, max_field, max_head, max_headers
+    Py_ssize_t max_chunk_line, max_trailer_size, max_trailers
+    long long max_body  # -1: unlimited
+    bint require_host
+
+# The limits of the last Config seen: one Config usually serves every parser.
 cdef object _cached_config = None
-cdef tuple _cached_limits = None
+cdef _Limits _cached_limits
+
+
+cdef int _load_limits(config) except -1:
+    """Read ``config``'s limits into the cache."""
+    global _cached_config, _cached_limits
+    cdef _Limits lim
+    lim.max_request_line = config.max_request_line
+    lim.max_field = config.max_field_size
+    lim.max_head = config.max_head_size
+    lim.max_headers = config.max_headers
+    lim.max_chunk_line = config.max_chunk_line
+    lim.max_trailer_size = config.max_trailer_size
+    lim.max_trailers = config.max_trailers
+    lim.max_body = -1 if config.max_body_size is None else config.max_body_size
+    lim.require_host = bool(config.require_host)
+    _cached_limits = lim
+    _cached_config = config
+    return 0
 
 
 cdef class _Parser:
@@ -325,11 +591,7 @@ cdef class _Parser:
     cdef Py_ssize_t _head_limit
     cdef object _error
     cdef bint _checks_body_size
-    # The configuration, as C values.
-    cdef Py_ssize_t _max_request_line, _max_field, _max_head, _max_headers
-    cdef Py_ssize_t _max_chunk_line, _max_trailer_size, _max_trailers
-    cdef long long _max_body  # -1: unlimited
-    cdef bint _require_host
+    cdef _Limits _lim  # the configuration, as C values
     # The framing fields noted while scanning a request head.
     cdef int _hosts
     cdef list _cl
@@ -340,44 +602,23 @@ cdef class _Parser:
     # The buffer of the current call.
     cdef const unsigned char* _data
     cdef object _buf
+    cdef Py_ssize_t _size
 
     def __cinit__(self, config=None):
+        # C fields start zeroed and object fields None: only the others are set here.
         if config is None:
             config = Config()
         self.config = config
-        self.consumed = 0
         self.body_length = 0
         self.keep_alive = True
-        self.expect_continue = False
-        self.upgrade = False
-        self._state = _START
-        self._remaining = 0
-        self._body_seen = 0
-        self._scanned = 0
-        self._fields = []
-        self._load_config(config)
-        self._head_limit = self._max_head
-        self._error = None
-        self._reset_notes()
-
-    cdef int _load_config(self, config) except -1:
-        """Copy the limits into C fields (from a cache: one Config usually serves all)."""
-        global _cached_config, _cached_limits
+        self._checks_body_size = True  # ResponseParser turns it off
         if config is not _cached_config:
-            _cached_limits = (
-                config.max_request_line, config.max_field_size, config.max_head_size,
-                config.max_headers, config.max_chunk_line, config.max_trailer_size,
-                config.max_trailers,
-                -1 if config.max_body_size is None else config.max_body_size,
-                bool(config.require_host),
-            )
-            _cached_config = config
-        (self._max_request_line, self._max_field, self._max_head, self._max_headers,
-         self._max_chunk_line, self._max_trailer_size, self._max_trailers, self._max_body,
-         self._require_host) = _cached_limits
-        return 0
+            _load_limits(config)
+        self._lim = _cached_limits
+        self._head_limit = self._lim.max_head
 
-    cdef void _reset_notes(self):
+    @cython.final
+    cdef void _reset_notes(self) noexcept:
         self._hosts = 0
         self._cl = None
         self._te = None
@@ -394,6 +635,7 @@ cdef class _Parser:
         """Whether a parse error stopped the parser for good."""
         return self._state == _FAILED
 
+    @cython.final
     cdef object _fail(self, str message, int status, Py_ssize_t consumed):
         error = ParseError(message, status)
         self._state = _FAILED
@@ -426,12 +668,14 @@ cdef class _Parser:
         if start < 0 or stop > size or start > stop:
             raise ValueError("parse: start and end must be within the buffer")
         self._buf = buf
+        self._size = size
         try:
             return self._step(start, stop, eof)
         finally:
             self._buf = None
             self._data = NULL
 
+    @cython.final
     cdef object _step(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         self.consumed = 0
         cdef int state = self._state
@@ -463,31 +707,87 @@ cdef class _Parser:
     cdef object _parse_headers(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         raise NotImplementedError
 
+    @cython.final
     cdef object _slice(self, Py_ssize_t start, Py_ssize_t n):
         return memoryview(self._buf)[start : start + n]
 
     # -- blocks of fields ------------------------------------------------------------
 
+    @cython.final
     cdef Py_ssize_t _scan_block(
         self, Py_ssize_t start, Py_ssize_t end, bint eof, Py_ssize_t limit,
         Py_ssize_t max_count, str what, int status,
     ) except -2:
-        """Check a field block's lines as they arrive; the index past its blank line, or -1."""
+        """Check a field block's lines as they arrive; the index past its blank line, or -1.
+
+        Each complete line is validated once, in order, and its field kept (``_scanned``
+        remembers where the next line starts, relative to ``start``, which the caller
+        presents again). Fields of well-formed lines gather in a C array first, so a
+        head's list is made once at its final size.
+        """
         cdef const unsigned char* data = self._data
         cdef Py_ssize_t pos = start + self._scanned
         cdef Py_ssize_t stop = min(end, start + limit)
-        cdef Py_ssize_t max_field = self._max_field
-        cdef Py_ssize_t line_stop, lf
-        while True:
-            line_stop = min(stop, pos + max_field)
-            lf = _find(data, pos, line_stop, b'\n')
-            if lf < 0:
-                break
-            if lf == pos + 1 and data[pos] == 13:
-                self._scanned = 0
-                return lf + 1
-            self._field_line(pos, lf, max_count, what)
-            pos = lf + 1
+        cdef Py_ssize_t max_field = self._lim.max_field
+        cdef Py_ssize_t size = self._size
+        cdef Py_ssize_t line_stop, lf, cr, colon, n, v0, v1, have, count = 0
+        cdef PyObject* batch[_BATCH]
+        cdef int high, slot, kind
+        cdef bint note = self._note_fields
+        have = 0 if self._fields is None else PyList_GET_SIZE(self._fields)
+        try:
+            while True:
+                line_stop = min(stop, pos + max_field)
+                # The common case: valid bytes up to the line's CRLF, found in one scan.
+                cr = httpaf_scan(data, pos, line_stop, size, &high)
+                if cr >= 0 and data[cr] == 13 and cr + 1 < line_stop and data[cr + 1] == 10:
+                    if cr == pos:
+                        self._keep(batch, count)
+                        count = 0
+                        self._scanned = 0
+                        return cr + 2
+                    # The name is what comes before the first colon (not a tchar).
+                    colon = httpaf_colon(data, pos, cr)
+                    n = colon - pos
+                    slot = _name_slot(data + pos, n) if n and colon < cr else _BAD_NAME
+                    if slot == _NEW_NAME and not _all_tokens(data + pos, n):
+                        slot = _BAD_NAME
+                    if slot != _BAD_NAME:  # else _line_error says what is wrong
+                        if have + count >= max_count:
+                            raise self._fail(f"too many {what} fields", 431, 0)
+                        v0 = colon + 1
+                        v1 = cr
+                        while v0 < v1 and (data[v0] == 32 or data[v0] == 9):
+                            v0 += 1
+                        while v1 > v0 and (data[v1 - 1] == 32 or data[v1 - 1] == 9):
+                            v1 -= 1
+                        if slot >= 0:
+                            name = <object>_name_obj[slot]
+                            kind = _name_kind[slot]
+                        else:
+                            name = _str_of(data + pos, n, 127)
+                            kind = _field_kind(data + pos, n) if note else F_OTHER
+                        value = _str_of(data + v0, v1 - v0, 255 if high else 127)
+                        if kind != F_OTHER and note:
+                            self._note(kind, data + v0, v1 - v0, value)
+                        field = (name, value)
+                        Py_INCREF(field)
+                        batch[count] = <PyObject*>field
+                        count += 1
+                        if count == _BATCH:
+                            self._keep(batch, count)
+                            have += count
+                            count = 0
+                        pos = cr + 2
+                        continue
+                # Anything else is a line still arriving, or an error.
+                lf = _find(data, pos, line_stop, b'\n')
+                if lf < 0:
+                    break
+                self._line_error(pos, lf, what)
+        finally:
+            if count:  # the fields so far, for the next call (or an error)
+                self._keep(batch, count)
         self._scanned = pos - start
         # The partial line at ``pos`` holds no LF: any CR before its last byte is bare.
         if line_stop - 1 > pos and _find(data, pos, line_stop - 1, b'\r') >= 0:
@@ -500,48 +800,56 @@ cdef class _Parser:
             raise self._fail(f"unexpected end of input in {what} section", 400, 0)
         return -1
 
-    cdef int _field_line(
-        self, Py_ssize_t pos, Py_ssize_t lf, Py_ssize_t max_count, str what
-    ) except -1:
-        """Validate the field line ``data[pos:lf + 1]`` and keep its field."""
+    @cython.final
+    cdef int _keep(self, PyObject** batch, Py_ssize_t count) except -1:
+        """Move ``count`` fields (references owned by ``batch``) to the end of ``_fields``."""
+        cdef Py_ssize_t i
+        cdef PyObject* fields
+        cdef bint failed = False
+        if self._fields is None:
+            fields = _list_new(count)
+            if fields == NULL:
+                for i in range(count):
+                    _decref(batch[i])
+                return -1
+            for i in range(count):
+                _list_set_item(fields, i, batch[i])  # steals the reference
+            self._fields = <list>fields
+            _decref(fields)
+            return 0
+        fields = <PyObject*>self._fields
+        for i in range(count):
+            if _list_append(fields, batch[i]) < 0:
+                failed = True
+            _decref(batch[i])
+        return -1 if failed else 0
+
+    @cython.final
+    cdef int _line_error(self, Py_ssize_t pos, Py_ssize_t lf, str what) except -1:
+        """Raise what is wrong with the line ``data[pos:lf + 1]``, which is not a field
+        line, the first fault in byte order (a valid line takes the fast path)."""
         cdef const unsigned char* data = self._data
-        cdef Py_ssize_t i, colon, text_end, v0, v1
+        cdef Py_ssize_t i, text_end
+        cdef int high
         if lf == pos:
             raise self._fail(f"bare LF in {what} section", 400, 0)
         text_end = lf - 1  # the line's text, without the byte before LF
-        i = _first_bad(data, pos, text_end)  # CR counts as bad: one pass finds both
+        i = httpaf_scan(data, pos, text_end, text_end, &high)  # CR counts: one pass finds both
         if i >= 0 and _find(data, pos, text_end, b'\r') >= 0:
             raise self._fail(f"bare CR in {what} section", 400, 0)
         if data[lf - 1] != 13:
             raise self._fail(f"bare LF in {what} section", 400, 0)
         if i >= 0:
             raise self._fail(f"invalid character {chr(data[i])!r} in {what} section", 400, 0)
-        colon = pos
-        while colon < text_end and TOKEN[data[colon]]:
-            colon += 1
-        if colon == pos or colon == text_end or data[colon] != b':':
-            line = PyUnicode_DecodeLatin1(<const char*>data + pos, text_end - pos, NULL)
-            raise self._fail(_field_error(line, what), 400, 0)
-        if PyList_GET_SIZE(self._fields) >= max_count:
-            raise self._fail(f"too many {what} fields", 431, 0)
-        v0 = colon + 1
-        v1 = text_end
-        while v0 < v1 and (data[v0] == 32 or data[v0] == 9):
-            v0 += 1
-        while v1 > v0 and (data[v1 - 1] == 32 or data[v1 - 1] == 9):
-            v1 -= 1
-        name = _field_name(data + pos, colon - pos)
-        value = PyUnicode_DecodeLatin1(<const char*>data + v0, v1 - v0, NULL)
-        self._fields.append((name, value))
-        if self._note_fields:
-            self._note(_field_kind(data + pos, colon - pos), data + v0, v1 - v0, value)
-        return 0
+        line = PyUnicode_DecodeLatin1(<const char*>data + pos, text_end - pos, NULL)
+        raise self._fail(_field_error(line, what), 400, 0)
 
-    cdef void _note(self, int kind, const unsigned char* v, Py_ssize_t n, object value):
+    @cython.final
+    cdef int _note(
+        self, int kind, const unsigned char* v, Py_ssize_t n, object value
+    ) except -1:
         """Remember what a framing field says (as ``_describe`` reads it in the pure twin)."""
         cdef Py_ssize_t i, a, b
-        if kind == F_OTHER:
-            return
         if kind == F_HOST:
             self._hosts += 1
         elif kind == F_CONTENT_LENGTH:
@@ -576,15 +884,20 @@ cdef class _Parser:
                 self._expect = True
         elif kind == F_UPGRADE:
             self._upgrade_field = True
+        return 0
 
+    @cython.final
     cdef list _take_fields(self):
         fields = self._fields
-        self._fields = []
+        if fields is None:
+            return []
+        self._fields = None
         return fields
 
     # -- bodies ----------------------------------------------------------------------
 
-    cdef void _start_body(self, object length):
+    @cython.final
+    cdef int _start_body(self, object length) except -1:
         if length == 0:
             self._state = _START
         elif length == CHUNKED:
@@ -595,10 +908,13 @@ cdef class _Parser:
         else:
             self._state = _FIXED
             self._remaining = length
+        return 0
 
+    @cython.final
     cdef object _parse_fixed(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         return self._take(start, end, eof, _END, "unexpected end of input in body")
 
+    @cython.final
     cdef object _take(self, Py_ssize_t start, Py_ssize_t end, bint eof, int done, str truncated):
         """Body bytes of a known remaining length; ``done`` is the state after them."""
         cdef unsigned long long avail = end - start
@@ -613,6 +929,7 @@ cdef class _Parser:
         self.consumed = n
         return self._slice(start, n)
 
+    @cython.final
     cdef object _parse_eof_body(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         if start < end:
             self.consumed = end - start
@@ -622,9 +939,11 @@ cdef class _Parser:
             return END_OF_MESSAGE
         return None
 
+    @cython.final
     cdef object _parse_chunk_data(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         return self._take(start, end, eof, _CHUNK_NEXT, "unexpected end of input in chunk")
 
+    @cython.final
     cdef object _parse_chunk_size(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         cdef const unsigned char* data = self._data
         cdef Py_ssize_t pos = start, lf, limit, offset
@@ -637,7 +956,7 @@ cdef class _Parser:
             if data[start] != 13 or data[start + 1] != 10:
                 raise self._fail("missing CRLF after chunk data", 400, 0)
             pos += 2
-        limit = self._max_chunk_line
+        limit = self._lim.max_chunk_line
         lf = _find(data, pos, min(end, pos + limit), b'\n')
         if lf < 0:
             if end - pos >= limit:
@@ -658,8 +977,8 @@ cdef class _Parser:
             self._body_seen += size
         if (
             self._checks_body_size
-            and self._max_body >= 0
-            and self._body_seen > <unsigned long long>self._max_body
+            and self._lim.max_body >= 0
+            and self._body_seen > <unsigned long long>self._lim.max_body
         ):
             raise self._fail("body too large", 413, offset)
         self._remaining = size
@@ -670,6 +989,7 @@ cdef class _Parser:
         finally:
             self.consumed += offset
 
+    @cython.final
     cdef object _then_trailers(self, Py_ssize_t offset, Py_ssize_t start, Py_ssize_t end, bint eof):
         self.consumed = 0
         try:
@@ -677,10 +997,11 @@ cdef class _Parser:
         finally:
             self.consumed += offset
 
+    @cython.final
     cdef object _parse_trailers(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         self._note_fields = False
         cdef Py_ssize_t block_end = self._scan_block(
-            start, end, eof, self._max_trailer_size, self._max_trailers, "trailer", 431
+            start, end, eof, self._lim.max_trailer_size, self._lim.max_trailers, "trailer", 431
         )
         if block_end < 0:
             return None
@@ -786,9 +1107,6 @@ cdef class RequestParser(_Parser):
     cdef str _target
     cdef object _version
 
-    def __cinit__(self, config=None):
-        self._checks_body_size = True
-
     cdef object _parse_start(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         cdef const unsigned char* data = self._data
         cdef Py_ssize_t pos = start, lf, limit, sp1, sp2, i, offset
@@ -800,7 +1118,7 @@ cdef class RequestParser(_Parser):
             return None
         if data[pos] == 13 and end - pos >= 2:
             raise self._fail("bare CR before request line", 400, self.consumed)
-        limit = self._max_request_line
+        limit = self._lim.max_request_line
         lf = _find(data, pos, min(end, pos + limit), b'\n')
         if lf < 0:
             if end - pos >= limit:
@@ -815,10 +1133,7 @@ cdef class RequestParser(_Parser):
         sp1 = i
         ok = sp1 > pos and sp1 < lf and data[sp1] == 32
         if ok:
-            i = sp1 + 1
-            while i < lf and VCHAR[data[i]]:
-                i += 1
-            sp2 = i
+            sp2 = httpaf_vchars(data, sp1 + 1, lf)
             ok = (
                 sp2 > sp1 + 1
                 and lf - sp2 == 10
@@ -831,12 +1146,12 @@ cdef class RequestParser(_Parser):
             error = _request_line_error((<const char*>data)[pos : lf + 1])
             raise self._fail(error.message, error.status, self.consumed)
         method = _method(data + pos, sp1 - pos)
-        target = PyUnicode_DecodeASCII(<const char*>data + sp1 + 1, sp2 - sp1 - 1, NULL)
+        target = _str_of(data + sp1 + 1, sp2 - sp1 - 1, 127)  # VCHARs: ASCII
         self._check_target_form(method, target, data + sp1 + 1, sp2 - sp1 - 1)
         self._method = method
         self._target = target
         self._version = _HTTP_1_1 if data[sp2 + 8] == b'1' else _HTTP_1_0
-        self._head_limit = self._max_head - (lf + 1 - pos)
+        self._head_limit = self._lim.max_head - (lf + 1 - pos)
         self._state = _HEADERS
         self._reset_notes()
         offset = lf + 1 - start
@@ -851,7 +1166,7 @@ cdef class RequestParser(_Parser):
     ) except -1:
         """RFC 9112 §3.2: the four request-target forms, each with its method."""
         cdef Py_ssize_t i, colon
-        if method == "CONNECT":
+        if method is M_CONNECT:  # _method() gives every "CONNECT" as M_CONNECT
             # [^/?#@\s]+ ":" [0-9]+, as a whole.
             colon = -1
             for i in range(n):
@@ -871,7 +1186,7 @@ cdef class RequestParser(_Parser):
         elif t[0] == b'/':
             return 0
         elif n == 1 and t[0] == b'*':
-            if method != "OPTIONS":
+            if method is not M_OPTIONS:
                 raise self._fail("asterisk-form target is only for OPTIONS", 400, self.consumed)
         else:
             # scheme "://": [A-Za-z][A-Za-z0-9+.-]* "://"
@@ -889,17 +1204,13 @@ cdef class RequestParser(_Parser):
     cdef object _parse_headers(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         self._note_fields = True
         cdef Py_ssize_t block_end = self._scan_block(
-            start, end, eof, self._head_limit, self._max_headers, "header", 431
+            start, end, eof, self._head_limit, self._lim.max_headers, "header", 431
         )
         if block_end < 0:
             return None
         fields = self._take_fields()
         method, version = self._method, self._version
-        request = _alloc(_REQUEST_TYPE)
-        _set_slot(_D_METHOD, request, method)
-        _set_slot(_D_TARGET, request, self._target)
-        _set_slot(_D_VERSION, request, version)
-        _set_slot(_D_HEADERS, request, _new_headers(fields))
+        request = _new_request(method, self._target, version, fields)
         self._method = self._target = self._version = None
         self._describe(method, version)
         self.consumed = block_end - start
@@ -911,10 +1222,10 @@ cdef class RequestParser(_Parser):
         cdef bint v11 = version is _HTTP_1_1
         if self._hosts > 1:
             raise self._fail("multiple Host fields", 400, 0)
-        if self._hosts == 0 and v11 and self._require_host:
+        if self._hosts == 0 and v11 and self._lim.require_host:
             raise self._fail("missing Host field", 400, 0)
         length = self._request_length(v11)
-        if self._max_body >= 0 and length > self._max_body:
+        if self._lim.max_body >= 0 and length > self._lim.max_body:
             raise self._fail("body too large", 413, 0)
         self.body_length = length
         if self._conn_close:
@@ -931,6 +1242,8 @@ cdef class RequestParser(_Parser):
         """RFC 9112 §6.3 for requests, strict (as ``_request_length`` in the pure twin)."""
         cdef Py_ssize_t n
         te, cl = self._te, self._cl
+        if te is None and cl is None:
+            return 0
         try:
             if te is not None:
                 if cl is not None:
@@ -966,7 +1279,7 @@ cdef class ResponseParser(_Parser):
 
     cdef object _parse_start(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         cdef const unsigned char* data = self._data
-        cdef Py_ssize_t limit = self._max_request_line, lf, i, offset
+        cdef Py_ssize_t limit = self._lim.max_request_line, lf, i, offset
         lf = _find(data, start, min(end, start + limit), b'\n')
         if lf < 0:
             if end - start >= limit:
@@ -1008,7 +1321,7 @@ cdef class ResponseParser(_Parser):
             PyUnicode_DecodeLatin1(<const char*>data + start + 13, lf - 1 - start - 13, NULL),
             HTTP_1_1 if data[start + 7] == b'1' else HTTP_1_0,
         )
-        self._head_limit = self._max_head - (lf + 1 - start)
+        self._head_limit = self._lim.max_head - (lf + 1 - start)
         self._state = _HEADERS
         offset = lf + 1 - start
         self.consumed = 0
@@ -1020,7 +1333,7 @@ cdef class ResponseParser(_Parser):
     cdef object _parse_headers(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         self._note_fields = False
         cdef Py_ssize_t block_end = self._scan_block(
-            start, end, eof, self._head_limit, self._max_headers, "header", 400
+            start, end, eof, self._head_limit, self._lim.max_headers, "header", 400
         )
         if block_end < 0:
             return None

@@ -88,6 +88,14 @@ _VALID_BLOCK = re.compile(
     f"[{_TOKEN_CHARS}]+:{_FIELD_VALUE}(?:\r\n[{_TOKEN_CHARS}]+:{_FIELD_VALUE})*"
 )
 _FIELDS = re.compile(f"([{_TOKEN_CHARS}]+):[ \t]*([^\r]*)")
+# A whole request head in one match: request line, field lines whose values do not end
+# in SP or HTAB, blank line. Groups: method, target, the version's minor digit.
+_HEAD = re.compile(
+    rb"([" + _TOKEN_CHARS.encode() + rb"]+) ([\x21-\x7e]+) HTTP/1\.([01])\r\n"
+    rb"(?:[" + _TOKEN_CHARS.encode() + rb"]+:[\t\x20-\x7e\x80-\xff]*(?<![ \t])\r\n)*\r\n"
+)
+# The fields of such a head (decoded), from the start of the first field line.
+_HEAD_FIELDS = re.compile(f"(?m)^([{_TOKEN_CHARS}]+):[ \t]*([^\r]*)\r\n")
 _ABSOLUTE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 _AUTHORITY_FORM = re.compile(r"[^/?#@\s]+:[0-9]+")
 _QUOTED = r'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
@@ -133,6 +141,22 @@ def _latin1(buf: Buffer, start: int, end: int) -> str:
 
 class _Parser:
     """What request and response parsers share: fields, bodies, chunks, trailers."""
+
+    __slots__ = (
+        "config",
+        "consumed",
+        "body_length",
+        "keep_alive",
+        "expect_continue",
+        "upgrade",
+        "_state",
+        "_remaining",
+        "_body_seen",
+        "_scanned",
+        "_fields",
+        "_head_limit",
+        "_error",
+    )
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config if config is not None else Config()
@@ -432,13 +456,53 @@ def _field_error(line: str, what: str) -> str:
 class RequestParser(_Parser):
     """Parses the requests a server receives."""
 
+    __slots__ = ("_line",)  # method, target, version: set with the state _HEADERS
+    _line: tuple[str, str, Version]
+
     _checks_body_size = True
 
-    def __init__(self, config: Config | None = None) -> None:
-        super().__init__(config)
-        self._line: tuple[str, str, Version] = ("", "", HTTP_1_1)  # method, target, version
-
     def _parse_start(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        """A head in one regular expression when it is all there, else line by line."""
+        head = _HEAD.match(buf, start, end)
+        if head is not None:
+            # A complete head of valid lines: within the limits, it is decided here as
+            # the line-by-line path below would decide it, in one pass.
+            (_, head_end), (_, method_end), (target_start, target_end), (minor, _) = head.regs
+            line_end = minor + 3
+            config = self.config
+            if (
+                line_end - start <= config.max_request_line
+                and head_end - start <= config.max_head_size
+                and head_end - line_end <= config.max_field_size
+            ):
+                text = buf[start:head_end].decode("latin-1")
+                fields = _HEAD_FIELDS.findall(text, line_end - start)
+                if len(fields) <= config.max_headers:
+                    method = text[: method_end - start]
+                    method = _METHODS.get(method, method)
+                    target = text[target_start - start : target_end - start]
+                    if target[0] != "/" or method == "CONNECT":
+                        _check_target_form(method, target, self)
+                    request = _Request_new(Request)
+                    request.method = method
+                    request.target = target
+                    request.version = HTTP_1_1 if buf[minor] == 49 else HTTP_1_0
+                    headers = _Headers_new(Headers)
+                    headers._fields = fields
+                    request.headers = headers
+                    try:
+                        self._describe(request, fields)
+                    except ParseError:
+                        self.consumed = line_end - start  # the request line was used
+                        raise
+                    self.consumed = head_end - start
+                    if self.body_length:
+                        self._start_body(self.body_length)
+                    return request
+        return self._parse_lines(buf, start, end, eof)
+
+    def _parse_lines(self, buf: Buffer, start: int, end: int, eof: bool) -> object:
+        """The request line, then the fields line by line (any split, any error)."""
         pos = start
         # RFC 9112 §2.2: ignore empty lines before the request line.
         while end - pos >= 2 and buf[pos] == 13 and buf[pos + 1] == 10:
@@ -493,58 +557,105 @@ class RequestParser(_Parser):
 
     def _describe(self, request: Request, headers: list[tuple[str, str]]) -> None:
         """Set body_length, keep_alive, expect_continue, upgrade, or fail."""
-        te: list[str] = []
-        cl: list[str] = []
-        connection: list[str] = []
+        te: list[str] | None = None
+        cl: list[str] | None = None
         hosts = 0
-        expect = False
-        upgrade = False
+        close = keep_alive = conn_upgrade = expect = upgrade = False
         for name, value in headers:
-            if len(name) not in _NOTED_LENGTHS:
+            kind = _kind_of(name)
+            if kind is None:  # not a common spelling: go by the lower-case name
+                if len(name) not in _NOTED_LENGTHS:
+                    continue
+                kind = _NOTED_KINDS.get(name.lower(), _OTHER)
+            if kind is _OTHER:
                 continue
-            lname = name.lower()
-            if lname == "host":
+            if kind is _HOST:
                 hosts += 1
-            elif lname == "content-length":
-                cl.append(value)
-            elif lname == "transfer-encoding":
-                te.append(value)
-            elif lname == "connection":
-                connection.extend(
-                    t.strip(" \t").lower() for t in value.split(",")
-                )
-            elif lname == "expect":
+            elif kind is _CONNECTION:
+                for token in value.split(","):
+                    token = token.strip(" \t").lower()
+                    if token == "close":
+                        close = True
+                    elif token == "keep-alive":
+                        keep_alive = True
+                    elif token == "upgrade":
+                        conn_upgrade = True
+            elif kind is _CONTENT_LENGTH:
+                if cl is None:
+                    cl = [value]
+                else:
+                    cl.append(value)
+            elif kind is _TRANSFER_ENCODING:
+                if te is None:
+                    te = [value]
+                else:
+                    te.append(value)
+            elif kind is _EXPECT:
                 expect = expect or value.lower() == "100-continue"
-            elif lname == "upgrade":
+            else:
                 upgrade = True
         version = request.version
-        if hosts > 1:
-            raise self._fail("multiple Host fields", 400, 0)
-        if hosts == 0 and version is HTTP_1_1 and self.config.require_host:
-            raise self._fail("missing Host field", 400, 0)
-        length = _request_length(version, te, cl, self)
-        max_body = self.config.max_body_size
-        if max_body is not None and length > max_body:
-            raise self._fail("body too large", 413, 0)
+        if hosts != 1:
+            if hosts > 1:
+                raise self._fail("multiple Host fields", 400, 0)
+            if version is HTTP_1_1 and self.config.require_host:
+                raise self._fail("missing Host field", 400, 0)
+        if te is None and cl is None:
+            length = 0
+        else:
+            length = _request_length(version, te or [], cl or [], self)
+            max_body = self.config.max_body_size
+            if max_body is not None and length > max_body:
+                raise self._fail("body too large", 413, 0)
         self.body_length = length
-        if "close" in connection:
+        if close:
             self.keep_alive = False
         elif version is HTTP_1_0:
-            self.keep_alive = "keep-alive" in connection
+            self.keep_alive = keep_alive
         else:
             self.keep_alive = True
         self.expect_continue = expect and version is HTTP_1_1
-        self.upgrade = (upgrade and "upgrade" in connection) or request.method == "CONNECT"
+        self.upgrade = (upgrade and conn_upgrade) or request.method == "CONNECT"
 
 
-# The lengths of the field names ``_describe`` looks at (host, expect, upgrade,
-# connection, content-length, transfer-encoding): other names are skipped unlowered.
-_NOTED_LENGTHS = frozenset({4, 6, 7, 10, 14, 17})
+# What ``_describe`` looks at: the framing fields, by lower-case name (the kinds are
+# these str objects, compared by identity), ...
+_OTHER, _HOST, _CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION, _EXPECT, _UPGRADE = (
+    "other", "host", "content-length", "transfer-encoding", "connection", "expect", "upgrade"
+)
+_NOTED_KINDS = {
+    kind: kind
+    for kind in (_HOST, _CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION, _EXPECT, _UPGRADE)
+}
+# ... and the lengths of those names: other names are skipped unlowered.
+_NOTED_LENGTHS = frozenset(map(len, _NOTED_KINDS))
+# The kinds of the field names sent most, in the cases they are sent in, found with one
+# dictionary lookup (other spellings go by their length and lower-case form).
+_COMMON_NAMES = (
+    "Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encoding", "Accept-Charset",
+    "Connection", "Keep-Alive", "Cookie", "Content-Length", "Content-Type",
+    "Content-Encoding", "Transfer-Encoding", "Upgrade", "Expect", "Referer", "Origin",
+    "Cache-Control", "Pragma", "Authorization", "If-None-Match", "If-Modified-Since",
+    "Range", "TE", "Trailer", "Via", "Date", "Forwarded", "Priority", "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
+    "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-Dest", "Sec-Fetch-User",
+    "Upgrade-Insecure-Requests", "DNT", "X-Forwarded-For", "X-Forwarded-Proto",
+    "X-Forwarded-Host", "X-Real-IP", "X-Request-Id", "X-Requested-With",
+)
+_kind_of = {
+    spelling: _NOTED_KINDS.get(name.lower(), _OTHER)
+    for name in _COMMON_NAMES
+    for spelling in (name, name.lower())
+}.get
+
+
+_Request_new = Request.__new__
+_Headers_new = Headers.__new__
 
 
 def _new_request(method: str, target: str, version: Version, headers: Headers) -> Request:
     """A Request without running ``__init__`` (the parser has checked everything)."""
-    request = Request.__new__(Request)
+    request = _Request_new(Request)
     request.method = method
     request.target = target
     request.version = version
@@ -609,6 +720,8 @@ class ResponseParser(_Parser):
     Set :attr:`request_method` before each response: HEAD and CONNECT change how its
     body is delimited.
     """
+
+    __slots__ = ("request_method", "_response")
 
     def __init__(self, config: Config | None = None) -> None:
         super().__init__(config)
