@@ -24,7 +24,6 @@ from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeLatin1
 from cpython.ref cimport Py_INCREF
 from libc.string cimport memchr, memcmp, memcpy
 
-from types import MemberDescriptorType
 
 from .config import Config
 from .errors import ParseError
@@ -442,27 +441,7 @@ cdef inline str _str_of(const unsigned char* p, Py_ssize_t n, Py_UCS4 maxchar):
     return s
 
 
-cdef extern from "Python.h":
-    ctypedef int (*descrsetfunc)(object, object, object) except -1
-    ctypedef struct TypeSlots "PyTypeObject":
-        descrsetfunc tp_descr_set
-    TypeSlots* Py_TYPE(object)
-    ctypedef struct PyMemberDef:
-        int type
-        Py_ssize_t offset
-        int flags
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
-
-cdef extern from *:
-    """
-    /* structmember.h's values, which Python.h does not always define. */
-    #define HTTPAF_T_OBJECT_EX 16
-    #define HTTPAF_READONLY 1
-    """
-    enum:
-        HTTPAF_T_OBJECT_EX
-        HTTPAF_READONLY
+include "_slots.pxi"
 
 # The slot descriptors of Request and Headers, set directly (no attribute lookup).
 cdef object _D_METHOD = Request.__dict__["method"]
@@ -474,18 +453,6 @@ cdef object _D_FIELDS = Headers.__dict__["_fields"]
 
 cdef inline int _set_slot(object descriptor, object obj, object value) except -1:
     return Py_TYPE(descriptor).tp_descr_set(descriptor, obj, value)
-
-
-cdef Py_ssize_t _slot_offset(object descriptor, object owner):
-    """Where a ``__slots__`` attribute of ``owner`` lives in its objects, or -1."""
-    if (
-        type(descriptor) is not MemberDescriptorType
-        or descriptor.__objclass__ is not owner
-        or (<PyMemberDescrObject*>descriptor).d_member.type != HTTPAF_T_OBJECT_EX
-        or (<PyMemberDescrObject*>descriptor).d_member.flags & HTTPAF_READONLY
-    ):
-        return -1
-    return (<PyMemberDescrObject*>descriptor).d_member.offset
 
 
 # The byte offsets of those slots: a new Request (or Headers) has them all NULL, so the

@@ -30,7 +30,8 @@ from libc.limits cimport LLONG_MAX
 from libc.string cimport memcpy, memset
 
 from .errors import StateError
-from .message import CHUNKED, CLOSE_DELIMITED, response_head_framing
+from .headers import Headers
+from .message import CHUNKED, CLOSE_DELIMITED, Response, response_head_framing
 from .method import Method
 from .status import Status
 from .version import HTTP_1_0, HTTP_1_1
@@ -38,6 +39,42 @@ from .version import HTTP_1_0, HTTP_1_1
 
 cdef extern from "Python.h":
     Py_buffer* PyMemoryView_GET_BUFFER(object)
+
+include "_slots.pxi"
+
+# Response and Headers attributes read by offset (no attribute lookup) when the
+# objects are exactly those classes; -1 offsets (never expected) mean getattr.
+cdef object _RESPONSE = Response
+cdef object _HEADERS = Headers
+cdef Py_ssize_t _AT_STATUS = _slot_offset(Response.__dict__["status"], Response)
+cdef Py_ssize_t _AT_REASON = _slot_offset(Response.__dict__["reason"], Response)
+cdef Py_ssize_t _AT_VERSION = _slot_offset(Response.__dict__["version"], Response)
+cdef Py_ssize_t _AT_HEADERS = _slot_offset(Response.__dict__["headers"], Response)
+cdef Py_ssize_t _AT_FIELDS = _slot_offset(Headers.__dict__["_fields"], Headers)
+cdef bint _DIRECT = min(_AT_STATUS, _AT_REASON, _AT_VERSION, _AT_HEADERS, _AT_FIELDS) > 0
+
+
+cdef inline object _get(object obj, Py_ssize_t offset, str name):
+    """``getattr(obj, name)`` through the slot at ``offset`` (``obj``'s class checked)."""
+    cdef PyObject* value = _slot(obj, offset)
+    if value == NULL:
+        return getattr(obj, name)  # unset: the AttributeError
+    return <object>value
+
+
+cdef tuple _head_parts(response):
+    """``(status, reason, version, fields)`` of a response."""
+    if _DIRECT and type(response) is _RESPONSE:
+        status = _get(response, _AT_STATUS, "status")
+        reason = _get(response, _AT_REASON, "reason")
+        version = _get(response, _AT_VERSION, "version")
+        headers = _get(response, _AT_HEADERS, "headers")
+    else:
+        status, reason, version = response.status, response.reason, response.version
+        headers = response.headers
+    if _DIRECT and type(headers) is _HEADERS:
+        return status, reason, version, _get(headers, _AT_FIELDS, "_fields")
+    return status, reason, version, headers._fields
 
 __all__ = ["Serializer", "check_field", "check_reason"]
 
@@ -147,11 +184,6 @@ def check_reason(reason):
 cdef list _LINES = [None] * 1000  # code -> ("HTTP/1.1 200 OK\\r\\n", "OK") or None
 for _code, _entry in _STATUS_LINES.items():
     _LINES[_code] = _entry
-
-
-cdef bytes _status_line(response):
-    """``HTTP/1.1 200 OK\\r\\n``: precomputed for the standard codes and phrases."""
-    return _status_line_of(response.status, response.reason, response.version)
 
 
 cdef long _status_code(status) except? -1:
@@ -525,7 +557,8 @@ cdef class Serializer:
         Names must be tokens; CR, LF, NUL and other CTLs are refused in values and the
         reason phrase (``ValueError``), so nothing can be injected into the head.
         """
-        self._write_head(_status_line(response), response.headers._fields, extra)
+        status, reason, version, fields = _head_parts(response)
+        self._write_head(_status_line_of(status, reason, version), fields, extra)
 
     def write_framed_response_head(
         self, response, request_method, request_version, body_size, bint persistent,
@@ -542,9 +575,7 @@ cdef class Serializer:
         cdef Py_ssize_t tail_len = 0
         cdef long long length
         memset(&f, 0, sizeof(f))
-        status = response.status
-        version = response.version
-        fields = response.headers._fields
+        status, reason, version, fields = _head_parts(response)
         if type(fields) is not list or not _scan_framing(
             fields, status, version, request_method, request_version, &f
         ):
@@ -581,7 +612,7 @@ cdef class Serializer:
         elif keep_alive and not f.close:
             memcpy(tail + tail_len, b"Connection: close\r\n", 19)
             tail_len += 19
-        line = _status_line_of(status, response.reason, version)
+        line = _status_line_of(status, reason, version)
         self._write_head(line, fields, None, tail, tail_len)
         return length, f.discard, persistent
 

@@ -714,3 +714,30 @@ def test_framed_head_refuses_a_status_changed_to_a_non_status(
     with pytest.raises(ValueError, match="is not a three-digit number"):
         s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True, True)
     assert not s.has_pending_output
+
+
+def test_heads_of_response_subclasses_use_their_attributes(wire: SimpleNamespace) -> None:
+    # The C serializer reads a Response's slots directly only for Response itself.
+    class Teapot(Response):
+        @property  # type: ignore[override]
+        def reason(self) -> str:
+            return "Short And Stout"
+
+        @reason.setter
+        def reason(self, value: str) -> None:
+            pass
+
+    s = wire.Serializer()
+    s.write_response_head(Teapot(418))
+    assert written(s) == b"HTTP/1.1 418 Short And Stout\r\n\r\n"
+    s.write_framed_response_head(Teapot(418), "GET", HTTP_1_1, 0, True, True)
+    assert written(s).startswith(b"HTTP/1.1 418 Short And Stout\r\n")
+
+
+def test_a_response_missing_an_attribute_is_an_attribute_error(wire: SimpleNamespace) -> None:
+    response = Response.__new__(Response)  # no __init__: its slots are empty
+    s = wire.Serializer()
+    with pytest.raises(AttributeError):
+        s.write_response_head(response)
+    with pytest.raises(AttributeError):
+        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True, True)
