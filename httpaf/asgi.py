@@ -1,7 +1,12 @@
 """ASGI 3.0 (HTTP spec 2.4, and lifespan) on the asyncio runtime.
 
 Each request the engine parses becomes an ASGI ``http`` scope, and the application
-runs as a task with ``receive`` and ``send``:
+is called with ``receive`` and ``send``. The call starts at once, inside the read
+that parsed the request, so a response given without waiting goes out in the same
+pass and needs no task of its own; a call that waits goes on in a task (see
+"starting application calls eagerly" below; the application sees a current task
+throughout, and its own copy of the connection's context).
+
 
 - ``receive`` gives the request body piece by piece (``more_body``); the first call
   makes the engine send ``100 Continue`` when the client asked for it. While the
@@ -36,10 +41,20 @@ import dataclasses
 import email.utils
 import ipaddress
 import logging
+import operator
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+import types
+import weakref
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    MutableMapping,
+)
 from typing import Any, Literal
 
 from . import asyncio as _runtime
@@ -108,13 +123,20 @@ def _server_address(info: Any) -> tuple[str, int | None] | None:
 
 
 _NAMES: dict[str, bytes] = {}  # field names as scope header names (lower-case bytes)
+#: The scope header names that ``proxy_headers`` reads.
+_FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto"})
+_first = operator.itemgetter(0)
 
 
-def _name_bytes(name: str) -> bytes:
-    if len(_NAMES) > 2048:
-        _NAMES.clear()
-    data = _NAMES[name] = name.lower().encode("latin-1")
-    return data
+def _scope_headers(fields: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """The scope's ``headers`` of request fields, names lower-cased (and cached)."""
+    names = _NAMES
+    if len(names) > 2048:
+        names.clear()
+    for name, _ in fields:
+        if name not in names:
+            names[name] = name.lower().encode("latin-1")
+    return [(names[n], v.encode("latin-1")) for n, v in fields]
 
 
 def _split_target(target: str, root_path: str) -> tuple[str, bytes, bytes]:
@@ -181,7 +203,7 @@ def _forwarded(
     """Client and scheme after a trusted proxy's ``X-Forwarded-For``/``-Proto``."""
     hosts: list[str] | None = None
     for name, value in headers:
-        if name[:12] != b"x-forwarded-":
+        if name not in _FORWARDED:
             continue
         if name == b"x-forwarded-proto":
             proto = value.decode("latin-1").strip().lower()
@@ -251,6 +273,15 @@ class _Settings:
     #: Whether application tasks leave ``tasks`` through a done callback (uvicorn's
     #: way) rather than on their own as they end.
     discard_by_callback = False
+    #: Whether application calls may start eagerly (see ``_run_eagerly``).
+    eager = True
+    #: Responses completed (counted on ``counter``).
+    total_requests = 0
+    #: What counts responses in ``total_requests``: the settings, or a server's state.
+    counter: Any = None
+    #: Where the default fields come from, if something else changes them (uvicorn's
+    #: server state, with its ``default_headers``).
+    _watched: Any = None
 
     def __init__(
         self,
@@ -289,12 +320,16 @@ class _Settings:
             "http.response.trailers": {},
             "http.response.pathsend": {},
         }
-        self.total_requests = 0
+        #: The idle task that eagerly started application calls run under.
+        self.host: _Runner | None = None
+        self.counter = self
         self._targets: dict[str, tuple[str, bytes, bytes]] = {}
         self._server_header = server_header
         self._date_header = date_header
         self._extra_headers = [(str(n), str(v)) for n, v in headers]
         self._fields: list[tuple[str, str]] = []
+        self._responses: dict[Any, Response] = {}  # see shared_response
+        self._source: Any = None  # what the default fields were made of (see _watched)
         self._ticker: Any = None
         self.refresh_default_fields()
 
@@ -312,6 +347,32 @@ class _Settings:
             fields.append(("server", "httpaf"))
         fields.extend(self._extra_headers)
         self._fields = fields
+        self._responses = {}
+
+    def shared_response(self, status: int, headers: Iterable[Any]) -> Response | None:
+        """The head of a whole response with these start-message fields, shared.
+
+        ``None`` when the fields cannot be a key (not a list or tuple of tuples). The
+        engine only reads a ``Response``, as when a native handler reuses one.
+        """
+        watched = self._watched
+        if watched is not None and watched.default_headers is not self._source:
+            self.default_fields()  # new ones, and a new cache
+        responses = self._responses  # (a new dict when the default fields change)
+        if type(status) is not int or (type(headers) is not list and type(headers) is not tuple):
+            return None  # (an iterator of fields can be read once only)
+        try:
+            key = (status, *headers)
+            response = responses.get(key)
+        except TypeError:
+            return None
+        if response is None:
+            fields = self.default_fields() + _decode_fields(headers)
+            response = Response(status, Headers._of_list(fields))
+            if len(responses) >= 256:
+                responses.clear()
+            responses[key] = response
+        return response
 
     def start_clock(self, loop: asyncio.AbstractEventLoop) -> None:
         """Refresh ``Date`` once a second, on the second."""
@@ -328,6 +389,31 @@ class _Settings:
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
+
+    def new_host(self, loop: Any) -> _Runner | None:
+        """A new host task for eagerly started calls on ``loop`` (see ``_run_eagerly``).
+
+        ``None`` (and no eager start from now on) if the loop's task factory does not
+        make ``asyncio.Task`` objects.
+        """
+        host = _Runner(None)
+        host.loop = loop
+        waiter = host.waiter = loop.create_future()
+        task = host.task = loop.create_task(host)
+        if not isinstance(task, asyncio.Task):
+            waiter.set_result(None)  # it ends
+            self.eager = False
+            return None
+        # An idle host may outlive its loop: no "destroyed but pending" complaint.
+        task._log_destroy_pending = False  # type: ignore[attr-defined]
+        self.host = host
+        return host
+
+    def retire_host(self) -> None:
+        """Let the host task end (when idle; else the call it runs keeps it)."""
+        host, self.host = self.host, None
+        if host is not None and host.waiter is not None and not host.waiter.done():
+            host.waiter.set_result(None)
 
     def split_target(self, target: str) -> tuple[str, bytes, bytes]:
         """``_split_target`` with a small cache (most servers see few targets)."""
@@ -364,9 +450,6 @@ class _Settings:
     def log_app_error(self, message: str, exc: BaseException | None = None) -> None:
         self.error_logger.error(message, exc_info=exc)
 
-    def response_done(self) -> None:
-        self.total_requests += 1
-
     def error_response(self, error: BaseException) -> tuple[int, bytes]:
         """The status and body that answer an error the engine reports."""
         status = error_status(error)
@@ -396,6 +479,7 @@ class _Cycle:
         "disconnect_waiters",
         "task",
         "eof",
+        "eager",
     )
 
     def __init__(self, proto: _ASGIProtocol, reqd: Reqd, scope: Scope) -> None:
@@ -403,18 +487,19 @@ class _Cycle:
         self.reqd = reqd
         self.scope = scope
         self.settings = proto.settings
-        self.state = _START
-        self.status = 0
+        self.state = self.status = _START
         self.headers: Any = ()
-        self.trailers = False
-        self.trailer_fields: list[tuple[str, str]] | None = None
-        self.writer: Any = None
-        self.waiter: asyncio.Future[Message] | None = None
-        self.message: Message | None = None
-        self.body_done = False
-        self.disconnect_waiters: list[asyncio.Future[None]] | None = None
-        self.task: Any = None  # set when the task is tracked without a done callback
-        self.eof = False  # the client finished sending (and may be gone)
+        self.trailer_fields: list[tuple[str, str]] | None
+        self.writer: Any
+        self.waiter: asyncio.Future[Message] | None
+        self.message: Message | None
+        self.disconnect_waiters: list[asyncio.Future[None]] | None
+        self.task: Any  # set when the task is tracked without a done callback
+        self.trailer_fields = self.writer = self.waiter = self.message = None
+        self.disconnect_waiters = self.task = None
+        # eof: the client finished sending (and may be gone); eager: the call's first
+        # step runs, inside the read pass.
+        self.trailers = self.body_done = self.eof = self.eager = False
 
     # -- running the application ---------------------------------------------------
 
@@ -568,13 +653,14 @@ class _Cycle:
                     )
                 self.status = message["status"]
                 self.headers = message.get("headers", ())
-                self.trailers = bool(message.get("trailers", False))
+                if "trailers" in message and message["trailers"]:
+                    self.trailers = True
                 self.state = _HEAD
                 return
             if state == _HEAD:
                 if kind == "http.response.body":
                     body = message.get("body", b"")
-                    if not message.get("more_body", False) and not self.trailers:
+                    if not self.trailers and not ("more_body" in message and message["more_body"]):
                         self._respond_whole(body)
                         return
                     self._start_streaming(self._response())
@@ -616,35 +702,52 @@ class _Cycle:
                     raise ClientDisconnected("the connection is closed") from None
                 return
             raise
+        if self.eager and self.state == _BODY:
+            # Output waits for the read pass to end: let it, then see whether the
+            # transport is full (the rest of the call runs in a task).
+            await _next_turn()
         if proto._write_paused:
             waiter = proto.writable()
             if waiter is not None:
                 await waiter
 
-    def _response(self) -> Response:
+    def _response(self, log: bool = True) -> Response:
         """The response head of the start message, after the server's default fields."""
-        fields = self.settings.default_fields() + _decode_fields(self.headers)
+        settings = self.settings
+        fields = settings.default_fields() + _decode_fields(self.headers)
         response = Response(self.status, Headers._of_list(fields))
         if not self.reqd.persistent:
             # The exchange ends the connection: say so once (the engine adds it only
             # when the client expected the connection to stay).
             if "close" not in response.headers.get_tokens("connection"):
                 fields.append(("connection", "close"))
-        settings = self.settings
-        if settings.access_log:
+        if log and settings.access_log:
             settings.log_access(self, response.status)
         return response
 
     def _respond_whole(self, body: Any) -> None:
-        response = self._response()
         reqd = self.reqd
+        settings = self.settings
+        data = body if type(body) is bytes else bytes(body)
+        # A persistent exchange's head is the same for the same start message (until
+        # the default fields change): made once, shared like a native handler's.
+        response = settings.shared_response(self.status, self.headers) if reqd.persistent else None
+        if response is None:
+            response = self._response()
+        elif settings.access_log:
+            settings.log_access(self, response.status)
         try:
-            reqd.respond_with_bytes(response, body if type(body) is bytes else bytes(body))
+            reqd.respond_with_bytes(response, data)
         except ValueError:
+            response = self._response(log=False)  # (a shared one is never changed)
             if not _drop_length_beside_chunked(response):
                 raise
-            reqd.respond_with_bytes(response, bytes(body))
-        self._done()
+            reqd.respond_with_bytes(response, data)
+        # (_done, inline)
+        self.state = _DONE
+        settings.counter.total_requests += 1
+        if self.disconnect_waiters:
+            self._finish()
 
     def _start_streaming(self, response: Response) -> None:
         headers = response.headers
@@ -678,7 +781,7 @@ class _Cycle:
 
     def _done(self) -> None:
         self.state = _DONE
-        self.settings.response_done()
+        self.settings.counter.total_requests += 1
         if self.disconnect_waiters:
             self._finish()
 
@@ -772,6 +875,218 @@ def _drop_length_beside_chunked(response: Response) -> bool:
     return False
 
 
+# -- starting application calls eagerly ---------------------------------------------
+#
+# A request's application call (``_Cycle.run``) takes its first step at once, inside
+# the callback that parsed the request, rather than in a task that the loop runs on a
+# later turn: a response given without waiting goes out in the same read-and-write
+# pass, and no task is made for it. This is what Python 3.12's eager tasks do, on 3.11
+# and without a task per request:
+#
+# - While the step runs, ``asyncio.current_task()`` is a *host*: a task of the server
+#   (per loop) that sleeps while idle, so that libraries needing a current task
+#   (anyio, ``asyncio.timeout``, ``TaskGroup``) have one.
+# - A step that kept or changed its task (a strong or weak reference held on to, a
+#   done callback, a cancellation) has *observed* it: that host is retired and the
+#   next step gets a new one, so no two calls share a task that either of them kept.
+# - A call that waits (its step yielded a future) goes on in a task: a new one if it
+#   did not observe the host, else the host itself, which is then its alone.
+#   ``_Runner`` is what such a task runs: it hands the task the future the first step
+#   yielded, then steps the call.
+# - A step that raised (only ``CancelledError``, ``KeyboardInterrupt`` and
+#   ``SystemExit`` get out of ``_Cycle.run``) raises it again from a task, where
+#   asyncio deals with it as it always did.
+#
+# A call that starts while a task runs (a pipelined request started from the previous
+# response's ``send``), or on a loop that is not an asyncio event loop, is a task.
+
+_enter_task: Any = getattr(asyncio.tasks, "_enter_task", None)
+_leave_task: Any = getattr(asyncio.tasks, "_leave_task", None)
+_current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
+if sys.version_info < (3, 12) and isinstance(_current_tasks, dict):
+    _current_task: Any = _current_tasks.get  # (asyncio.current_task is Python code here)
+else:  # pragma: no cover
+    _current_task = asyncio.current_task
+_EAGER = (
+    sys.version_info >= (3, 11)
+    and sys.implementation.name == "cpython"
+    and _enter_task is not None
+    and _leave_task is not None
+)
+_getrefcount = sys.getrefcount
+_getweakrefcount = weakref.getweakrefcount
+_NOTHING: Any = object()  # a _Runner has nothing pending
+_FINISHED: Any = object()  # the eager step ended the call
+
+
+@types.coroutine
+def _next_turn() -> Generator[None, None, None]:
+    """Let the loop turn once (a bare yield, as ``asyncio.sleep(0)``)."""
+    yield
+
+
+class _Runner(Coroutine[Any, Any, None]):
+    """The coroutine of a task that goes on with an eagerly started call.
+
+    A host's runner has no call (``coro`` is None) until one is handed over: it waits
+    for ``waiter``, and ends once that is resolved with nothing to run.
+    """
+
+    __slots__ = ("coro", "pending", "error", "context", "waiter", "task", "loop")
+
+    def __init__(self, coro: Any, pending: Any = _NOTHING, error: Any = None) -> None:
+        self.coro = coro  # the call (a started _Cycle.run coroutine)
+        self.pending = pending  # what its eager step yielded, for the first step
+        self.error: BaseException | None = error  # what its eager step raised
+        self.context: contextvars.Context | None = None  # the call's, if not the task's
+        self.waiter: asyncio.Future[None] | None = None  # a host's idle wait
+        self.task: Any = None  # a host's task
+        self.loop: Any = None  # a host's loop
+
+    def send(self, value: Any) -> Any:
+        coro = self.coro
+        if coro is None:  # an idle host: wait, or end once retired
+            waiter = self.waiter
+            if waiter is None or waiter.done():
+                raise StopIteration
+            waiter._asyncio_future_blocking = True
+            return waiter
+        error = self.error
+        if error is not None:
+            self.error = None
+            raise error
+        pending = self.pending
+        if pending is not _NOTHING:
+            self.pending = _NOTHING
+            if pending is not None:
+                return pending  # the task waits for what the eager step waits for
+            # (A bare yield, as in asyncio.sleep(0): the loop has turned since.)
+        context = self.context
+        if context is None:
+            return coro.send(None)
+        return context.run(coro.send, None)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        coro = self.coro
+        error = self.error
+        if coro is None or error is not None:
+            self.error = None
+            if error is not None:
+                raise error
+            waiter = self.waiter
+            if waiter is not None and not waiter.done():
+                waiter.cancel()  # a host that ends so is not used again
+            if val is None:
+                val = typ if isinstance(typ, BaseException) else typ()
+            raise val.with_traceback(tb) if tb is not None else val
+        pending = self.pending
+        if pending is not _NOTHING:
+            # Cancelled before the task took over: what the step waits for is
+            # cancelled, as a task cancelled during a step cancels what it yields.
+            self.pending = _NOTHING
+            if isinstance(pending, asyncio.Future) and not pending.done():
+                pending.cancel()
+        args = (typ,) if val is None and tb is None else (typ, val, tb)
+        context = self.context
+        if context is None:
+            return coro.throw(*args)
+        return context.run(coro.throw, *args)
+
+    def close(self) -> None:
+        coro = self.coro
+        if coro is not None:
+            coro.close()
+
+    def __await__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    # What asyncio's task repr and stack printing read of a coroutine.
+    @property
+    def cr_frame(self) -> Any:
+        return getattr(self.coro, "cr_frame", None)
+
+    @property
+    def cr_running(self) -> bool:
+        return bool(getattr(self.coro, "cr_running", False))
+
+    @property
+    def cr_await(self) -> Any:
+        return getattr(self.coro, "cr_await", None)
+
+    @property
+    def cr_code(self) -> Any:
+        return getattr(self.coro, "cr_code", None)
+
+
+def _track(settings: _Settings, cycle: _Cycle, task: Any) -> None:
+    """Count ``task`` (running ``cycle``'s call) among the server's tasks."""
+    tasks = settings.tasks
+    tasks.add(task)
+    if settings.discard_by_callback:
+        task.add_done_callback(tasks.discard)
+    else:
+        cycle.task = task  # the cycle discards it when it ends (saves a loop turn)
+
+
+def _run_eagerly(
+    loop: Any, settings: _Settings, cycle: _Cycle, coro: Any, context: contextvars.Context
+) -> bool:
+    """Take the first step of ``coro`` in ``context`` now; a task goes on if it waits.
+
+    False if it cannot start eagerly (it has not started).
+    """
+    host = settings.host
+    if host is None or host.loop is not loop or host.waiter.done():  # type: ignore[union-attr]
+        host = settings.new_host(loop)
+        if host is None:
+            return False
+    task = host.task
+    waiter: Any = host.waiter
+    refs = _getrefcount(task)
+    weak = _getweakrefcount(task)
+    error = None
+    cycle.eager = True
+    _enter_task(loop, task)
+    try:
+        pending = context.run(coro.send, None)
+    except StopIteration:
+        pending = _FINISHED
+    except BaseException as exc:  # (raised again from a task)
+        pending = _NOTHING
+        error = exc
+    finally:
+        _leave_task(loop, task)
+        cycle.eager = False
+    if (
+        _getrefcount(task) != refs
+        or _getweakrefcount(task) != weak
+        or task.cancelling()
+        or waiter.done()
+        or task._callbacks
+    ):
+        # The call observed its task: the host is not shared any more.
+        settings.host = None
+        if pending is not _FINISHED and error is None:
+            host.coro = coro  # the host goes on with the call
+            host.pending = pending
+            host.context = context
+            _track(settings, cycle, task)
+            if not waiter.done():
+                waiter.set_result(None)
+            return True
+        if not waiter.done():
+            waiter.set_result(None)  # the host ends
+    if pending is _FINISHED:
+        return True
+    task = loop.create_task(_Runner(coro, pending, error), context=context)
+    if error is None:
+        _track(settings, cycle, task)
+    return True
+
+
 # -- one connection ----------------------------------------------------------------
 
 
@@ -788,6 +1103,15 @@ class _ASGIProtocol(_runtime._ServerProtocol):
         self._scheme = "http"
         self._trusted = False
         self._cycle: _Cycle | None = None
+        #: The scope of the latest request.
+        self.scope: Scope | None = None
+        self._context = contextvars.Context()
+        self._template = self._scope_template()
+        self._last_fields: list[tuple[str, str]] | None = None  # the last request's
+        self._last_headers: list[tuple[bytes, bytes]] = []  # ... as scope headers
+        # Application calls start inside the callback that parsed the request (see
+        # _run_eagerly) on a real event loop; on others (test doubles) as tasks.
+        self._eager = _EAGER and isinstance(self.loop, asyncio.AbstractEventLoop)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         get = transport.get_extra_info
@@ -797,13 +1121,40 @@ class _ASGIProtocol(_runtime._ServerProtocol):
         trust = self.settings.trust
         if trust is not None:
             self._trusted = (self._client[0] if self._client else None) in trust
+        # Each call runs in a copy of this (the connection's) context: not in one of
+        # the previous call's, whose task may start the next pipelined request.
+        self._context = contextvars.copy_context()
+        self._template = self._scope_template()
         super().connection_made(transport)
+
+    def _scope_template(self) -> dict[str, Any]:
+        """What the ``http`` scopes of this connection start from (in the ASGI order)."""
+        settings = self.settings
+        return {
+            "type": "http",
+            "asgi": settings.asgi,
+            "http_version": "1.1",
+            "server": self._server,
+            "client": self._client,
+            "scheme": self._scheme,
+            "method": "GET",
+            "root_path": settings.root_path,
+            "path": "",
+            "raw_path": b"",
+            "query_string": b"",
+            "headers": [],
+            "state": {},
+            "extensions": settings.extensions,
+        }
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         cycle = self._cycle
         if cycle is not None:
             cycle.connection_lost()
+        settings = self.settings
+        if settings.host is not None and not settings.connections:
+            settings.retire_host()  # nothing left to serve: no idle task lingers
 
     def eof_received(self) -> bool:
         keep_open = super().eof_received()
@@ -816,58 +1167,77 @@ class _ASGIProtocol(_runtime._ServerProtocol):
 
     # -- requests ------------------------------------------------------------------
 
-    def _scope(self, request: Request) -> dict[str, Any]:
-        settings = self.settings
-        path, raw_path, query = settings.split_target(request.target)
-        names = _NAMES
-        headers = [
-            (names.get(n) or _name_bytes(n), v.encode("latin-1")) for n, v in request.headers
-        ]
-        client, scheme = self._client, self._scheme
-        if self._trusted:
-            client, scheme = _forwarded(headers, client, scheme, settings.trust)  # type: ignore[arg-type]
-        return {
-            "type": "http",
-            "asgi": settings.asgi,
-            "http_version": "1.0" if request.version is HTTP_1_0 else "1.1",
-            "server": self._server,
-            "client": client,
-            "scheme": scheme,
-            "method": request.method,
-            "root_path": settings.root_path,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": headers,
-            "state": settings.state.copy(),
-            "extensions": settings.extensions,
-        }
-
     def _on_request(self, reqd: Reqd) -> None:
+        if reqd._upgradable and self._upgrade(reqd):
+            return
         settings = self.settings
-        cycle = self._cycle = _Cycle(self, reqd, self._scope(reqd.request))
-        if settings.over_limit():
+        request = reqd.request
+        target = request.target
+        path, raw_path, query = settings._targets.get(target) or settings.split_target(target)
+        # A client sends much the same fields on each request of a connection: the
+        # last ones converted are kept.
+        fields = request.headers.to_list()
+        if fields == self._last_fields:
+            headers = self._last_headers.copy()
+        else:
+            names = _NAMES
+            try:
+                headers = [(names[n], v.encode("latin-1")) for n, v in fields]
+            except KeyError:  # a name not seen yet
+                headers = _scope_headers(fields)
+            self._last_fields = fields
+            self._last_headers = headers.copy()
+        # The connection's scope template, completed (a copy is cheaper than a build).
+        scope = self._template.copy()
+        scope["method"] = request.method
+        scope["path"] = path
+        scope["raw_path"] = raw_path
+        scope["query_string"] = query
+        scope["headers"] = headers
+        scope["state"] = settings.state.copy()
+        if request.version is HTTP_1_0:
+            scope["http_version"] = "1.0"
+        if self._trusted and not _FORWARDED.isdisjoint(map(_first, headers)):
+            scope["client"], scope["scheme"] = _forwarded(
+                headers, self._client, self._scheme, settings.trust  # type: ignore[arg-type]
+            )
+        self.scope = scope
+        cycle = self._cycle = _Cycle(self, reqd, scope)
+        if settings.limit_concurrency is not None and settings.over_limit():
             settings.error_logger.warning("Exceeded concurrency limit.")
             app: ASGIApp = _service_unavailable
         else:
             app = settings.app
-        self._start_task(cycle, cycle.run(app))
+        coro = cycle.run(app)
+        loop = self.loop
+        if self._eager and settings.eager and _current_task(loop) is None:
+            context = (
+                contextvars.Context() if settings.reset_contextvars else self._context.copy()
+            )
+            if _run_eagerly(loop, settings, cycle, coro, context):
+                return
+        self._start_task(cycle, coro)
+
+    def _upgrade(self, reqd: Reqd) -> bool:
+        """Whether an upgrade request was taken elsewhere (not as an ``http`` scope)."""
+        return False
 
     def _start_task(self, cycle: _Cycle, coro: Any) -> None:
+        """Run ``coro`` as a task (when it cannot start eagerly)."""
         loop = self.loop
         if self.settings.reset_contextvars:
-            if sys.version_info >= (3, 11):
-                task = loop.create_task(coro, context=contextvars.Context())
-            else:  # pragma: no cover
-                task = contextvars.Context().run(loop.create_task, coro)
+            context: contextvars.Context | None = contextvars.Context()
+        elif self._eager:  # (not on loop doubles: their create_task takes no context)
+            context = self._context.copy()
         else:
+            context = None
+        if context is None:
             task = loop.create_task(coro)
-        tasks = self.settings.tasks
-        tasks.add(task)
-        if self.settings.discard_by_callback:
-            task.add_done_callback(tasks.discard)
-        else:
-            cycle.task = task  # the cycle discards it when it ends (saves a loop turn)
+        elif sys.version_info >= (3, 11):
+            task = loop.create_task(coro, context=context)
+        else:  # pragma: no cover
+            task = context.run(loop.create_task, coro)
+        _track(self.settings, cycle, task)
 
     def _on_error(
         self, request: Request | None, error: BaseException, start_response: StartResponse

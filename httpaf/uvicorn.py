@@ -3,14 +3,17 @@
 :class:`HttpafProtocol` follows uvicorn's protocol contract (the one its built-in
 ``httptools`` and ``h11`` classes follow): it is built with ``config``,
 ``server_state``, ``app_state`` and ``_loop``; it joins
-``server_state.connections`` while open and puts each application call in
-``server_state.tasks``; it counts ``server_state.total_requests`` and starts each
-response with ``server_state.default_headers``; ``shutdown()`` closes an idle
-connection at once and a busy one after its current response; the keep-alive timer
-is ``timeout_keep_alive_task``; a ``limit_concurrency`` overflow is answered 503;
-WebSocket upgrades go to ``config.ws_protocol_class``; logs go to ``uvicorn.error``
-and ``uvicorn.access``. The ASGI side (scope, ``receive``, ``send``) is the one of
-:mod:`httpaf.asgi`, with ``spec_version`` 2.3 as uvicorn announces it.
+``server_state.connections`` while open and puts each application call that runs as
+a task in ``server_state.tasks``; it counts ``server_state.total_requests`` and
+starts each response with ``server_state.default_headers``; ``shutdown()`` closes an
+idle connection at once and a busy one after its current response; a
+``limit_concurrency`` overflow is answered 503; WebSocket upgrades go to
+``config.ws_protocol_class``; logs go to ``uvicorn.error`` and ``uvicorn.access``.
+The ASGI side (scope, ``receive``, ``send``, and calls that start eagerly and go on
+in a task only if they wait) is the one of :mod:`httpaf.asgi`, with ``spec_version``
+2.3 as uvicorn announces it. On a loop without a clock (uvicorn's test double) the
+keep-alive timer is ``timeout_keep_alive_task``, one handle per wait; on a real loop
+it is the runtime's timer, re-armed lazily rather than once per request.
 
 Beyond uvicorn's own classes it also answers ``408`` to a request head that takes
 longer than ``Config.head_timeout`` and closes a connection whose request body
@@ -68,13 +71,15 @@ class _UvicornSettings(_Settings):
         self.access_logger = logging.getLogger("uvicorn.access")
         self.error_logger = logging.getLogger("uvicorn.error")
         self.access_log = self.access_logger.hasHandlers()
-        self._source: Any = None
+        self.counter = server_state  # its total_requests
+        self._watched = server_state  # its default_headers
 
     def default_fields(self) -> list[tuple[str, str]]:
         headers = self.server_state.default_headers
         if headers is not self._source:  # uvicorn rebuilds the list every second
             self._source = headers
             self._fields = _decode_fields(headers)
+            self._responses = {}
         return self._fields
 
     def over_limit(self) -> bool:
@@ -95,9 +100,6 @@ class _UvicornSettings(_Settings):
                 scope["http_version"],
                 status,
             )
-
-    def response_done(self) -> None:
-        self.server_state.total_requests += 1
 
     def error_response(self, error: BaseException) -> tuple[int, bytes]:
         status = error_status(error)
@@ -153,8 +155,7 @@ class HttpafProtocol(_ASGIProtocol):
         self.timeout_keep_alive = config.timeout_keep_alive
         self.timeout_keep_alive_task: Any = None
         self.transport: Any = None
-        #: The scope of the latest request.
-        self.scope: Any = None
+        self._clocked = callable(getattr(self.loop, "time", None))
         super().__init__(_settings_for(config, server_state, app_state), self.loop)
 
     # -- asyncio callbacks -----------------------------------------------------------
@@ -181,17 +182,15 @@ class HttpafProtocol(_ASGIProtocol):
 
     # -- requests ------------------------------------------------------------------
 
-    def _on_request(self, reqd: Reqd) -> None:
-        if reqd._upgradable:
-            upgrade = (reqd.request.headers.get("upgrade") or "").strip().lower()
-            if upgrade == "websocket" and self.ws_protocol_class is not None:
-                self._handoff = lambda leftover: self._to_websocket(reqd, leftover)
-                return
-            self.logger.warning("Unsupported upgrade request.")
-            if self.ws_protocol_class is None:
-                self.logger.warning(_NO_WS_HINT)
-        super()._on_request(reqd)
-        self.scope = self._cycle.scope if self._cycle is not None else None
+    def _upgrade(self, reqd: Reqd) -> bool:
+        upgrade = (reqd.request.headers.get("upgrade") or "").strip().lower()
+        if upgrade == "websocket" and self.ws_protocol_class is not None:
+            self._handoff = lambda leftover: self._to_websocket(reqd, leftover)
+            return True
+        self.logger.warning("Unsupported upgrade request.")
+        if self.ws_protocol_class is None:
+            self.logger.warning(_NO_WS_HINT)
+        return False
 
     def _to_websocket(self, reqd: Reqd, leftover: bytes) -> None:
         """Give the connection to ``ws_protocol_class``, replaying the request head."""
@@ -219,7 +218,12 @@ class HttpafProtocol(_ASGIProtocol):
             task.cancel()
 
     def _set_timer(self, kind: int) -> None:
-        # uvicorn's MockLoop has call_later and no clock: one handle per wait.
+        if self._clocked:
+            # The runtime's timer: one handle, re-armed lazily (not one per request).
+            super()._set_timer(kind)
+            return
+        # uvicorn's MockLoop has call_later and no clock: one handle per wait, the
+        # keep-alive one in timeout_keep_alive_task.
         self._timer_kind = kind
         timer = self._timer
         if timer is not None:
