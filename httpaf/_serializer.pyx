@@ -378,7 +378,7 @@ cdef class Serializer:
     cdef Py_ssize_t _scheduled_pos  # start of copied bytes not yet queued
     cdef Py_ssize_t _write_pos  # end of copied bytes
     cdef object _queue  # deque of memoryviews
-    cdef object _flushed  # deque of (threshold, callback)
+    cdef object _flushed  # deque of (threshold, callback), or None
     cdef long long _bytes_received
     cdef long long _bytes_written
     cdef bint _closed
@@ -389,7 +389,7 @@ cdef class Serializer:
         self._size = buffer_size
         self._new_buffer(buffer_size)
         self._queue = deque()
-        self._flushed = deque()
+        self._flushed = None  # a deque once a flush callback waits (rare)
         self._bytes_received = 0
         self._bytes_written = 0
         self._closed = False
@@ -686,6 +686,8 @@ cdef class Serializer:
         if not self._queue:
             callback()
         else:
+            if self._flushed is None:
+                self._flushed = deque()
             self._flushed.append((self._bytes_received, callback))
 
     def operation(self):

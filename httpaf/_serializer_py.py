@@ -92,7 +92,8 @@ class Serializer:
         self._scheduled_pos = 0  # start of copied bytes not yet queued
         self._write_pos = 0  # end of copied bytes
         self._queue: deque[memoryview] = deque()
-        self._flushed: deque[tuple[int, Callback]] = deque()
+        # (threshold, callback) pairs, once a flush callback waits (rare: saves a deque)
+        self._flushed: deque[tuple[int, Callback]] | None = None
         self._bytes_received = 0  # bytes queued so far
         self._bytes_written = 0  # bytes shifted so far
         self._closed = False
@@ -265,6 +266,8 @@ class Serializer:
         if not self._queue:
             callback()
         else:
+            if self._flushed is None:
+                self._flushed = deque()
             self._flushed.append((self._bytes_received, callback))
 
     def operation(self) -> list[memoryview]:

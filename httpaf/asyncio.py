@@ -28,7 +28,7 @@ import socket
 import ssl as _ssl
 import threading
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from .body import BodyReader
 from .client_connection import ClientConnection
@@ -75,13 +75,13 @@ _TIMER_HEAD = AWAIT_HEAD
 _TIMER_BODY = AWAIT_BODY
 
 
-_shared = threading.local()  # per thread (so per event loop): {size: bytearray}
+_shared = threading.local()  # per thread (so per event loop): {size: memoryview}
 
 #: Smallest buffer a connection allocates for bytes it keeps between reads.
 _MIN_KEPT = 4096
 
 
-def _shared_buffer(size: int) -> bytearray:
+def _shared_buffer(size: int) -> memoryview:
     """The read buffer that every connection of this thread's loop reads into.
 
     A loop runs one callback at a time and a connection consumes what it reads before
@@ -89,13 +89,16 @@ def _shared_buffer(size: int) -> bytearray:
     call), so one buffer serves every connection: an idle connection holds none, and
     reads can be large. Bytes a connection must keep move to a buffer of its own.
     """
-    buffers: dict[int, bytearray] | None = getattr(_shared, "buffers", None)
+    buffers: dict[int, memoryview] | None = getattr(_shared, "buffers", None)
     if buffers is None:
         buffers = _shared.buffers = {}
-    buf = buffers.get(size)
-    if buf is None:
-        buf = buffers[size] = bytearray(size)
-    return buf
+    view = buffers.get(size)
+    if view is None:
+        view = buffers[size] = memoryview(bytearray(size))
+    return view
+
+
+_NO_VIEW = memoryview(bytearray())  # the view of an empty ``_buf`` (never written)
 
 
 def _payload(iovecs: list[memoryview], total: int) -> list[Any]:
@@ -129,11 +132,11 @@ class _Driver(asyncio.BufferedProtocol):
         self._config = config
         #: The event loop (anything with ``call_later`` and ``create_task``).
         self.loop: Any = loop if loop is not None else asyncio.get_running_loop()
-        self._shared = _shared_buffer(config.read_buffer_size)
-        self._shared_view = memoryview(self._shared)
+        self._shared_view = _shared_buffer(config.read_buffer_size)
+        self._shared = cast(bytearray, self._shared_view.obj)
         # Bytes kept between reads (an incomplete head, a body held back) live here.
         self._buf = bytearray()
-        self._view = memoryview(self._buf)
+        self._view = _NO_VIEW  # memoryview(self._buf) once it has room
         self._cap = max(config.read_buffer_size, config.max_head_size + config.max_request_line)
         # What the connection reads: the shared buffer during a read, else ``_buf``.
         self._input = self._buf
