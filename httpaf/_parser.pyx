@@ -43,6 +43,7 @@ from .status import check_code
 from .version import HTTP_1_0, HTTP_1_1
 
 from ._parser_py import (
+    _COMMON_NAMES,
     FORBIDDEN_TRAILERS,
     _field_error,
     _request_line_error,
@@ -151,17 +152,7 @@ cdef object _method(const unsigned char* p, Py_ssize_t n):
 
 # Field names sent most, in the cases they are sent in: shared str objects, found by
 # an open-addressing hash table of C arrays (length and three bytes hash a name).
-_KNOWN_NAMES = (
-    "Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encoding", "Accept-Charset",
-    "Connection", "Keep-Alive", "Cookie", "Content-Length", "Content-Type",
-    "Content-Encoding", "Transfer-Encoding", "Upgrade", "Expect", "Referer", "Origin",
-    "Cache-Control", "Pragma", "Authorization", "If-None-Match", "If-Modified-Since",
-    "Range", "TE", "Trailer", "Via", "Date", "Forwarded", "Priority", "Sec-WebSocket-Key",
-    "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
-    "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-Dest", "Sec-Fetch-User",
-    "Upgrade-Insecure-Requests", "DNT", "X-Forwarded-For", "X-Forwarded-Proto",
-    "X-Forwarded-Host", "X-Real-IP", "X-Request-Id", "X-Requested-With",
-    # responses
+_KNOWN_NAMES = _COMMON_NAMES + (  # the pure twin's request names, then response ones
     "Server", "Set-Cookie", "ETag", "Last-Modified", "Location", "Vary", "Expires", "Age",
     "Accept-Ranges", "Content-Range", "Content-Disposition", "Content-Language",
     "Access-Control-Allow-Origin", "Strict-Transport-Security", "X-Content-Type-Options",
