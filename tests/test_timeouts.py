@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from test_asyncio_server import run_with_server as serve_and_run
 
 from httpaf import Config, Reqd, Response
-from httpaf.asyncio import new_event_loop, serve
+from httpaf.asyncio import new_event_loop
 
 LOOPS = ["asyncio", "uvloop"]
 SHORT = 0.2  # seconds
@@ -28,21 +29,8 @@ def run_with_server(
     scenario: Callable[[int], Awaitable[Any]],
     **config: Any,
 ) -> Any:
-    if loop_kind == "uvloop":
-        pytest.importorskip("uvloop")
-    loop = new_event_loop(use_uvloop=loop_kind == "uvloop")
-
-    async def main() -> Any:
-        server = await serve(handler, "127.0.0.1", 0, config=Config(**config))
-        try:
-            return await asyncio.wait_for(scenario(server.port), 20)
-        finally:
-            await server.shutdown(2)
-
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.close()
+    """``test_asyncio_server.run_with_server`` with the ``Config`` fields as keywords."""
+    return serve_and_run(loop_kind, handler, scenario, config=Config(**config))
 
 
 def hello(reqd: Reqd) -> None:
