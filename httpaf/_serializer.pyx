@@ -9,7 +9,7 @@ latin-1 ``str`` objects' own storage, checked against lookup tables and copied w
 
 from collections import deque
 
-from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.long cimport PyLong_AsLongAndOverflow
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
@@ -367,17 +367,25 @@ cdef Py_ssize_t _format_field(char* out, const char* name, Py_ssize_t nlen, long
     return nlen + 26 - i
 
 
+# Copy buffers of idle serializers, by size: a connection holds one only while it has
+# copied bytes not yet handed out, so thousands of idle keep-alive connections share a
+# few. Lists are safe to share: ``pop`` and ``append`` are atomic.
+cdef dict _POOLS = {}
+cdef Py_ssize_t _POOL_LIMIT = 64  # buffers kept per size; more are freed
+
+
 cdef class Serializer:
     """A queue of output bytes with copy and zero-copy writes and flush callbacks."""
 
     cdef Py_ssize_t _size
-    cdef bytearray _buffer
-    cdef object _view  # memoryview of _buffer
+    cdef bytearray _buffer  # None while nothing copied is pending (see _release)
+    cdef object _view  # memoryview of _buffer, made when bytes are queued from it
     cdef unsigned char* _data  # _buffer's storage
-    cdef Py_ssize_t _capacity
+    cdef Py_ssize_t _capacity  # len(_buffer), 0 without one
     cdef Py_ssize_t _scheduled_pos  # start of copied bytes not yet queued
     cdef Py_ssize_t _write_pos  # end of copied bytes
-    cdef object _queue  # deque of memoryviews
+    cdef list _queue  # memoryviews, in order
+    cdef list _pool  # idle buffers of _size bytes, shared
     cdef object _flushed  # deque of (threshold, callback), or None
     cdef long long _bytes_received
     cdef long long _bytes_written
@@ -387,20 +395,53 @@ cdef class Serializer:
         if buffer_size <= 0:
             raise ValueError("buffer_size must be positive")
         self._size = buffer_size
-        self._new_buffer(buffer_size)
-        self._queue = deque()
+        self._buffer = None
+        self._view = None
+        self._data = NULL
+        self._capacity = 0
+        self._scheduled_pos = 0
+        self._write_pos = 0
+        self._queue = []
+        pool = _POOLS.get(buffer_size)
+        if pool is None:
+            pool = _POOLS[buffer_size] = []
+        self._pool = pool
         self._flushed = None  # a deque once a flush callback waits (rare)
         self._bytes_received = 0
         self._bytes_written = 0
         self._closed = False
 
     cdef void _new_buffer(self, Py_ssize_t size):
-        self._buffer = bytearray(size)
-        self._view = memoryview(self._buffer)
+        """A buffer of at least ``size`` bytes (from the pool when it is the usual size)."""
+        if size <= self._size and PyList_GET_SIZE(self._pool):
+            self._buffer = self._pool.pop()
+        else:
+            self._buffer = bytearray(max(self._size, size))
+        self._view = None
         self._data = <unsigned char*>PyByteArray_AS_STRING(self._buffer)
-        self._capacity = size
+        self._capacity = PyByteArray_GET_SIZE(self._buffer)
         self._scheduled_pos = 0
         self._write_pos = 0
+
+    cdef inline void _release(self):
+        """Everything copied was handed out and written: give the buffer back.
+
+        Only the usual size returns to the pool; no view of it is queued any more
+        (the runtime reported those bytes written), as when it was reused in place.
+        """
+        buffer = self._buffer
+        self._buffer = None
+        self._view = None
+        self._data = NULL
+        self._capacity = 0
+        self._scheduled_pos = 0
+        self._write_pos = 0
+        if (
+            buffer is not None
+            and PyByteArray_GET_SIZE(buffer) == self._size
+            and PyList_GET_SIZE(self._pool) < _POOL_LIMIT
+        ):
+            self._pool.append(buffer)
 
     # -- state ---------------------------------------------------------------------
 
@@ -417,7 +458,7 @@ cdef class Serializer:
     @property
     def has_pending_output(self):
         """Whether any bytes wait to be written."""
-        return self._write_pos != self._scheduled_pos or len(self._queue) != 0
+        return self._write_pos != self._scheduled_pos or PyList_GET_SIZE(self._queue) != 0
 
     # -- copying writes --------------------------------------------------------------
 
@@ -428,7 +469,7 @@ cdef class Serializer:
         if self._capacity - self._write_pos < n:
             self._flush_buffer()
             # A fresh buffer: the old one lives on only in queued iovecs.
-            self._new_buffer(max(self._size, n))
+            self._new_buffer(n)
         return self._data + self._write_pos
 
     cdef inline void _copy(self, const void* src, Py_ssize_t n):
@@ -481,6 +522,8 @@ cdef class Serializer:
     cdef void _flush_buffer(self):
         cdef Py_ssize_t start = self._scheduled_pos, end = self._write_pos
         if end > start:
+            if self._view is None:
+                self._view = memoryview(self._buffer)
             self._queue.append(self._view[start:end])
             self._bytes_received += end - start
             self._scheduled_pos = end
@@ -719,7 +762,7 @@ cdef class Serializer:
             if total == 0 or total > limit:
                 return None
             data = PyBytes_FromStringAndSize(<const char*>self._data + start, total)
-            self._scheduled_pos = self._write_pos = 0
+            self._release()
             self._bytes_received += total
             self._bytes_written += total  # (no flush callback waits: see above)
             return data
@@ -737,9 +780,10 @@ cdef class Serializer:
             piece = PyMemoryView_GET_BUFFER(view)
             memcpy(out, piece.buf, piece.len)
             out += piece.len
-        memcpy(out, self._data + start, end - start)
-        queue.clear()
-        self._scheduled_pos = self._write_pos = 0
+        if end > start:
+            memcpy(out, self._data + start, end - start)
+        del queue[:]
+        self._release()
         self._bytes_received += end - start
         self._bytes_written += total
         return data
@@ -770,11 +814,11 @@ cdef class Serializer:
             if n < size:
                 queue[0] = head[n:]
                 break
-            queue.popleft()
+            del queue[0]
             n -= size
-        if not queue and self._scheduled_pos == self._write_pos:
-            # Everything handed out has been written: reuse the buffer from its start.
-            self._scheduled_pos = self._write_pos = 0
+        if not queue and self._scheduled_pos == self._write_pos and self._buffer is not None:
+            # Everything handed out has been written: the buffer can go back.
+            self._release()
         if self._flushed:
             self._count_written(0)
 

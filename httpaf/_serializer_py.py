@@ -80,6 +80,13 @@ def _latin1(text: str, what: str) -> bytes:
         raise ValueError(f"{what} is not latin-1 text") from None
 
 
+# Copy buffers of idle serializers, by size: a connection holds one only while it has
+# copied bytes not yet handed out, so thousands of idle keep-alive connections share a
+# few. Lists are safe to share: ``pop`` and ``append`` are atomic.
+_POOLS: dict[int, list[bytearray]] = {}
+_POOL_LIMIT = 64  # buffers kept per size; more are freed
+
+
 class Serializer:
     """A queue of output bytes with copy and zero-copy writes and flush callbacks."""
 
@@ -87,11 +94,14 @@ class Serializer:
         if buffer_size <= 0:
             raise ValueError("buffer_size must be positive")
         self._size = buffer_size
-        self._buffer = bytearray(buffer_size)
-        self._view = memoryview(self._buffer)
+        # None while nothing copied is pending (see _release).
+        self._buffer: bytearray | None = None
+        self._view: memoryview | None = None  # of _buffer, once bytes are queued from it
+        self._capacity = 0  # len(_buffer), 0 without one
         self._scheduled_pos = 0  # start of copied bytes not yet queued
         self._write_pos = 0  # end of copied bytes
-        self._queue: deque[memoryview] = deque()
+        self._queue: list[memoryview] = []
+        self._pool = _POOLS.setdefault(buffer_size, [])  # idle buffers of _size bytes
         # (threshold, callback) pairs, once a flush callback waits (rare: saves a deque)
         self._flushed: deque[tuple[int, Callback]] | None = None
         self._bytes_received = 0  # bytes queued so far
@@ -118,12 +128,28 @@ class Serializer:
     # -- copying writes --------------------------------------------------------------
 
     def _ensure_space(self, n: int) -> None:
-        if len(self._buffer) - self._write_pos < n:
+        if self._capacity - self._write_pos < n:
             self._flush_buffer()
             # A fresh buffer: the old one lives on only in queued iovecs.
-            self._buffer = bytearray(max(self._size, n))
-            self._view = memoryview(self._buffer)
+            pool = self._pool
+            buffer = pool.pop() if n <= self._size and pool else bytearray(max(self._size, n))
+            self._buffer = buffer
+            self._view = None
+            self._capacity = len(buffer)
             self._scheduled_pos = self._write_pos = 0
+
+    def _release(self) -> None:
+        """Everything copied was handed out and written: give the buffer back.
+
+        Only the usual size returns to the pool; no view of it is queued any more
+        (the runtime reported those bytes written), as when it was reused in place.
+        """
+        buffer = self._buffer
+        self._buffer = self._view = None
+        self._capacity = self._scheduled_pos = self._write_pos = 0
+        pool = self._pool
+        if buffer is not None and len(buffer) == self._size and len(pool) < _POOL_LIMIT:
+            pool.append(buffer)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Copy ``data`` (any buffer; its bytes) into the output."""
@@ -134,10 +160,10 @@ class Serializer:
         n = len(data)
         if n == 0:
             return
-        if len(self._buffer) - self._write_pos < n:
+        if self._capacity - self._write_pos < n:
             self._ensure_space(n)
         pos = self._write_pos
-        self._buffer[pos : pos + n] = data
+        self._buffer[pos : pos + n] = data  # type: ignore[index]
         self._write_pos = pos + n
 
     def write_string(self, text: str) -> None:
@@ -154,7 +180,10 @@ class Serializer:
     def _flush_buffer(self) -> None:
         start, end = self._scheduled_pos, self._write_pos
         if end > start:
-            self._queue.append(self._view[start:end])
+            view = self._view
+            if view is None:
+                view = self._view = memoryview(self._buffer)  # type: ignore[arg-type]
+            self._queue.append(view[start:end])
             self._bytes_received += end - start
             self._scheduled_pos = end
 
@@ -295,8 +324,8 @@ class Serializer:
             start, end = self._scheduled_pos, self._write_pos
             if start == end or end - start > limit:
                 return None
-            data = bytes(self._view[start:end])
-            self._scheduled_pos = self._write_pos = 0
+            data = bytes(self._buffer[start:end])  # type: ignore[index]
+            self._release()
             self._bytes_received += end - start
             self._bytes_written += end - start
             return data
@@ -322,11 +351,11 @@ class Serializer:
             if n < size:
                 queue[0] = head[n:]
                 break
-            queue.popleft()
+            del queue[0]
             n -= size
-        if not queue and self._scheduled_pos == self._write_pos:
-            # Everything handed out has been written: reuse the buffer from its start.
-            self._scheduled_pos = self._write_pos = 0
+        if not queue and self._scheduled_pos == self._write_pos and self._buffer is not None:
+            # Everything handed out has been written: the buffer can go back.
+            self._release()
         flushed = self._flushed
         written = self._bytes_written
         while flushed and flushed[0][0] <= written:

@@ -10,9 +10,9 @@ Timers live here, not in the state machine (which reads no clock): a server
 connection that waits for its peer is closed after ``Config.keep_alive_timeout``
 when idle (before its first request too), answered ``408 Request Timeout`` when a
 request head takes longer than ``Config.head_timeout``, and closed when a handler
-waits longer than ``Config.body_timeout`` for a byte of request body. One timer
-handle per connection is re-armed lazily, so a busy connection does not pay a timer
-per request.
+waits longer than ``Config.body_timeout`` for a byte of request body. Deadlines are
+checked lazily by one clock per loop (:class:`_Clock`): a connection holds no timer
+handle of its own, and a busy one does not pay a timer per request.
 
 Upgrades: a handler's ``respond_with_upgrade(response, on_upgrade)`` gets, once the
 101 is written, ``on_upgrade(transport, leftover)`` called with the transport and the
@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import math
 import signal
 import socket
 import ssl as _ssl
@@ -75,7 +77,100 @@ _TIMER_HEAD = AWAIT_HEAD
 _TIMER_BODY = AWAIT_BODY
 
 
-_shared = threading.local()  # per thread (so per event loop): {size: memoryview}
+_shared = threading.local()  # per thread (so per event loop): buffers, the clock
+
+
+class _Clock:
+    """The deadlines of a loop's server connections, behind one timer handle.
+
+    An idle keep-alive connection must cost little, and a ``TimerHandle`` each is
+    most of what it would cost. So a connection asks to be called back at its
+    deadline rounded up to a sixteenth of its timeout (at most a second): the
+    connections due in the same slot share a bucket, and one handle waits for the
+    earliest bucket. A connection whose deadline moves later (a busy keep-alive
+    connection) stays in its bucket and, called back early, asks again.
+    """
+
+    __slots__ = ("loop", "_buckets", "_times", "_handle", "_handle_at")
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self._buckets: dict[float, set[_ServerProtocol]] = {}
+        self._times: list[float] = []  # the buckets' times, a heap
+        self._handle: Any = None
+        self._handle_at = math.inf
+
+    @staticmethod
+    def slot(deadline: float, timeout: float) -> float:
+        """When a connection due at ``deadline`` is called back: a little later."""
+        step = min(timeout / 16, 1.0)
+        if step <= 0:
+            return deadline
+        at = math.ceil(deadline / step) * step
+        return at if at >= deadline else at + step  # (rounding must not make it early)
+
+    def watch(self, protocol: _ServerProtocol, at: float) -> None:
+        """Call ``protocol._on_timer()`` at ``at`` (once; a bucket's time)."""
+        bucket = self._buckets.get(at)
+        if bucket is None:
+            bucket = self._buckets[at] = set()
+            heapq.heappush(self._times, at)
+            if at < self._handle_at:
+                self._arm(at)
+        bucket.add(protocol)
+
+    def unwatch(self, protocol: _ServerProtocol, at: float) -> None:
+        """Forget the call back at ``at`` (an empty bucket just expires)."""
+        bucket = self._buckets.get(at)
+        if bucket is not None:
+            bucket.discard(protocol)
+
+    def _arm(self, at: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle_at = at
+        loop = self.loop
+        self._handle = loop.call_later(max(at - loop.time(), 0.0), self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._handle_at = math.inf
+        now = self.loop.time()
+        times, buckets = self._times, self._buckets
+        try:
+            while times and times[0] <= now:
+                for protocol in buckets.pop(heapq.heappop(times)):
+                    try:
+                        protocol._on_timer()  # may watch again: always a later bucket
+                    except Exception as error:  # one connection's failure spares the rest
+                        self.loop.call_exception_handler(
+                            {"message": "httpaf connection timer failed", "exception": error}
+                        )
+        finally:
+            if times:
+                self._arm(times[0])
+
+
+def _clock_of(loop: Any) -> _Clock:
+    """The clock of ``loop`` (the thread's running loop, as a rule)."""
+    clock: _Clock | None = getattr(_shared, "clock", None)
+    if clock is None or clock.loop is not loop:
+        clock = _shared.clock = _Clock(loop)
+    return clock
+
+
+_timeouts_cache: tuple[Any, tuple[float | None, ...]] = (None, ())
+
+
+def _timeouts_of(config: Config) -> tuple[float | None, ...]:
+    """Timeouts indexed by the timer kinds (``AWAIT_*`` values), one tuple per config."""
+    global _timeouts_cache
+    cached, timeouts = _timeouts_cache
+    if cached is not config:
+        timeouts = (None, config.keep_alive_timeout, config.head_timeout, config.body_timeout)
+        _timeouts_cache = (config, timeouts)
+    return timeouts
+
 
 #: Smallest buffer a connection allocates for bytes it keeps between reads.
 _MIN_KEPT = 4096
@@ -98,7 +193,10 @@ def _shared_buffer(size: int) -> memoryview:
     return view
 
 
-_NO_VIEW = memoryview(bytearray())  # the view of an empty ``_buf`` (never written)
+# An empty ``_buf`` and its view, shared: never written (a write grows ``_buf`` into a
+# new bytearray first), and the view's export would refuse any resize.
+_NO_VIEW = memoryview(bytearray())
+_NO_BYTES = cast(bytearray, _NO_VIEW.obj)
 
 
 def _payload(iovecs: list[memoryview], total: int) -> list[Any]:
@@ -126,6 +224,17 @@ class _Driver(asyncio.BufferedProtocol):
     (``writelines``, ``write_eof`` and ``abort`` are used when present).
     """
 
+    # Slots, not a dict: thousands of idle connections each hold one of these.
+    __slots__ = (
+        "conn", "_config", "loop", "_shared_view", "_shared", "_buf", "_view", "_cap",
+        "_input", "_start", "_end", "_transport", "_fresh", "_eof",
+        "_reading_paused", "_write_paused", "_writable", "_sending_file", "_busy",
+        "_reader_wanted", "_writer_wanted", "_reading", "_fed", "_in_resume", "_active",
+        "_lazy_pause", "_reader_waiting", "_writer_waiting", "_reader_done",
+        "_writer_done", "_upgraded", "_lost", "_handoff", "_linger", "_probe",
+        "_finished", "_closed",
+    )  # fmt: skip
+
     conn: Any
 
     def __init__(self, config: Config, loop: Any = None) -> None:
@@ -135,7 +244,7 @@ class _Driver(asyncio.BufferedProtocol):
         self._shared_view = _shared_buffer(config.read_buffer_size)
         self._shared = cast(bytearray, self._shared_view.obj)
         # Bytes kept between reads (an incomplete head, a body held back) live here.
-        self._buf = bytearray()
+        self._buf = _NO_BYTES
         self._view = _NO_VIEW  # memoryview(self._buf) once it has room
         self._cap = max(config.read_buffer_size, config.max_head_size + config.max_request_line)
         # What the connection reads: the shared buffer during a read, else ``_buf``.
@@ -143,12 +252,12 @@ class _Driver(asyncio.BufferedProtocol):
         self._start = 0  # unconsumed bytes are self._input[self._start:self._end]
         self._end = 0
         self._transport: asyncio.Transport | None = None
-        self._writelines: Callable[[list[Any]], None] | None = None
         self._fresh = False  # unconsumed bytes not yet shown to the connection
         self._eof = False  # the peer finished sending
         self._reading_paused = False
         self._write_paused = False  # the transport asked us to stop (flow control)
-        self._writable: list[asyncio.Future[None]] = []  # resolved by resume_writing
+        # Resolved by resume_writing (a list once someone waits).
+        self._writable: list[asyncio.Future[None]] | None = None
         self._sending_file = False  # loop.sendfile owns the transport's write side
         self._busy = False  # inside _pump: wakeups only set the flags below
         self._reader_wanted = False  # the read loop has to run
@@ -177,12 +286,13 @@ class _Driver(asyncio.BufferedProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
-        self._writelines = getattr(transport, "writelines", None)
         self._drive()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         end = self._end
         if not end:
+            if self._buf is not _NO_BYTES:
+                self._drop_kept()
             self._input = self._shared  # the usual case: nothing kept
             return self._shared_view
         buf, start = self._buf, self._start  # kept bytes are always in ``_buf``
@@ -210,6 +320,14 @@ class _Driver(asyncio.BufferedProtocol):
         finally:
             if self._input is self._shared:
                 self._keep_unconsumed()
+            elif not self._end:
+                self._drop_kept()
+
+    def _drop_kept(self) -> None:
+        """Nothing is kept any more: let ``_buf`` go (idle connections hold none)."""
+        if self._buf is not _NO_BYTES:
+            self._buf = self._input = _NO_BYTES
+            self._view = _NO_VIEW
 
     def _bytes_arrived(self) -> None:
         """New bytes at the end of ``self._input[self._start:self._end]``."""
@@ -306,13 +424,15 @@ class _Driver(asyncio.BufferedProtocol):
         if not self._write_paused or self._lost:
             return None
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._writable is None:
+            self._writable = []
         self._writable.append(waiter)
         return waiter
 
     def _wake_writable(self) -> None:
         waiters = self._writable
         if waiters:
-            self._writable = []
+            self._writable = None
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
@@ -523,10 +643,11 @@ class _Driver(asyncio.BufferedProtocol):
                     iovecs = op.iovecs
                     total = sum(map(len, iovecs))
                     payload = _payload(iovecs, total)
+                    writelines = getattr(transport, "writelines", None)
                     if len(payload) == 1:
                         transport.write(payload[0])
-                    elif self._writelines is not None:
-                        self._writelines(payload)
+                    elif writelines is not None:
+                        writelines(payload)
                     else:
                         for piece in payload:
                             transport.write(piece)
@@ -624,6 +745,10 @@ class _Driver(asyncio.BufferedProtocol):
 class _ServerProtocol(_Driver):
     """A server connection: the driver plus idle, head and body timers."""
 
+    __slots__ = (
+        "_connections", "_timeouts", "_timer_kind", "_deadline", "_clock", "_timer_at",
+    )  # fmt: skip
+
     def __init__(
         self,
         handler: RequestHandler,
@@ -635,17 +760,11 @@ class _ServerProtocol(_Driver):
         super().__init__(config, loop)
         self.conn = ServerConnection(handler, error_handler, config)
         self._connections = connections
-        # Indexed by the timer kinds (AWAIT_* values).
-        self._timeouts = (
-            None,
-            config.keep_alive_timeout,
-            config.head_timeout,
-            config.body_timeout,
-        )
+        self._timeouts = _timeouts_of(config)  # indexed by the timer kinds
         self._timer_kind = _TIMER_NONE
         self._deadline = 0.0  # when the current kind's timeout runs out
-        self._timer: Any = None  # one handle, re-armed lazily
-        self._timer_at = 0.0  # when that handle fires
+        self._clock: _Clock | None = None  # the loop's, once a timer is wanted
+        self._timer_at = 0.0  # when the clock calls back (0: it will not)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._connections.add(self)
@@ -664,8 +783,11 @@ class _ServerProtocol(_Driver):
             try:
                 self._read_steadily()
             finally:
-                if self._end and self._input is self._shared:
-                    self._keep_unconsumed()
+                if self._end:
+                    if self._input is self._shared:
+                        self._keep_unconsumed()
+                elif self._buf is not _NO_BYTES:
+                    self._drop_kept()
         else:
             super().buffer_updated(nbytes)
 
@@ -715,9 +837,9 @@ class _ServerProtocol(_Driver):
                 kind = _TIMER_HEAD  # a request line is arriving
             # As ``_settle(READ)`` after bytes arrived: the deadline moves, except a
             # head's, which runs from the head's first byte.
-            if kind == _TIMER_IDLE and self._timer_kind == _TIMER_IDLE and self._timer:
-                # The usual case, inline: the armed handle fires before the new
-                # deadline and re-arms itself then.
+            if kind == _TIMER_IDLE and self._timer_kind == _TIMER_IDLE and self._timer_at:
+                # The usual case, inline: the clock calls back before the new
+                # deadline, and the connection asks again then.
                 timeout = self._timeouts[_TIMER_IDLE]
                 if timeout is not None:
                     self._deadline = self.loop.time() + timeout
@@ -769,28 +891,34 @@ class _ServerProtocol(_Driver):
         timeout = self._timeouts[kind]
         if timeout is None:
             return  # a pending handle finds nothing to do and goes away
-        loop = self.loop
-        self._deadline = deadline = loop.time() + timeout
-        timer = self._timer
-        if timer is None or deadline < self._timer_at:
-            if timer is not None:
-                timer.cancel()
-            self._timer_at = deadline
-            self._timer = loop.call_later(timeout, self._on_timer)
+        self._deadline = deadline = self.loop.time() + timeout
+        at = _Clock.slot(deadline, timeout)
+        if not self._timer_at or at < self._timer_at:
+            self._watch(at)
+
+    def _watch(self, at: float) -> None:
+        """Be called back (``_on_timer``) at ``at``, instead of any earlier plan."""
+        clock = self._clock
+        if clock is None:
+            clock = self._clock = _clock_of(self.loop)
+        elif self._timer_at:
+            clock.unwatch(self, self._timer_at)
+        self._timer_at = at
+        clock.watch(self, at)
 
     def _on_timer(self) -> None:
-        self._timer = None
+        self._timer_at = 0.0
         kind = self._timer_kind
         timeout = self._timeouts[kind]
         if timeout is None or self._reader_done:
             return
-        loop = self.loop
-        remaining = self._deadline - loop.time()
-        if remaining > 0 or self._write_paused:
-            # Not yet; or the peer does not read what we send: it is not idle.
-            delay = remaining if remaining > 0 else timeout / 4
-            self._timer_at = loop.time() + delay
-            self._timer = loop.call_later(delay, self._on_timer)
+        now = self.loop.time()
+        if self._deadline > now:
+            self._watch(_Clock.slot(self._deadline, timeout))  # it moved: not yet
+            return
+        if self._write_paused:
+            # The peer does not read what we send: it is not idle. Look again later.
+            self._watch(_Clock.slot(now + timeout / 4, timeout))
             return
         self._timer_kind = _TIMER_NONE
         self._expire(kind)
@@ -819,10 +947,9 @@ class _ServerProtocol(_Driver):
 
     def _connection_ended(self) -> None:
         self._timer_kind = _TIMER_NONE
-        timer = self._timer
-        if timer is not None:
-            self._timer = None
-            timer.cancel()
+        if self._timer_at:
+            self._clock.unwatch(self, self._timer_at)  # type: ignore[union-attr]
+            self._timer_at = 0.0
 
 
 def new_event_loop(use_uvloop: bool | None = None) -> asyncio.AbstractEventLoop:
@@ -1058,6 +1185,8 @@ class ClientResponse:
 
 
 class _ClientProtocol(_Driver):
+    __slots__ = ()
+
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         self.conn = ClientConnection(config)

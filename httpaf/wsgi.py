@@ -1094,6 +1094,11 @@ def _printable(text: str) -> str:
 class _WSGIProtocol(_ServerProtocol):
     """A server connection whose requests go to the WSGI application."""
 
+    __slots__ = (
+        "state", "exchanges", "remote_addr", "remote_port", "server_name", "server_port",
+        "scheme",
+    )  # fmt: skip
+
     def __init__(
         self,
         state: _AppState,

@@ -166,6 +166,56 @@ def test_write_that_does_not_fit_takes_a_fresh_buffer(wire: SimpleNamespace) -> 
     assert bytes(first[0]) == b"12345"  # what was handed out is left alone
 
 
+# An idle serializer holds no copy buffer (thousands of idle keep-alive connections
+# would each pin one): it gives its buffer back once everything copied is out, and the
+# next writer of that size, on any connection, takes it. Sizes here are unusual so
+# that no other test's buffers are around.
+
+
+def test_an_idle_serializer_lends_its_buffer(wire: SimpleNamespace) -> None:
+    a, b = wire.Serializer(buffer_size=23), wire.Serializer(buffer_size=23)
+    a.write(b"abc")
+    (first,) = a.operation()
+    buffer = first.obj
+    a.shift(3)  # all written: a is idle
+    b.write(b"xyz")
+    (second,) = b.operation()
+    assert second.obj is buffer
+    a.write(b"def")  # a takes another one; b's bytes stay as they are
+    assert out(a) == [b"def"] and out(b) == [b"xyz"]
+    assert a.operation()[0].obj is not buffer
+
+
+def test_take_gives_the_buffer_back(wire: SimpleNamespace) -> None:
+    a, b = wire.Serializer(buffer_size=29), wire.Serializer(buffer_size=29)
+    a.write(b"head")
+    assert a.take(100) == b"head"
+    b.write(b"body")
+    (view,) = b.operation()
+    a.write(b"more")
+    (other,) = a.operation()
+    assert view.obj is not other.obj
+    assert bytes(view) == b"body" and bytes(other) == b"more"
+
+
+def test_a_buffer_with_bytes_pending_is_not_lent(wire: SimpleNamespace) -> None:
+    a, b = wire.Serializer(buffer_size=31), wire.Serializer(buffer_size=31)
+    a.write(b"abc")
+    (first,) = a.operation()
+    a.shift(2)  # "c" is still out there
+    b.write(b"xyz")
+    assert b.operation()[0].obj is not first.obj
+    assert out(a) == [b"c"] and bytes(first) == b"abc"
+
+
+def test_an_oversized_buffer_is_not_lent(wire: SimpleNamespace) -> None:
+    a, b = wire.Serializer(buffer_size=37), wire.Serializer(buffer_size=37)
+    a.write(b"x" * 50)  # a buffer of its own, 50 bytes
+    assert a.take(100) == b"x" * 50
+    b.write(b"y")
+    assert len(b.operation()[0].obj) == 37
+
+
 def test_buffer_size_must_be_positive(wire: SimpleNamespace) -> None:
     with pytest.raises(ValueError):
         wire.Serializer(buffer_size=0)

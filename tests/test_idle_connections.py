@@ -1,0 +1,226 @@
+"""What an idle keep-alive connection holds: no timer handle of its own (one clock per
+loop calls the due connections back), no copy buffer (serializers lend theirs), no read
+buffer, no per-instance dict. Driven with a fake loop whose clock the test moves, and
+fake transports, so nothing here depends on timing."""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import math
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from httpaf import Config, Reqd, Response
+from httpaf.asyncio import _Clock, _ServerProtocol
+
+REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+class FakeHandle:
+    def __init__(self, loop: FakeLoop, when: float, callback: Callable[[], None]) -> None:
+        self.when, self.callback, self.cancelled = when, callback, False
+        self.loop = loop
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def __lt__(self, other: FakeHandle) -> bool:
+        return self.when < other.when
+
+
+class FakeLoop:
+    """``time`` and ``call_later`` on a clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.handles: list[FakeHandle] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> FakeHandle:
+        handle = FakeHandle(self, self.now + delay, callback)
+        heapq.heappush(self.handles, handle)
+        return handle
+
+    def call_soon(self, callback: Callable[[], None]) -> FakeHandle:
+        return self.call_later(0, callback)
+
+    def pending(self) -> int:
+        return sum(not h.cancelled for h in self.handles)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock, running each handle that comes due, in order."""
+        self.now += seconds
+        while self.handles and self.handles[0].when <= self.now:
+            handle = heapq.heappop(self.handles)
+            if not handle.cancelled:
+                handle.callback()
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+def hello(reqd: Reqd) -> None:
+    reqd.respond_with_string(Response(200, headers=[("Content-Length", "5")]), "hello")
+
+
+def connect(loop: FakeLoop, config: Config, connections: set[Any]) -> tuple[Any, FakeTransport]:
+    protocol = _ServerProtocol(hello, None, config, connections, loop)
+    transport = FakeTransport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+def send(protocol: Any, data: bytes) -> None:
+    buffer = protocol.get_buffer(-1)
+    buffer[: len(data)] = data
+    protocol.buffer_updated(len(data))
+
+
+def test_idle_connections_share_one_timer_handle() -> None:
+    loop, config, connections = FakeLoop(), Config(keep_alive_timeout=5.0), set()
+    pairs = [connect(loop, config, connections) for _ in range(50)]
+    for protocol, _ in pairs:
+        send(protocol, REQUEST)
+    assert all(t.written and t.written[-1].endswith(b"hello") for _, t in pairs)
+    assert loop.pending() == 1  # not one per connection
+    loop.advance(4.9)
+    assert not any(t.closed for _, t in pairs)
+    loop.advance(0.1 + 5.0 / 16)  # the timeout, rounded up to its slot
+    assert all(t.closed for _, t in pairs)
+    assert not connections or all(p._timer_at == 0 for p in connections)
+
+
+def test_a_connection_that_keeps_working_outlives_its_first_deadline() -> None:
+    loop, config, connections = FakeLoop(), Config(keep_alive_timeout=5.0), set()
+    busy, busy_transport = connect(loop, config, connections)
+    idle, idle_transport = connect(loop, config, connections)
+    send(busy, REQUEST)
+    send(idle, REQUEST)
+    for _ in range(6):  # a request every 3 s: never idle for 5 s
+        loop.advance(3.0)
+        send(busy, REQUEST)
+    assert idle_transport.closed and not busy_transport.closed
+    assert busy_transport.written.count(busy_transport.written[0]) == 7
+    loop.advance(5.0 + 1.0)
+    assert busy_transport.closed
+
+
+def test_a_closed_connection_leaves_the_clock() -> None:
+    loop, config, connections = FakeLoop(), Config(keep_alive_timeout=5.0), set()
+    protocol, transport = connect(loop, config, connections)
+    send(protocol, REQUEST)
+    clock = protocol._clock
+    protocol.connection_lost(None)
+    assert all(protocol not in bucket for bucket in clock._buckets.values())
+    loop.advance(10.0)
+    assert not transport.closed  # its callback never came: it had left
+
+
+def test_a_timeout_of_none_needs_no_handle() -> None:
+    loop, config, connections = FakeLoop(), Config(keep_alive_timeout=None), set()
+    protocol, transport = connect(loop, config, connections)
+    send(protocol, REQUEST)
+    assert loop.pending() == 0
+    loop.advance(3600.0)
+    assert not transport.closed
+
+
+@pytest.mark.parametrize(
+    ("deadline", "timeout"),
+    [
+        (1000.0, 5.0),  # on a slot boundary
+        (1000.1, 5.0),
+        (0.3, 0.3),  # 0.3 / (0.3 / 16) is not exact in binary
+        (12345.678, 20.0),  # steps cap at one second
+        (7.0, 1e-9),
+        (1e9 + 0.123, 30.0),
+    ],
+)
+def test_a_slot_is_never_before_the_deadline_nor_a_step_after(
+    deadline: float, timeout: float
+) -> None:
+    step = min(timeout / 16, 1.0)
+    at = _Clock.slot(deadline, timeout)
+    assert deadline <= at <= deadline + step * (1 + 1e-9)
+    assert math.isclose(at / step, round(at / step), rel_tol=0, abs_tol=1e-6)
+
+
+def test_kept_bytes_do_not_outlive_the_request() -> None:
+    loop, config, connections = FakeLoop(), Config(), set()
+    protocol, transport = connect(loop, config, connections)
+    send(protocol, REQUEST[:10])  # a head cut in two: its start is kept
+    assert len(protocol._buf) > 0
+    send(protocol, REQUEST[10:])
+    assert transport.written[-1].endswith(b"hello")
+    assert len(protocol._buf) == 0  # an idle connection holds no read buffer
+
+
+def test_an_idle_connection_is_small() -> None:
+    """Python allocations per idle keep-alive connection (the transport is a fake)."""
+    loop, config, connections = FakeLoop(), Config(), set()
+    warm, _ = connect(loop, config, connections)
+    send(warm, REQUEST)
+    kept = []
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(500):
+            protocol, transport = connect(loop, config, connections)
+            send(protocol, REQUEST)
+            kept.append(protocol)
+        gc.collect()
+        per_connection = (tracemalloc.get_traced_memory()[0] - before) / 500
+    finally:
+        tracemalloc.stop()
+    assert all(p._transport.written for p in kept)
+    # Before the clock, the lent buffers and the slots: about 9,400 bytes.
+    assert per_connection < 2000, per_connection
+
+
+class BrokenTimer(_ServerProtocol):
+    __slots__ = ()
+
+    def _expire(self, kind: int) -> None:
+        raise RuntimeError("boom")
+
+
+def test_a_failing_timer_callback_spares_the_others() -> None:
+    loop, config, connections = FakeLoop(), Config(keep_alive_timeout=5.0), set()
+    errors: list[dict[str, Any]] = []
+    loop.call_exception_handler = errors.append  # type: ignore[attr-defined]
+    broken = BrokenTimer(hello, None, config, connections, loop)
+    broken.connection_made(FakeTransport())
+    pairs = [connect(loop, config, connections) for _ in range(2)]
+    for protocol in [broken] + [p for p, _ in pairs]:
+        send(protocol, REQUEST)
+    loop.advance(6.0)
+    assert [type(e["exception"]) for e in errors] == [RuntimeError]
+    assert [t.closed for _, t in pairs] == [True, True]
