@@ -40,7 +40,8 @@ class Config:
     max_pipelined_requests: int = 32
     #: Unread request-body bytes held for the handler before the reader yields.
     body_buffer_high_water: int = 65536
-    #: Initial size of the connection serializer's copy buffer.
+    #: Size of the copy buffer a connection's serializer borrows while it has output
+    #: pending (an idle connection lends it back to a pool its loop's connections share).
     response_buffer_size: int = 4096
     #: Initial size of the client's request-body copy buffer.
     request_body_buffer_size: int = 4096
@@ -48,7 +49,9 @@ class Config:
     require_host: bool = True
     #: Seconds an idle connection stays open, before its first request and between
     #: requests, with nothing of a request received (``None``: forever). The
-    #: runtime closes it silently.
+    #: runtime closes it silently. (The asyncio runtime checks these timeouts in slots
+    #: of a sixteenth of the timeout, at most a second, so a connection goes up to
+    #: that much later.)
     keep_alive_timeout: float | None = 5.0
     #: Seconds a request head may take to arrive, from its first byte (slowloris);
     #: then ``408 Request Timeout`` and the connection closes.
