@@ -95,7 +95,7 @@ class _Clock:
 
     def __init__(self, loop: Any) -> None:
         self.loop = loop
-        self._buckets: dict[float, set[_ServerProtocol]] = {}
+        self._buckets: dict[float, _Bucket] = {}
         self._times: list[float] = []  # the buckets' times, a heap
         self._handle: Any = None
         self._handle_at = math.inf
@@ -109,21 +109,20 @@ class _Clock:
         at = math.ceil(deadline / step) * step
         return at if at >= deadline else at + step  # (rounding must not make it early)
 
-    def watch(self, protocol: _ServerProtocol, at: float) -> None:
-        """Call ``protocol._on_timer()`` at ``at`` (once; a bucket's time)."""
+    def watch(self, protocol: _ServerProtocol, at: float) -> _Bucket:
+        """Call ``protocol._on_timer()`` at ``at`` (once; a slot's time): its bucket.
+
+        (To forget the call, discard the protocol from the bucket; an empty bucket
+        just expires.)
+        """
         bucket = self._buckets.get(at)
         if bucket is None:
-            bucket = self._buckets[at] = set()
+            bucket = self._buckets[at] = _Bucket(at)
             heapq.heappush(self._times, at)
             if at < self._handle_at:
                 self._arm(at)
         bucket.add(protocol)
-
-    def unwatch(self, protocol: _ServerProtocol, at: float) -> None:
-        """Forget the call back at ``at`` (an empty bucket just expires)."""
-        bucket = self._buckets.get(at)
-        if bucket is not None:
-            bucket.discard(protocol)
+        return bucket
 
     def _arm(self, at: float) -> None:
         if self._handle is not None:
@@ -139,7 +138,9 @@ class _Clock:
         times, buckets = self._times, self._buckets
         try:
             while times and times[0] <= now:
-                for protocol in buckets.pop(heapq.heappop(times)):
+                bucket = buckets.pop(heapq.heappop(times))
+                while bucket:  # (one callback may make another connection leave)
+                    protocol = bucket.pop()
                     try:
                         protocol._on_timer()  # may watch again: always a later bucket
                     except Exception as error:  # one connection's failure spares the rest
@@ -149,6 +150,16 @@ class _Clock:
         finally:
             if times:
                 self._arm(times[0])
+
+
+class _Bucket(set["_ServerProtocol"]):
+    """The connections the clock calls back at ``at``."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        super().__init__()
+        self.at = at
 
 
 def _clock_of(loop: Any) -> _Clock:
@@ -226,7 +237,7 @@ class _Driver(asyncio.BufferedProtocol):
 
     # Slots, not a dict: thousands of idle connections each hold one of these.
     __slots__ = (
-        "conn", "_config", "loop", "_shared_view", "_shared", "_buf", "_view", "_cap",
+        "conn", "_config", "loop", "_shared_view", "_shared", "_buf", "_view",
         "_input", "_start", "_end", "_transport", "_fresh", "_eof",
         "_reading_paused", "_write_paused", "_writable", "_sending_file", "_busy",
         "_reader_wanted", "_writer_wanted", "_reading", "_fed", "_in_resume", "_active",
@@ -246,7 +257,6 @@ class _Driver(asyncio.BufferedProtocol):
         # Bytes kept between reads (an incomplete head, a body held back) live here.
         self._buf = _NO_BYTES
         self._view = _NO_VIEW  # memoryview(self._buf) once it has room
-        self._cap = max(config.read_buffer_size, config.max_head_size + config.max_request_line)
         # What the connection reads: the shared buffer during a read, else ``_buf``.
         self._input = self._buf
         self._start = 0  # unconsumed bytes are self._input[self._start:self._end]
@@ -304,7 +314,9 @@ class _Driver(asyncio.BufferedProtocol):
             else:
                 # A head bigger than the buffer: grow it up to the head limit (#18).
                 size = len(buf) * 2
-                grown = bytearray(min(size, self._cap) if len(buf) < self._cap else size)
+                config = self._config
+                cap = max(config.read_buffer_size, config.max_head_size + config.max_request_line)
+                grown = bytearray(min(size, cap) if len(buf) < cap else size)
                 grown[:end] = buf[:end]
                 self._buf = self._input = grown
                 self._view = memoryview(grown)
@@ -509,6 +521,10 @@ class _Driver(asyncio.BufferedProtocol):
         if not self._busy:
             self._pump()
 
+    # The protocol is its own writer wakeup (``conn.yield_writer(self)``): an idle
+    # connection's waiting callback then costs no bound method object.
+    __call__ = _wake_writer
+
     def _start_probe(self) -> None:
         """Check now and then that the peer is still there while reading is paused.
 
@@ -659,7 +675,7 @@ class _Driver(asyncio.BufferedProtocol):
                         return
                     if not self._writer_waiting:
                         self._writer_waiting = True
-                        conn.yield_writer(self._wake_writer)
+                        conn.yield_writer(self)
                     return
                 if kind is Closed:
                     self._writer_done = True
@@ -746,7 +762,7 @@ class _ServerProtocol(_Driver):
     """A server connection: the driver plus idle, head and body timers."""
 
     __slots__ = (
-        "_connections", "_timeouts", "_timer_kind", "_deadline", "_clock", "_timer_at",
+        "_connections", "_timeouts", "_timer_kind", "_deadline", "_clock", "_bucket",
     )  # fmt: skip
 
     def __init__(
@@ -764,7 +780,7 @@ class _ServerProtocol(_Driver):
         self._timer_kind = _TIMER_NONE
         self._deadline = 0.0  # when the current kind's timeout runs out
         self._clock: _Clock | None = None  # the loop's, once a timer is wanted
-        self._timer_at = 0.0  # when the clock calls back (0: it will not)
+        self._bucket: _Bucket | None = None  # where the clock will call back, if it will
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._connections.add(self)
@@ -822,7 +838,7 @@ class _ServerProtocol(_Driver):
             )
             if steady and not self._writer_waiting:
                 self._writer_waiting = True
-                conn.yield_writer(self._wake_writer)
+                conn.yield_writer(self)
         except Exception as error:  # an application error escaping the connection
             conn.report_exn(error)
             steady = False
@@ -837,7 +853,7 @@ class _ServerProtocol(_Driver):
                 kind = _TIMER_HEAD  # a request line is arriving
             # As ``_settle(READ)`` after bytes arrived: the deadline moves, except a
             # head's, which runs from the head's first byte.
-            if kind == _TIMER_IDLE and self._timer_kind == _TIMER_IDLE and self._timer_at:
+            if kind == _TIMER_IDLE and self._timer_kind == _TIMER_IDLE and self._bucket is not None:
                 # The usual case, inline: the clock calls back before the new
                 # deadline, and the connection asks again then.
                 timeout = self._timeouts[_TIMER_IDLE]
@@ -893,7 +909,8 @@ class _ServerProtocol(_Driver):
             return  # a pending handle finds nothing to do and goes away
         self._deadline = deadline = self.loop.time() + timeout
         at = _Clock.slot(deadline, timeout)
-        if not self._timer_at or at < self._timer_at:
+        bucket = self._bucket
+        if bucket is None or at < bucket.at:
             self._watch(at)
 
     def _watch(self, at: float) -> None:
@@ -901,13 +918,12 @@ class _ServerProtocol(_Driver):
         clock = self._clock
         if clock is None:
             clock = self._clock = _clock_of(self.loop)
-        elif self._timer_at:
-            clock.unwatch(self, self._timer_at)
-        self._timer_at = at
-        clock.watch(self, at)
+        if self._bucket is not None:
+            self._bucket.discard(self)
+        self._bucket = clock.watch(self, at)
 
     def _on_timer(self) -> None:
-        self._timer_at = 0.0
+        self._bucket = None
         kind = self._timer_kind
         timeout = self._timeouts[kind]
         if timeout is None or self._reader_done:
@@ -947,9 +963,10 @@ class _ServerProtocol(_Driver):
 
     def _connection_ended(self) -> None:
         self._timer_kind = _TIMER_NONE
-        if self._timer_at:
-            self._clock.unwatch(self, self._timer_at)  # type: ignore[union-attr]
-            self._timer_at = 0.0
+        bucket = self._bucket
+        if bucket is not None:
+            self._bucket = None
+            bucket.discard(self)
 
 
 def new_event_loop(use_uvloop: bool | None = None) -> asyncio.AbstractEventLoop:

@@ -114,7 +114,7 @@ def test_idle_connections_share_one_timer_handle() -> None:
     assert not any(t.closed for _, t in pairs)
     loop.advance(0.1 + 5.0 / 16)  # the timeout, rounded up to its slot
     assert all(t.closed for _, t in pairs)
-    assert not connections or all(p._timer_at == 0 for p in connections)
+    assert not connections or all(p._bucket is None for p in connections)
 
 
 def test_a_connection_that_keeps_working_outlives_its_first_deadline() -> None:
@@ -224,3 +224,28 @@ def test_a_failing_timer_callback_spares_the_others() -> None:
     loop.advance(6.0)
     assert [type(e["exception"]) for e in errors] == [RuntimeError]
     assert [t.closed for _, t in pairs] == [True, True]
+
+
+class Leaver(_ServerProtocol):
+    """Its timeout makes other connections of the same slot leave (a handler could)."""
+
+    __slots__ = ("victims",)
+
+    def _expire(self, kind: int) -> None:
+        for victim in self.victims:
+            victim.connection_lost(None)
+        super()._expire(kind)
+
+
+def test_a_timer_callback_may_end_other_connections_of_its_slot() -> None:
+    loop, config, connections = FakeLoop(), Config(keep_alive_timeout=5.0), set()
+    others = [connect(loop, config, connections) for _ in range(5)]
+    leaver = Leaver(hello, None, config, connections, loop)
+    leaver.victims = [p for p, _ in others]
+    transport = FakeTransport()
+    leaver.connection_made(transport)
+    for protocol in [leaver] + leaver.victims:
+        send(protocol, REQUEST)
+    loop.advance(6.0)  # whatever the order, no "set changed size during iteration"
+    assert transport.closed
+    assert all(p._bucket is None for p in leaver.victims)
