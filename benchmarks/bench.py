@@ -274,25 +274,38 @@ def measure(
     return result
 
 
+def open_idle(port: int, count: int) -> list[socket.socket]:
+    """``count`` keep-alive connections that made one request each, answered."""
+    socks = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), 5)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+        socks.append(sock)
+    for sock in socks:
+        data = b""
+        while b"\r\n\r\n" not in data or not data.endswith(b"Hello, world!\n"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    time.sleep(1.0)
+    return socks
+
+
 def idle_connections(process: subprocess.Popen[bytes], port: int, count: int) -> dict[str, Any]:
-    """RSS per idle keep-alive connection: ``count`` sockets that made one request each."""
+    """RSS per idle keep-alive connection: ``count`` sockets that made one request each.
+
+    Then as many again: the first figure is flattered by whatever free memory the
+    server's heap already had, the second (the marginal cost) is not.
+    """
     raise_fd_limit()
     base = rss_bytes(process.pid)
-    socks = []
+    socks: list[socket.socket] = []
     try:
-        for _ in range(count):
-            sock = socket.create_connection(("127.0.0.1", port), 5)
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
-            socks.append(sock)
-        for sock in socks:
-            data = b""
-            while b"\r\n\r\n" not in data or not data.endswith(b"Hello, world!\n"):
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-        time.sleep(1.0)
+        socks += open_idle(port, count)
         loaded = rss_bytes(process.pid)
+        socks += open_idle(port, count)
+        doubled = rss_bytes(process.pid)
     finally:
         for sock in socks:
             sock.close()
@@ -300,6 +313,7 @@ def idle_connections(process: subprocess.Popen[bytes], port: int, count: int) ->
         "connections": count,
         "rss_base_mb": base / 2**20,
         "bytes_per_connection": (loaded - base) / count,
+        "marginal_bytes_per_connection": (doubled - loaded) / count,
     }
 
 
@@ -532,11 +546,19 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             "### memory per idle keep-alive connection",
             "",
-            "| server | bytes/connection | base RSS MB |",
-            "|---|---|---|",
+            f"RSS growth over the first {next(iter(idle.values()))['connections']:,} "
+            "connections, and over as many more (the marginal cost: the first figure is "
+            "flattered by free memory the heap already had).",
+            "",
+            "| server | bytes/connection | marginal bytes/connection | base RSS MB |",
+            "|---|---|---|---|",
         ]
         for name, s in sorted(idle.items(), key=lambda kv: kv[1]["bytes_per_connection"]):
-            lines.append(f"| {name} | {s['bytes_per_connection']:,.0f} | {s['rss_base_mb']:.1f} |")
+            marginal = s.get("marginal_bytes_per_connection")
+            lines.append(
+                f"| {name} | {s['bytes_per_connection']:,.0f} "
+                f"| {'' if marginal is None else f'{marginal:,.0f}'} | {s['rss_base_mb']:.1f} |"
+            )
         lines.append("")
     growth = results["scenarios"].get("growth")
     if growth:
