@@ -820,25 +820,24 @@ class _ServerProtocol(_Driver):
         try:
             start = self._start
             end = self._end
-            consumed = conn.read(self._input, start, end - start)
+            # read, take_output, is_awaiting_input, yield_writer(self) and awaiting
+            # in one call.
+            consumed, data, kind = conn.read_steadily(
+                self._input, start, end - start, _SMALL_WRITE, self
+            )
+            if kind >= 0:
+                self._writer_waiting = True  # the connection holds its wakeup
             self._fed = consumed
             start += consumed
             if start == end:
                 self._start = self._end = 0
             else:
                 self._start = start
-            data = conn.take_output(_SMALL_WRITE)
             if data is not None:
                 self._transport.write(data)  # type: ignore[union-attr]
             steady = (
-                conn.is_awaiting_input()
-                and not self._write_paused
-                and not self._sending_file
-                and not self._lost
+                kind >= 0 and not self._write_paused and not self._sending_file and not self._lost
             )
-            if steady and not self._writer_waiting:
-                self._writer_waiting = True
-                conn.yield_writer(self)
         except Exception as error:  # an application error escaping the connection
             conn.report_exn(error)
             steady = False
@@ -848,7 +847,6 @@ class _ServerProtocol(_Driver):
             self._writer_wanted = False
             self._reading = True
             self._active = False
-            kind = conn.awaiting()
             if kind == _TIMER_IDLE and self._start < self._end:
                 kind = _TIMER_HEAD  # a request line is arriving
             # As ``_settle(READ)`` after bytes arrived: the deadline moves, except a

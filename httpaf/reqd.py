@@ -84,7 +84,6 @@ class Reqd:
         "_expect_continue",
         "_upgradable",
         "_on_upgrade",
-        "_continue_sent",
         "_keep_alive",
     )
 
@@ -108,8 +107,8 @@ class Reqd:
         self._response: Response | None = None
         self._error: BaseException | None = None
         self._pending_error: BaseException | None = None  # found before the handler ran
+        # Whether the client sent ``Expect: 100-continue`` and has not had the 100 yet.
         self._expect_continue = expect_continue
-        self._continue_sent = False
         self._upgradable = upgradable
         self._on_upgrade: object = None
         #: The request body (:class:`BodyReader`).
@@ -178,7 +177,84 @@ class Reqd:
         """
         if self._state != _WAITING or self._error is not None:
             self._check_can_respond()
-        self._respond_whole(response, body if type(body) is bytes else byte_view(body), False)
+        if type(body) is not bytes:
+            self._respond_whole(response, byte_view(body), False)
+            return
+        # ``_respond_whole(response, body, False)`` for a ``bytes`` body, inline (the
+        # common case: one frame fewer). Keep the two in step.
+        conn = self._conn
+        serializer: Serializer = conn._serializer
+        if serializer.is_closed:
+            raise StateError("cannot write to closed writer")
+        if response.status < 200:
+            raise ValueError("1xx responses are sent by the connection, not the handler")
+        request = self.request
+        size = len(body)
+        persistent = self.persistent
+        if persistent and self._expect_continue:
+            persistent = self.body.at_eof
+        length, discard, persistent = serializer.write_framed_response_head(
+            response, request.method, request.version, size, persistent, self._keep_alive
+        )
+        self.persistent = persistent
+        self._response = response
+        self._state = _STREAMING
+        if not discard:
+            if length == CHUNKED:
+                serializer.write_chunk(body, False)
+                serializer.write_last_chunk()
+            elif size <= _COPY_LIMIT:
+                serializer.write(body)
+            else:
+                serializer.schedule(body)
+        self._state = _COMPLETE
+        waiter = conn._writer_waiter
+        if waiter is not None:
+            conn._writer_waiter = None
+            waiter()
+
+    def _respond_whole(
+        self, response: Response, data: bytes | bytearray | memoryview, copy: bool
+    ) -> None:
+        """Head and whole body at once, straight into the serializer (the common case).
+
+        What :meth:`_write_head`, the body writes and the connection's ``_wake_writer``
+        do, in one frame.
+        """
+        conn = self._conn
+        serializer: Serializer = conn._serializer
+        if serializer.is_closed:
+            raise StateError("cannot write to closed writer")
+        if response.status < 200:
+            raise ValueError("1xx responses are sent by the connection, not the handler")
+        request = self.request
+        size = len(data)
+        persistent = self.persistent
+        # The client may still wait for 100 Continue: see ``_write_head``.
+        if persistent and self._expect_continue:
+            persistent = self.body.at_eof
+        # Nothing is written (and nothing changes) if the head is refused.
+        length, discard, persistent = serializer.write_framed_response_head(
+            response, request.method, request.version, size, persistent, self._keep_alive
+        )
+        self.persistent = persistent
+        self._response = response
+        self._state = _STREAMING
+        if not discard:
+            if length == CHUNKED:
+                serializer.write_chunk(data, copy)
+                serializer.write_last_chunk()
+            elif copy or (size <= _COPY_LIMIT and type(data) is bytes):
+                # A small ``bytes`` body is copied beside its head: cheaper than a
+                # scheduled view, and unobservable since ``bytes`` cannot change.
+                serializer.write(data)
+            else:
+                serializer.schedule(data)
+        self._state = _COMPLETE
+        waiter = conn._writer_waiter  # conn._wake_writer(), inline
+        if waiter is not None:
+            conn._writer_waiter = None
+            waiter()
 
     def respond_with_streaming(
         self, response: Response, flush_headers_immediately: bool = False
@@ -216,26 +292,6 @@ class Reqd:
         conn._serializer.flush(conn._on_upgrade_written)
         conn._wake_writer()
 
-    def _respond_whole(
-        self, response: Response, data: bytes | bytearray | memoryview, copy: bool
-    ) -> None:
-        """Head and whole body at once, straight into the serializer (the common case)."""
-        size = len(data)
-        length, discard = self._write_head(response, size, False)
-        serializer = self._conn._serializer
-        if not discard:
-            if length == CHUNKED:
-                serializer.write_chunk(data, copy)
-                serializer.write_last_chunk()
-            elif copy or (size <= _COPY_LIMIT and type(data) is bytes):
-                # A small ``bytes`` body is copied beside its head: cheaper than a
-                # scheduled view, and unobservable since ``bytes`` cannot change.
-                serializer.write(data)
-            else:
-                serializer.schedule(data)
-        self._state = _COMPLETE
-        self._conn._wake_writer()
-
     def _start(
         self, response: Response, body_size: int | None, flush: bool, force: bool = False
     ) -> BodyWriter:
@@ -261,9 +317,7 @@ class Reqd:
         request = self.request
         # The client may still wait for 100 Continue: it cannot be trusted to send the
         # body (or to skip it), so the connection ends with this response.
-        awaiting_continue = (
-            self._expect_continue and not self._continue_sent and not self.body.at_eof
-        )
+        awaiting_continue = self._expect_continue and not self.body.at_eof
         # Nothing is written (and nothing changes) if the head is refused.
         length, discard, persistent = serializer.write_framed_response_head(
             response,
@@ -291,7 +345,7 @@ class Reqd:
         serializer = self._conn._serializer
         if self._state == _WAITING and not serializer.is_closed:
             serializer.write(_CONTINUE)
-            self._continue_sent = True
+            self._expect_continue = False  # sent: nothing is awaited any more
             self._conn._wake_writer()
 
     # -- errors ----------------------------------------------------------------------

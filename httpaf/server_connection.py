@@ -18,7 +18,6 @@ handlers run one at a time, in order, and responses go out strictly in order.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 
 from .body import BodyReader, BodyWriter
@@ -31,6 +30,7 @@ from .parser import RequestParser
 from .reqd import (
     _COMPLETE,
     _STREAMING,
+    _WAITING,
     ErrorHandler,
     Reqd,
     StartResponse,
@@ -62,6 +62,7 @@ RequestHandler = Callable[[Reqd], None]
 Callback = Callable[[], None]
 
 _EMPTY_BODY = BodyReader.empty()  # shared by every request without a body
+_new_object = object.__new__
 
 
 def _close_reader_of(reqd: Reqd) -> None:
@@ -82,7 +83,9 @@ class ServerConnection:
         self._error_handler: ErrorHandler = error_handler or default_error_handler
         self._parser = RequestParser(config)
         self._serializer = Serializer(config.response_buffer_size)
-        self._queue: deque[Reqd] = deque()
+        # A list, not a deque: it holds at most ``max_pipelined_requests`` (an empty
+        # deque costs about 760 bytes per idle connection, an empty list 56).
+        self._queue: list[Reqd] = []
         self._receiving: Reqd | None = None  # whose body the parser is in
         self._reader_closed = False
         self._parse_error: ParseError | None = None  # a bad head, answered once idle
@@ -239,6 +242,123 @@ class ServerConnection:
                 break
         return pos - start
 
+    def read_steadily(
+        self,
+        buf: bytes | bytearray,
+        off: int,
+        length: int,
+        limit: int,
+        on_writable: Callback,
+    ) -> tuple[int, bytes | None, int]:
+        """A runtime's usual pass, in one call: read, take the answers, wait again.
+
+        For a runtime whose read operation is ``READ`` and which has bytes: returns
+        ``(consumed, output, awaiting)``, what :meth:`read`, then
+        :meth:`take_output` with ``limit`` (write it), then :meth:`awaiting` would
+        return; ``awaiting`` is ``-1`` unless :meth:`is_awaiting_input` holds.
+
+        The writer's callback is not called during the call (the caller takes the
+        output anyway). Then, when ``awaiting`` is not ``-1``, a writer callback is
+        registered as :meth:`yield_writer` would: the one registered before, or
+        else ``on_writable``. When it is ``-1``, the callback registered before, if
+        any, stays registered, and the caller must run both loops (as after a
+        wakeup of each).
+        """
+        waiter = self._writer_waiter
+        self._writer_waiter = None  # wakeups meanwhile: the caller writes anyway
+        try:
+            queue = self._queue
+            end = off + length
+            if queue or self._reader_closed:
+                consumed = self._read(buf, off, end, False)
+            else:
+                # ``_read``'s first pass with an empty queue, inline, and for a
+                # request without a body ``_on_request``: keep them in step.
+                parser = self._parser
+                try:
+                    event = parser.parse(buf, off, end, False)
+                except ParseError as error:
+                    event = None
+                    consumed = parser.consumed
+                    self._on_parse_error(error)
+                else:
+                    consumed = parser.consumed
+                if event is None:
+                    pass
+                elif type(event) is Request:
+                    if parser.body_length == 0:
+                        # ``Reqd(self, event, _EMPTY_BODY, keep_alive, False, upgrade)``
+                        # (``expect_continue`` matters only for a body) without the
+                        # class call, which CPython 3.11 makes a C-to-Python call
+                        # (about 700 instructions). Every slot ``Reqd.__init__`` sets
+                        # is set here: test_native_fastpath compares them.
+                        reqd = _new_object(Reqd)
+                        reqd.request = event
+                        reqd.persistent = reqd._keep_alive = parser.keep_alive
+                        reqd._conn = self
+                        reqd._state = _WAITING
+                        reqd._writer = reqd._response = None
+                        reqd._error = reqd._pending_error = None
+                        reqd._expect_continue = False
+                        reqd._upgradable = parser.upgrade
+                        reqd._on_upgrade = None
+                        reqd.body = _EMPTY_BODY
+                        queue.append(reqd)
+                        try:
+                            self._handler(reqd)
+                        except Exception as exc:
+                            reqd.report_exn(exc)
+                        if (
+                            reqd._state == _COMPLETE
+                            and reqd.persistent
+                            and not self._reader_closed
+                            and queue
+                            and queue[0] is reqd
+                        ):
+                            del queue[0]
+                            if self._reader_waiter is not None:
+                                self._wake_reader()
+                    else:
+                        self._on_request(event)
+                    if consumed != length or queue or self._draining:
+                        consumed += self._read_on(buf, off + consumed, end)
+                else:
+                    self._on_event(event)
+                    consumed += self._read_on(buf, off + consumed, end)
+            serializer = self._serializer
+            output = serializer.take(limit)
+            if (
+                queue
+                or self._reader_closed
+                or self._parse_error is not None
+                or serializer.has_pending_output
+                or serializer.is_closed
+            ):
+                if self._writer_waiter is None:
+                    self._writer_waiter = waiter
+                return consumed, output, -1
+            # ``awaiting()`` with an empty queue.
+            receiving = self._receiving
+            if receiving is not None:
+                body = receiving.body
+                awaiting = AWAIT_BODY if body.is_read_scheduled or body.is_closed else AWAIT_NOTHING
+            else:
+                awaiting = AWAIT_REQUEST if self._parser.is_idle else AWAIT_HEAD
+            if self._writer_waiter is None:
+                self._writer_waiter = waiter if waiter is not None else on_writable
+            return consumed, output, awaiting
+        except BaseException:
+            if self._writer_waiter is None:
+                self._writer_waiter = waiter
+            raise
+
+    def _read_on(self, buf: bytes | bytearray, pos: int, end: int) -> int:
+        """The end of ``_read``'s pass after an event, then its next passes."""
+        if self._draining and self._parser.is_idle:
+            self._close_reader()
+            return 0
+        return self._read(buf, pos, end, False)
+
     def _on_event(self, event: object) -> None:
         kind = type(event)
         if kind is memoryview:
@@ -294,7 +414,7 @@ class ServerConnection:
                 and queue
                 and queue[0] is reqd
             ):
-                queue.popleft()
+                del queue[0]
                 if self._reader_waiter is not None:
                     self._wake_reader()
 
@@ -365,7 +485,7 @@ class ServerConnection:
                 self._close_body(head)
                 if not head.input_complete:
                     return
-            queue.popleft()
+            del queue[0]
             # Start the new head before waking the reader: a runtime may read at once
             # from the wakeup, and a request it parses into the empty queue is
             # started by ``_on_request``, not a second time here.
