@@ -8,7 +8,13 @@ from typing_extensions import Self, disjoint_base
 
 from .config import Config
 
-__all__ = ["RequestParser", "ResponseParser", "FORBIDDEN_TRAILERS"]
+__all__ = [
+    "RequestParser",
+    "ResponseParser",
+    "FORBIDDEN_TRAILERS",
+    "borrow_request_parser",
+    "lend_request_parser",
+]
 
 #: Fields a sender must not put in a trailer section (RFC 9110 §6.5.1).
 FORBIDDEN_TRAILERS: frozenset[str]
@@ -55,3 +61,9 @@ class ResponseParser(_Parser):
 
     #: The method of the request being answered (HEAD and CONNECT change framing).
     request_method: str
+
+def borrow_request_parser(config: Config) -> RequestParser:
+    """A request parser for ``config``: one an idle connection lent, or a new one."""
+
+def lend_request_parser(parser: RequestParser) -> None:
+    """Give back a parser at a message boundary (``is_idle``) for others to borrow."""

@@ -50,7 +50,13 @@ from ._parser_py import (
     _status_line_error,
 )
 
-__all__ = ["RequestParser", "ResponseParser", "FORBIDDEN_TRAILERS"]
+__all__ = [
+    "RequestParser",
+    "ResponseParser",
+    "FORBIDDEN_TRAILERS",
+    "borrow_request_parser",
+    "lend_request_parser",
+]
 
 # Parser states, as in the pure module.
 cdef enum:
@@ -1219,6 +1225,38 @@ cdef class RequestParser(_Parser):
             return 0
         except ParseError as error:
             raise self._fail(error.message, error.status, 0) from None
+
+
+# Parsers that idle connections lent: a parser at a message boundary holds nothing of
+# its connection (it consumes no partial start line), so thousands of idle keep-alive
+# connections can share a few. One pool, for the config seen last (one config serves
+# every connection as a rule). Plain C between the list operations: with the GIL
+# held, each function runs whole.
+cdef list _lent = []
+cdef object _lent_config = None
+cdef Py_ssize_t _LENT_LIMIT = 64
+
+
+def borrow_request_parser(config):
+    """A request parser for ``config``: one an idle connection lent, or a new one."""
+    cdef RequestParser parser
+    if PyList_GET_SIZE(_lent) and config is _lent_config:
+        parser = _lent.pop()
+        if parser.config is config:
+            return parser
+    return RequestParser(config)
+
+
+def lend_request_parser(RequestParser parser not None):
+    """Give back a parser at a message boundary (``is_idle``) for others to borrow."""
+    global _lent, _lent_config
+    if parser._state != _START:
+        raise ValueError("only an idle parser can be lent")
+    if parser.config is not _lent_config:
+        _lent = []
+        _lent_config = parser.config
+    if PyList_GET_SIZE(_lent) < _LENT_LIMIT:
+        _lent.append(parser)
 
 
 cdef class ResponseParser(_Parser):

@@ -54,7 +54,7 @@ from .method import Method
 from .status import check_code
 from .version import HTTP_1_0, HTTP_1_1, Version
 
-__all__ = ["RequestParser", "ResponseParser"]
+__all__ = ["RequestParser", "ResponseParser", "borrow_request_parser", "lend_request_parser"]
 
 Buffer = bytes | bytearray
 Step = Callable[[Buffer, int, int, bool], object]
@@ -712,6 +712,35 @@ def _request_line_error(line: bytes) -> ParseError:
             return ParseError(f"unsupported HTTP version {version.decode()}", 505)
         return ParseError("invalid HTTP version")
     return ParseError("invalid character in request target")
+
+
+# Parsers that idle connections lent: a parser at a message boundary holds nothing of
+# its connection (it consumes no partial start line), so thousands of idle keep-alive
+# connections can share a few. One pool, for the config seen last (one config serves
+# every connection as a rule).
+_lent: list[RequestParser] = []
+_lent_config: Config | None = None
+_LENT_LIMIT = 64
+
+
+def borrow_request_parser(config: Config) -> RequestParser:
+    """A request parser for ``config``: one an idle connection lent, or a new one."""
+    if _lent and config is _lent_config:
+        parser = _lent.pop()
+        if parser.config is config:  # (another thread may have switched the pool)
+            return parser
+    return RequestParser(config)
+
+
+def lend_request_parser(parser: RequestParser) -> None:
+    """Give back a parser at a message boundary (``is_idle``) for others to borrow."""
+    global _lent, _lent_config
+    if not parser.is_idle:
+        raise ValueError("only an idle parser can be lent")
+    if parser.config is not _lent_config:
+        _lent, _lent_config = [], parser.config
+    if len(_lent) < _LENT_LIMIT:
+        _lent.append(parser)
 
 
 class ResponseParser(_Parser):

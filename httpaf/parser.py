@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 from ._select import load
 
 if TYPE_CHECKING:  # both implementations have the API of the stubs in _parser.pyi
-    from ._parser import FORBIDDEN_TRAILERS, RequestParser, ResponseParser
+    from ._parser import (
+        FORBIDDEN_TRAILERS,
+        RequestParser,
+        ResponseParser,
+        borrow_request_parser,
+        lend_request_parser,
+    )
 
     implementation: str
 else:
@@ -19,5 +25,14 @@ else:
     RequestParser = _module.RequestParser
     ResponseParser = _module.ResponseParser
     FORBIDDEN_TRAILERS = _module.FORBIDDEN_TRAILERS
+    borrow_request_parser = _module.borrow_request_parser
+    lend_request_parser = _module.lend_request_parser
 
-__all__ = ["RequestParser", "ResponseParser", "FORBIDDEN_TRAILERS", "implementation"]
+__all__ = [
+    "RequestParser",
+    "ResponseParser",
+    "FORBIDDEN_TRAILERS",
+    "borrow_request_parser",
+    "implementation",
+    "lend_request_parser",
+]

@@ -26,7 +26,7 @@ from .errors import ParseError, StateError
 from .headers import Headers
 from .message import EndOfMessage, Request, Response
 from .operation import CLOSE, READ, UPGRADE, YIELD, Closed, Operation, Write
-from .parser import RequestParser
+from .parser import RequestParser, borrow_request_parser, lend_request_parser
 from .reqd import (
     _COMPLETE,
     _STREAMING,
@@ -62,6 +62,11 @@ RequestHandler = Callable[[Reqd], None]
 Callback = Callable[[], None]
 
 _EMPTY_BODY = BodyReader.empty()  # shared by every request without a body
+
+# An idle keep-alive connection lends its parser (``lend_request_parser``) and
+# borrows one with its next request; meanwhile it holds ``_NO_PARSER``, which is never
+# fed, so it always says it is idle.
+_NO_PARSER = RequestParser(Config())
 _new_object = object.__new__
 
 
@@ -72,6 +77,13 @@ def _close_reader_of(reqd: Reqd) -> None:
 class ServerConnection:
     """One server connection: parses requests, runs handlers, serializes responses."""
 
+    # Slots, not a dict: thousands of idle connections each hold one of these.
+    __slots__ = (
+        "config", "_handler", "_error_handler", "_parser", "_serializer", "_queue",
+        "_receiving", "_reader_closed", "_parse_error", "_errored", "_dropped",
+        "_draining", "_reader_waiter", "_writer_waiter", "_upgrade_written",
+    )  # fmt: skip
+
     def __init__(
         self,
         request_handler: RequestHandler,
@@ -81,7 +93,7 @@ class ServerConnection:
         self.config = config = config if config is not None else Config()
         self._handler = request_handler
         self._error_handler: ErrorHandler = error_handler or default_error_handler
-        self._parser = RequestParser(config)
+        self._parser = _NO_PARSER  # a parser of its own while a request comes in
         self._serializer = Serializer(config.response_buffer_size)
         # A list, not a deque: it holds at most ``max_pipelined_requests`` (an empty
         # deque costs about 760 bytes per idle connection, an empty list 56).
@@ -206,6 +218,8 @@ class ServerConnection:
 
     def _read(self, buf: bytes | bytearray, start: int, end: int, eof: bool) -> int:
         parser = self._parser
+        if parser is _NO_PARSER:
+            parser = self._parser = borrow_request_parser(self.config)
         queue = self._queue
         pos = start
         while not self._reader_closed:
@@ -275,6 +289,8 @@ class ServerConnection:
                 # ``_read``'s first pass with an empty queue, inline, and for a
                 # request without a body ``_on_request``: keep them in step.
                 parser = self._parser
+                if parser is _NO_PARSER:
+                    parser = self._parser = borrow_request_parser(self.config)
                 try:
                     event = parser.parse(buf, off, end, False)
                 except ParseError as error:
@@ -343,7 +359,14 @@ class ServerConnection:
                 body = receiving.body
                 awaiting = AWAIT_BODY if body.is_read_scheduled or body.is_closed else AWAIT_NOTHING
             else:
-                awaiting = AWAIT_REQUEST if self._parser.is_idle else AWAIT_HEAD
+                parser = self._parser
+                if parser.is_idle:
+                    awaiting = AWAIT_REQUEST
+                    if parser is not _NO_PARSER:
+                        self._parser = _NO_PARSER
+                        lend_request_parser(parser)
+                else:
+                    awaiting = AWAIT_HEAD
             if self._writer_waiter is None:
                 self._writer_waiter = waiter if waiter is not None else on_writable
             return consumed, output, awaiting

@@ -249,3 +249,49 @@ def test_a_timer_callback_may_end_other_connections_of_its_slot() -> None:
     loop.advance(6.0)  # whatever the order, no "set changed size during iteration"
     assert transport.closed
     assert all(p._bucket is None for p in leaver.victims)
+
+
+# An idle connection lends its parser (a parser between messages holds nothing of the
+# connection): connections that take turns must still parse each their own requests,
+# with their own limits.
+
+
+def test_connections_taking_turns_with_cut_heads_parse_their_own_requests() -> None:
+    loop, config, connections = FakeLoop(), Config(), set()
+    seen: list[str] = []
+
+    def target(reqd: Reqd) -> None:
+        seen.append(reqd.request.target)
+        reqd.respond_with_string(Response(200, headers=[("Content-Length", "2")]), "ok")
+
+    pairs = []
+    for _ in range(3):
+        protocol = _ServerProtocol(target, None, config, connections, loop)
+        transport = FakeTransport()
+        protocol.connection_made(transport)
+        pairs.append((protocol, transport))
+    heads = [f"GET /{i} HTTP/1.1\r\nHost: x\r\nX-N: {i}\r\n\r\n".encode() for i in range(3)]
+    for cut in (3, 12, 20, 30):  # in the request line, in the fields
+        seen.clear()
+        for (protocol, _), head in zip(pairs, heads, strict=True):
+            send(protocol, head[:cut])
+        for (protocol, _), head in zip(reversed(pairs), reversed(heads), strict=True):
+            send(protocol, head[cut:])
+        assert seen == ["/2", "/1", "/0"]
+    assert all(t.written.count(t.written[0]) == 4 for _, t in pairs)
+
+
+def test_a_borrowed_parser_has_the_borrowers_limits() -> None:
+    loop, connections = FakeLoop(), set()
+    strict, lax = Config(max_headers=2), Config(max_headers=20)
+    fields = "".join(f"X-{i}: v\r\n" for i in range(5))
+    request = f"GET / HTTP/1.1\r\nHost: x\r\n{fields}\r\n".encode()
+    a, a_out = connect(loop, strict, connections)
+    b, b_out = connect(loop, lax, connections)
+    for _ in range(2):  # each lends its parser after a request the other can see
+        send(b, REQUEST)
+        send(a, REQUEST)
+    send(b, request)
+    assert b_out.written[-1].startswith(b"HTTP/1.1 200")
+    send(a, request)
+    assert a_out.written[-1].startswith(b"HTTP/1.1 431")
