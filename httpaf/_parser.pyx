@@ -562,6 +562,7 @@ cdef class _Parser:
     cdef list _te
     cdef bint _conn_close, _conn_keep_alive, _conn_upgrade, _expect, _upgrade_field
     cdef bint _note_fields  # request heads note framing fields; trailers do not
+    cdef bint _lent  # in the pool of lent parsers (lend_request_parser)
 
     # The buffer of the current call.
     cdef const unsigned char* _data
@@ -1242,6 +1243,7 @@ def borrow_request_parser(config):
     cdef RequestParser parser
     if PyList_GET_SIZE(_lent) and config is _lent_config:
         parser = _lent.pop()
+        parser._lent = False
         if parser.config is config:
             return parser
     return RequestParser(config)
@@ -1252,10 +1254,15 @@ def lend_request_parser(RequestParser parser not None):
     global _lent, _lent_config
     if parser._state != _START:
         raise ValueError("only an idle parser can be lent")
+    if parser._lent:
+        raise ValueError("this parser is lent already")
     if parser.config is not _lent_config:
+        for old in _lent:
+            (<RequestParser>old)._lent = False
         _lent = []
         _lent_config = parser.config
     if PyList_GET_SIZE(_lent) < _LENT_LIMIT:
+        parser._lent = True
         _lent.append(parser)
 
 

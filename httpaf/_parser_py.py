@@ -153,6 +153,7 @@ class _Parser:
         "_remaining",
         "_body_seen",
         "_scanned",
+        "_lent",
         "_fields",
         "_head_limit",
         "_error",
@@ -173,6 +174,7 @@ class _Parser:
         self._remaining = 0  # bytes left in a fixed body or the current chunk
         self._body_seen = 0  # chunked body bytes so far, for max_body_size
         self._scanned = 0  # bytes of an incomplete field block already validated
+        self._lent = False  # in the pool of lent parsers (lend_request_parser)
         self._fields: list[tuple[str, str]] = []  # the fields of those bytes
         self._head_limit = self.config.max_head_size  # what the start line left of it
         self._error: ParseError | None = None
@@ -727,6 +729,7 @@ def borrow_request_parser(config: Config) -> RequestParser:
     """A request parser for ``config``: one an idle connection lent, or a new one."""
     if _lent and config is _lent_config:
         parser = _lent.pop()
+        parser._lent = False
         if parser.config is config:  # (another thread may have switched the pool)
             return parser
     return RequestParser(config)
@@ -737,9 +740,14 @@ def lend_request_parser(parser: RequestParser) -> None:
     global _lent, _lent_config
     if not parser.is_idle:
         raise ValueError("only an idle parser can be lent")
+    if parser._lent:
+        raise ValueError("this parser is lent already")
     if parser.config is not _lent_config:
+        for old in _lent:
+            old._lent = False
         _lent, _lent_config = [], parser.config
     if len(_lent) < _LENT_LIMIT:
+        parser._lent = True
         _lent.append(parser)
 
 

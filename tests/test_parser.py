@@ -736,3 +736,28 @@ def test_a_request_line_filling_the_head_limit(wire: SimpleNamespace) -> None:
     assert info.value.status == 431
     config = Config(max_request_line=16, max_head_size=18)
     assert isinstance(wire.RequestParser(config).parse(b"GET / HTTP/1.0\r\n\r\n"), Request)
+
+
+# -- lending idle parsers ---------------------------------------------------------------
+
+
+def test_a_lent_parser_is_borrowed_for_its_config_only(wire: SimpleNamespace) -> None:
+    config, other = Config(max_headers=7), Config(max_headers=8)
+    parser = wire.RequestParser(config)
+    assert parser.parse(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") is not None
+    wire.parser.lend_request_parser(parser)
+    with pytest.raises(ValueError, match="lent already"):
+        wire.parser.lend_request_parser(parser)  # (two borrowers would share it)
+    assert wire.parser.borrow_request_parser(other) is not parser
+    assert wire.parser.borrow_request_parser(config) is parser
+    fresh = wire.parser.borrow_request_parser(config)  # the pool is empty again
+    assert fresh is not parser and fresh.config is config and fresh.is_idle
+
+
+def test_only_an_idle_parser_can_be_lent(wire: SimpleNamespace) -> None:
+    parser = wire.RequestParser(Config())
+    parser.parse(b"GET / HTTP/1.1\r\nHost:")  # the request line is consumed
+    assert not parser.is_idle
+    with pytest.raises(ValueError, match="only an idle parser"):
+        wire.parser.lend_request_parser(parser)
+    assert wire.parser.borrow_request_parser(parser.config) is not parser
