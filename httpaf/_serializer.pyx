@@ -372,6 +372,9 @@ cdef Py_ssize_t _format_field(char* out, const char* name, Py_ssize_t nlen, long
 # few. Lists are safe to share: ``pop`` and ``append`` are atomic.
 cdef dict _POOLS = {}
 cdef Py_ssize_t _POOL_LIMIT = 64  # buffers kept per size; more are freed
+# The queue of a serializer that never queued anything, shared: read, never appended to
+# (each append site makes a list of its own first).
+cdef list _NO_QUEUE = []
 
 
 cdef class Serializer:
@@ -401,7 +404,7 @@ cdef class Serializer:
         self._capacity = 0
         self._scheduled_pos = 0
         self._write_pos = 0
-        self._queue = []
+        self._queue = _NO_QUEUE
         pool = _POOLS.get(buffer_size)
         if pool is None:
             pool = _POOLS[buffer_size] = []
@@ -524,6 +527,8 @@ cdef class Serializer:
         if end > start:
             if self._view is None:
                 self._view = memoryview(self._buffer)
+            if self._queue is _NO_QUEUE:
+                self._queue = []
             self._queue.append(self._view[start:end])
             self._bytes_received += end - start
             self._scheduled_pos = end
@@ -538,6 +543,8 @@ cdef class Serializer:
             view = view.cast("B")
         cdef Py_ssize_t n = len(view)
         if n:
+            if self._queue is _NO_QUEUE:
+                self._queue = []
             self._queue.append(view)
             self._bytes_received += n
 

@@ -85,10 +85,18 @@ def _latin1(text: str, what: str) -> bytes:
 # few. Lists are safe to share: ``pop`` and ``append`` are atomic.
 _POOLS: dict[int, list[bytearray]] = {}
 _POOL_LIMIT = 64  # buffers kept per size; more are freed
+# The queue of a serializer that never queued anything, shared: read, never appended to
+# (each append site makes a list of its own first).
+_NO_QUEUE: list[memoryview] = []
 
 
 class Serializer:
     """A queue of output bytes with copy and zero-copy writes and flush callbacks."""
+
+    __slots__ = (
+        "_size", "_buffer", "_view", "_capacity", "_scheduled_pos", "_write_pos", "_queue",
+        "_pool", "_flushed", "_bytes_received", "_bytes_written", "_closed",
+    )  # fmt: skip
 
     def __init__(self, buffer_size: int = 4096) -> None:
         if buffer_size <= 0:
@@ -100,7 +108,7 @@ class Serializer:
         self._capacity = 0  # len(_buffer), 0 without one
         self._scheduled_pos = 0  # start of copied bytes not yet queued
         self._write_pos = 0  # end of copied bytes
-        self._queue: list[memoryview] = []
+        self._queue = _NO_QUEUE
         self._pool = _POOLS.setdefault(buffer_size, [])  # idle buffers of _size bytes
         # (threshold, callback) pairs, once a flush callback waits (rare: saves a deque)
         self._flushed: deque[tuple[int, Callback]] | None = None
@@ -183,6 +191,8 @@ class Serializer:
             view = self._view
             if view is None:
                 view = self._view = memoryview(self._buffer)  # type: ignore[arg-type]
+            if self._queue is _NO_QUEUE:
+                self._queue = []
             self._queue.append(view[start:end])
             self._bytes_received += end - start
             self._scheduled_pos = end
@@ -195,6 +205,8 @@ class Serializer:
         view = _byte_view(data)
         n = len(view)
         if n:
+            if self._queue is _NO_QUEUE:
+                self._queue = []
             self._queue.append(view)
             self._bytes_received += n
 

@@ -791,3 +791,15 @@ def test_a_response_missing_an_attribute_is_an_attribute_error(wire: SimpleNames
         s.write_response_head(response)
     with pytest.raises(AttributeError):
         s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True, True)
+
+
+def test_serializers_that_never_queued_share_nothing(wire: SimpleNamespace) -> None:
+    # (they share one empty queue until they queue something: it must stay empty)
+    a, b = wire.Serializer(), wire.Serializer()
+    a.write(b"head")
+    assert a.take(100) == b"head"
+    b.schedule(b"body")
+    assert out(a) == [] and a.take(100) is None and not a.has_pending_output
+    c = wire.Serializer()
+    assert c.operation() == [] and c.pending_bytes == 0
+    assert out(b) == [b"body"]
