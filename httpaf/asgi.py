@@ -240,10 +240,7 @@ def _decode_pair(pair: Any) -> tuple[str, str]:
 def _decode_fields(fields: Iterable[Any]) -> list[tuple[str, str]]:
     """ASGI header pairs (bytes) as engine fields (latin-1 str)."""
     get = _PAIRS.get
-    return [
-        (type(pair) is tuple and get(pair)) or _decode_pair(pair)
-        for pair in fields
-    ]
+    return [(type(pair) is tuple and get(pair)) or _decode_pair(pair) for pair in fields]
 
 
 async def _service_unavailable(scope: Scope, receive: Receive, send: Send) -> None:
@@ -273,7 +270,7 @@ class _Settings:
     #: Whether application tasks leave ``tasks`` through a done callback (uvicorn's
     #: way) rather than on their own as they end.
     discard_by_callback = False
-    #: Whether application calls may start eagerly (see ``_run_eagerly``).
+    #: Whether application calls may start eagerly (see ``_ASGIProtocol._on_request``).
     eager = True
     #: Responses completed (counted on ``counter``).
     total_requests = 0
@@ -329,6 +326,10 @@ class _Settings:
         self._extra_headers = [(str(n), str(v)) for n, v in headers]
         self._fields: list[tuple[str, str]] = []
         self._responses: dict[Any, Response] = {}  # see shared_response
+        # The last one it gave, and its start message's status and fields (a list).
+        self._last_status: int | None = None
+        self._last_start: list[Any] | None = None
+        self._last_response: Response | None = None
         self._source: Any = None  # what the default fields were made of (see _watched)
         self._ticker: Any = None
         self.refresh_default_fields()
@@ -348,6 +349,7 @@ class _Settings:
         fields.extend(self._extra_headers)
         self._fields = fields
         self._responses = {}
+        self._last_status = None
 
     def shared_response(self, status: int, headers: Iterable[Any]) -> Response | None:
         """The head of a whole response with these start-message fields, shared.
@@ -372,6 +374,11 @@ class _Settings:
             if len(responses) >= 256:
                 responses.clear()
             responses[key] = response
+        if responses is self._responses:  # (the default fields did not change meanwhile)
+            # The key's fields are hashable: a list of them equals only the same fields.
+            self._last_status = status
+            self._last_start = list(headers)
+            self._last_response = response
         return response
 
     def start_clock(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -391,7 +398,7 @@ class _Settings:
             self._ticker = None
 
     def new_host(self, loop: Any) -> _Runner | None:
-        """A new host task for eagerly started calls on ``loop`` (see ``_run_eagerly``).
+        """A new host task for eagerly started calls on ``loop`` (see ``_on_request``).
 
         ``None`` (and no eager start from now on) if the loop's task factory does not
         make ``asyncio.Task`` objects.
@@ -428,9 +435,7 @@ class _Settings:
     def over_limit(self) -> bool:
         """Whether a new request exceeds ``limit_concurrency``."""
         limit = self.limit_concurrency
-        return limit is not None and (
-            len(self.tasks) >= limit or len(self.connections) > limit
-        )
+        return limit is not None and (len(self.tasks) >= limit or len(self.connections) > limit)
 
     def log_access(self, cycle: _Cycle, status: int) -> None:
         logger = self.access_logger
@@ -482,11 +487,16 @@ class _Cycle:
         "eager",
     )
 
-    def __init__(self, proto: _ASGIProtocol, reqd: Reqd, scope: Scope) -> None:
+    def __init__(self, proto: _ASGIProtocol, settings: _Settings, reqd: Reqd, scope: Scope) -> None:
         self.proto = proto
+        self.settings = settings
+        self.start(reqd, scope)
+
+    def start(self, reqd: Reqd, scope: Scope) -> None:
+        """Serve ``reqd`` (a new cycle, or one whose call is over and that nothing else
+        refers to: see ``_ASGIProtocol._on_request``)."""
         self.reqd = reqd
         self.scope = scope
-        self.settings = proto.settings
         self.state = self.status = _START
         self.headers: Any = ()
         self.trailer_fields: list[tuple[str, str]] | None
@@ -504,36 +514,48 @@ class _Cycle:
     # -- running the application ---------------------------------------------------
 
     async def run(self, app: ASGIApp) -> None:
-        """Call the application; answer or cut the exchange if it fails."""
+        """Call the application; answer or cut the exchange if it fails.
+
+        (``_eager_calls`` does the same for a call that starts eagerly.)
+        """
         try:
             result = await app(self.scope, self.receive, self.send)
-        except asyncio.CancelledError:
-            if self.state != _DONE:
-                self.proto.abort()
-            raise
         except BaseException as exc:
-            if not (self.proto._lost and isinstance(exc, OSError)):
-                self.settings.log_app_error("Exception in ASGI application\n", exc)
-            self._fail(exc)
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            if self._raised(exc):
                 raise
         else:
-            if result is not None:
-                self.settings.log_app_error(
-                    f"ASGI callable should return None, but returned {result!r}."
-                )
-                self._fail(RuntimeError("the ASGI callable returned a value"))
-            elif self.state != _DONE and not self.proto._lost:
-                self.settings.log_app_error(
-                    "ASGI callable returned without starting response."
-                    if self.state == _START
-                    else "ASGI callable returned without completing response."
-                )
-                self._fail(RuntimeError("the ASGI callable returned early"))
+            if result is not None or self.state != _DONE:
+                self._returned(result)
         finally:
             task = self.task
             if task is not None:
                 self.settings.tasks.discard(task)
+
+    def _raised(self, exc: BaseException) -> bool:
+        """The call raised ``exc``: answer or cut; whether ``exc`` goes on up."""
+        if isinstance(exc, asyncio.CancelledError):
+            if self.state != _DONE:
+                self.proto.abort()
+            return True
+        if not (self.proto._lost and isinstance(exc, OSError)):
+            self.settings.log_app_error("Exception in ASGI application\n", exc)
+        self._fail(exc)
+        return isinstance(exc, (KeyboardInterrupt, SystemExit))
+
+    def _returned(self, result: Any) -> None:
+        """The call returned ``result`` (not ``None``, or before the response ended)."""
+        if result is not None:
+            self.settings.log_app_error(
+                f"ASGI callable should return None, but returned {result!r}."
+            )
+            self._fail(RuntimeError("the ASGI callable returned a value"))
+        elif self.state != _DONE and not self.proto._lost:
+            self.settings.log_app_error(
+                "ASGI callable returned without starting response."
+                if self.state == _START
+                else "ASGI callable returned without completing response."
+            )
+            self._fail(RuntimeError("the ASGI callable returned early"))
 
     def _fail(self, exc: BaseException) -> None:
         """The application failed: answer 500 if nothing was sent, else cut."""
@@ -731,7 +753,19 @@ class _Cycle:
         data = body if type(body) is bytes else bytes(body)
         # A persistent exchange's head is the same for the same start message (until
         # the default fields change): made once, shared like a native handler's.
-        response = settings.shared_response(self.status, self.headers) if reqd.persistent else None
+        response = None
+        if reqd.persistent:
+            status = self.status
+            watched = settings._watched
+            if (
+                type(status) is int
+                and status == settings._last_status
+                and self.headers == settings._last_start
+                and (watched is None or watched.default_headers is settings._source)
+            ):
+                response = settings._last_response  # the usual case: the same as last
+            else:
+                response = settings.shared_response(status, self.headers)
         if response is None:
             response = self._response()
         elif settings.access_log:
@@ -896,6 +930,12 @@ def _drop_length_beside_chunked(response: Response) -> bool:
 # - A step that raised (only ``CancelledError``, ``KeyboardInterrupt`` and
 #   ``SystemExit`` get out of ``_Cycle.run``) raises it again from a task, where
 #   asyncio deals with it as it always did.
+# - The first steps are taken (in ``_ASGIProtocol._on_request``, the rest in
+#   ``_after_first_step``) through a generator that does what ``_Cycle.run`` does and
+#   never ends by itself (``_eager_calls``, one per host): a call that ends in its
+#   first step makes it yield ``_FINISHED``. So a call that answers at once needs no
+#   ``_Cycle.run`` coroutine, and its end raises no ``StopIteration``. A call that
+#   waits takes that generator along into its task.
 #
 # A call that starts while a task runs (a pipelined request started from the previous
 # response's ``send``), or on a loop that is not an asyncio event loop, is a task.
@@ -905,8 +945,12 @@ _leave_task: Any = getattr(asyncio.tasks, "_leave_task", None)
 _current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
 if sys.version_info < (3, 12) and isinstance(_current_tasks, dict):
     _current_task: Any = _current_tasks.get  # (asyncio.current_task is Python code here)
+    # What _enter_task and _leave_task change: an eager step sets and deletes its
+    # loop's entry itself, once it has seen that no task is current (cheaper calls).
+    _tasks_by_loop: dict[Any, Any] | None = _current_tasks
 else:  # pragma: no cover
     _current_task = asyncio.current_task
+    _tasks_by_loop = None
 _EAGER = (
     sys.version_info >= (3, 11)
     and sys.implementation.name == "cpython"
@@ -915,6 +959,7 @@ _EAGER = (
 )
 _getrefcount = sys.getrefcount
 _getweakrefcount = weakref.getweakrefcount
+_CoroutineType = types.CoroutineType
 _NOTHING: Any = object()  # a _Runner has nothing pending
 _FINISHED: Any = object()  # the eager step ended the call
 
@@ -925,6 +970,42 @@ def _next_turn() -> Generator[None, None, None]:
     yield
 
 
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+@types.coroutine
+def _eager_calls() -> Generator[Any, Any, None]:
+    """Runs application calls sent to it, one after another, as ``_Cycle.run`` does.
+
+    Each ``send((cycle, app))`` takes the first step of a call: it yields
+    ``_FINISHED`` once the call has ended, else what the call waits for, and then
+    whoever goes on with the call drives this generator (until it yields
+    ``_FINISHED``). Primed with ``send(None)``.
+    """
+    call = yield
+    while True:
+        cycle, app = call
+        try:
+            coro = app(cycle.scope, cycle.receive, cycle.send)
+            if type(coro) is not _CoroutineType:
+                coro = _awaited(coro)  # (any awaitable, as ``await`` takes)
+            result = yield from coro
+        except BaseException as exc:
+            # (GeneratorExit: this generator is being closed, with the call in it.)
+            if cycle._raised(exc) or type(exc) is GeneratorExit:
+                raise
+        else:
+            if result is not None or cycle.state != _DONE:
+                cycle._returned(result)
+        finally:
+            task = cycle.task
+            if task is not None:
+                cycle.settings.tasks.discard(task)
+        call = cycle = app = coro = None  # (nothing kept while idle)
+        call = yield _FINISHED
+
+
 class _Runner(Coroutine[Any, Any, None]):
     """The coroutine of a task that goes on with an eagerly started call.
 
@@ -932,16 +1013,19 @@ class _Runner(Coroutine[Any, Any, None]):
     for ``waiter``, and ends once that is resolved with nothing to run.
     """
 
-    __slots__ = ("coro", "pending", "error", "context", "waiter", "task", "loop")
+    __slots__ = ("coro", "pending", "error", "context", "waiter", "task", "loop", "calls")
 
     def __init__(self, coro: Any, pending: Any = _NOTHING, error: Any = None) -> None:
-        self.coro = coro  # the call (a started _Cycle.run coroutine)
+        # The call: a started _Cycle.run coroutine, or the _eager_calls generator
+        # that runs one (and yields _FINISHED when it ends).
+        self.coro = coro
         self.pending = pending  # what its eager step yielded, for the first step
         self.error: BaseException | None = error  # what its eager step raised
         self.context: contextvars.Context | None = None  # the call's, if not the task's
         self.waiter: asyncio.Future[None] | None = None  # a host's idle wait
         self.task: Any = None  # a host's task
         self.loop: Any = None  # a host's loop
+        self.calls: Any = None  # a host's idle _eager_calls generator
 
     def send(self, value: Any) -> Any:
         coro = self.coro
@@ -962,9 +1046,15 @@ class _Runner(Coroutine[Any, Any, None]):
                 return pending  # the task waits for what the eager step waits for
             # (A bare yield, as in asyncio.sleep(0): the loop has turned since.)
         context = self.context
-        if context is None:
-            return coro.send(None)
-        return context.run(coro.send, None)
+        result = coro.send(None) if context is None else context.run(coro.send, None)
+        if result is _FINISHED:
+            self._end()
+        return result
+
+    def _end(self) -> None:
+        """The call ran by an ``_eager_calls`` generator has ended: so does the task."""
+        self.coro.close()
+        raise StopIteration
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
         coro = self.coro
@@ -988,9 +1078,10 @@ class _Runner(Coroutine[Any, Any, None]):
                 pending.cancel()
         args = (typ,) if val is None and tb is None else (typ, val, tb)
         context = self.context
-        if context is None:
-            return coro.throw(*args)
-        return context.run(coro.throw, *args)
+        result = coro.throw(*args) if context is None else context.run(coro.throw, *args)
+        if result is _FINISHED:
+            self._end()
+        return result
 
     def close(self) -> None:
         coro = self.coro
@@ -1003,22 +1094,27 @@ class _Runner(Coroutine[Any, Any, None]):
     def __next__(self) -> Any:
         return self.send(None)
 
-    # What asyncio's task repr and stack printing read of a coroutine.
+    # What asyncio's task repr and stack printing read of a coroutine (of the call's,
+    # or of the generator that runs it).
     @property
     def cr_frame(self) -> Any:
-        return getattr(self.coro, "cr_frame", None)
+        coro = self.coro
+        return getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
 
     @property
     def cr_running(self) -> bool:
-        return bool(getattr(self.coro, "cr_running", False))
+        coro = self.coro
+        return bool(getattr(coro, "cr_running", False) or getattr(coro, "gi_running", False))
 
     @property
     def cr_await(self) -> Any:
-        return getattr(self.coro, "cr_await", None)
+        coro = self.coro
+        return getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
 
     @property
     def cr_code(self) -> Any:
-        return getattr(self.coro, "cr_code", None)
+        coro = self.coro
+        return getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
 
 
 def _track(settings: _Settings, cycle: _Cycle, task: Any) -> None:
@@ -1031,60 +1127,41 @@ def _track(settings: _Settings, cycle: _Cycle, task: Any) -> None:
         cycle.task = task  # the cycle discards it when it ends (saves a loop turn)
 
 
-def _run_eagerly(
-    loop: Any, settings: _Settings, cycle: _Cycle, coro: Any, context: contextvars.Context
-) -> bool:
-    """Take the first step of ``coro`` in ``context`` now; a task goes on if it waits.
-
-    False if it cannot start eagerly (it has not started).
-    """
-    host = settings.host
-    if host is None or host.loop is not loop or host.waiter.done():  # type: ignore[union-attr]
-        host = settings.new_host(loop)
-        if host is None:
-            return False
+def _after_first_step(
+    loop: Any,
+    settings: _Settings,
+    host: _Runner,
+    cycle: _Cycle,
+    context: contextvars.Context,
+    pending: Any,
+    error: BaseException | None,
+    observed: bool,
+) -> None:
+    """The eager first step of ``cycle``'s call (in ``_ASGIProtocol._on_request``)
+    waits, raised, or observed ``host``'s task: the call goes on in a task."""
+    calls = host.calls
+    if pending is not _FINISHED:
+        host.calls = None  # it goes on with the call (or it ended with it)
     task = host.task
     waiter: Any = host.waiter
-    refs = _getrefcount(task)
-    weak = _getweakrefcount(task)
-    error = None
-    cycle.eager = True
-    _enter_task(loop, task)
-    try:
-        pending = context.run(coro.send, None)
-    except StopIteration:
-        pending = _FINISHED
-    except BaseException as exc:  # (raised again from a task)
-        pending = _NOTHING
-        error = exc
-    finally:
-        _leave_task(loop, task)
-        cycle.eager = False
-    if (
-        _getrefcount(task) != refs
-        or _getweakrefcount(task) != weak
-        or task.cancelling()
-        or waiter.done()
-        or task._callbacks
-    ):
+    if observed:
         # The call observed its task: the host is not shared any more.
         settings.host = None
         if pending is not _FINISHED and error is None:
-            host.coro = coro  # the host goes on with the call
+            host.coro = calls  # the host goes on with the call
             host.pending = pending
             host.context = context
             _track(settings, cycle, task)
             if not waiter.done():
                 waiter.set_result(None)
-            return True
+            return
         if not waiter.done():
             waiter.set_result(None)  # the host ends
     if pending is _FINISHED:
-        return True
-    task = loop.create_task(_Runner(coro, pending, error), context=context)
+        return
+    task = loop.create_task(_Runner(calls, pending, error), context=context)
     if error is None:
         _track(settings, cycle, task)
-    return True
 
 
 # -- one connection ----------------------------------------------------------------
@@ -1092,6 +1169,26 @@ def _run_eagerly(
 
 class _ASGIProtocol(_runtime._ServerProtocol):
     """A connection serving an ASGI application."""
+
+    __slots__ = (
+        "settings",
+        "_server",
+        "_client",
+        "_scheme",
+        "_trusted",
+        "_cycle",
+        "_cycle_free",
+        "scope",
+        "_context",
+        "_template",
+        "_last_target",
+        "_last_method",
+        "_last_version",
+        "_last_fields",
+        "_last_headers",
+        "_last_forwarded",
+        "_eager",
+    )
 
     def __init__(self, settings: _Settings, loop: Any = None) -> None:
         self.settings = settings
@@ -1103,14 +1200,21 @@ class _ASGIProtocol(_runtime._ServerProtocol):
         self._scheme = "http"
         self._trusted = False
         self._cycle: _Cycle | None = None
+        self._cycle_free = False  # ... and ready for the next request
         #: The scope of the latest request.
         self.scope: Scope | None = None
         self._context = contextvars.Context()
-        self._template = self._scope_template()
+        # What the scopes of requests with the last request line start from (made
+        # again when the line changes), and that line.
+        self._template: dict[str, Any] = {}
+        self._last_target: str | None = None
+        self._last_method: Any = None
+        self._last_version: Any = None
         self._last_fields: list[tuple[str, str]] | None = None  # the last request's
         self._last_headers: list[tuple[bytes, bytes]] = []  # ... as scope headers
+        self._last_forwarded = False  # ... with X-Forwarded-For or -Proto
         # Application calls start inside the callback that parsed the request (see
-        # _run_eagerly) on a real event loop; on others (test doubles) as tasks.
+        # _on_request) on a real event loop; on others (test doubles) as tasks.
         self._eager = _EAGER and isinstance(self.loop, asyncio.AbstractEventLoop)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -1124,28 +1228,35 @@ class _ASGIProtocol(_runtime._ServerProtocol):
         # Each call runs in a copy of this (the connection's) context: not in one of
         # the previous call's, whose task may start the next pipelined request.
         self._context = contextvars.copy_context()
-        self._template = self._scope_template()
+        self._last_target = None  # (the template has the old addresses)
         super().connection_made(transport)
 
-    def _scope_template(self) -> dict[str, Any]:
-        """What the ``http`` scopes of this connection start from (in the ASGI order)."""
+    def _scope_template(self, request: Request) -> dict[str, Any]:
+        """What the ``http`` scopes of requests with the request line of ``request``
+        start from (in the ASGI order): all but ``headers`` and ``state``."""
         settings = self.settings
-        return {
+        target = request.target
+        path, raw_path, query = settings._targets.get(target) or settings.split_target(target)
+        template = self._template = {
             "type": "http",
             "asgi": settings.asgi,
-            "http_version": "1.1",
+            "http_version": "1.0" if request.version is HTTP_1_0 else "1.1",
             "server": self._server,
             "client": self._client,
             "scheme": self._scheme,
-            "method": "GET",
+            "method": request.method,
             "root_path": settings.root_path,
-            "path": "",
-            "raw_path": b"",
-            "query_string": b"",
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
             "headers": [],
             "state": {},
             "extensions": settings.extensions,
         }
+        self._last_target = target
+        self._last_method = request.method
+        self._last_version = request.version
+        return template
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
@@ -1172,51 +1283,112 @@ class _ASGIProtocol(_runtime._ServerProtocol):
             return
         settings = self.settings
         request = reqd.request
-        target = request.target
-        path, raw_path, query = settings._targets.get(target) or settings.split_target(target)
-        # A client sends much the same fields on each request of a connection: the
-        # last ones converted are kept.
-        fields = request.headers.to_list()
+        # A client sends much the same request line and fields on each request of a
+        # connection: the scope of the last line, and the last fields converted, are
+        # kept. (A copy of a dict is cheaper than a build.)
+        if (
+            request.target == self._last_target
+            and request.method == self._last_method
+            and request.version is self._last_version
+        ):
+            scope = self._template.copy()
+        else:
+            scope = self._scope_template(request).copy()
+        fields = request.headers._fields  # (the engine's list, only read here)
         if fields == self._last_fields:
             headers = self._last_headers.copy()
         else:
-            names = _NAMES
-            try:
-                headers = [(names[n], v.encode("latin-1")) for n, v in fields]
-            except KeyError:  # a name not seen yet
-                headers = _scope_headers(fields)
-            self._last_fields = fields
-            self._last_headers = headers.copy()
-        # The connection's scope template, completed (a copy is cheaper than a build).
-        scope = self._template.copy()
-        scope["method"] = request.method
-        scope["path"] = path
-        scope["raw_path"] = raw_path
-        scope["query_string"] = query
+            headers = self._scope_headers(fields)
         scope["headers"] = headers
         scope["state"] = settings.state.copy()
-        if request.version is HTTP_1_0:
-            scope["http_version"] = "1.0"
-        if self._trusted and not _FORWARDED.isdisjoint(map(_first, headers)):
+        if self._last_forwarded and self._trusted:
             scope["client"], scope["scheme"] = _forwarded(
-                headers, self._client, self._scheme, settings.trust  # type: ignore[arg-type]
+                headers,
+                self._client,
+                self._scheme,
+                settings.trust,  # type: ignore[arg-type]
             )
         self.scope = scope
-        cycle = self._cycle = _Cycle(self, reqd, scope)
+        cycle = self._cycle
+        if self._cycle_free and cycle is not None:
+            # The last call ended in its first step and nothing kept its cycle (see
+            # below): it serves this request too (cheaper than a new one).
+            self._cycle_free = False
+            cycle.start(reqd, scope)
+        else:
+            cycle = self._cycle = _Cycle(self, settings, reqd, scope)
         if settings.limit_concurrency is not None and settings.over_limit():
             settings.error_logger.warning("Exceeded concurrency limit.")
             app: ASGIApp = _service_unavailable
         else:
             app = settings.app
-        coro = cycle.run(app)
         loop = self.loop
         if self._eager and settings.eager and _current_task(loop) is None:
-            context = (
-                contextvars.Context() if settings.reset_contextvars else self._context.copy()
-            )
-            if _run_eagerly(loop, settings, cycle, coro, context):
+            host = settings.host
+            if host is None or host.loop is not loop or host.waiter.done():  # type: ignore[union-attr]
+                host = settings.new_host(loop)
+            if host is not None:
+                # The call's first step, now, under the host's task (see "starting
+                # application calls eagerly"; inline: the usual case ends here).
+                context = (
+                    contextvars.Context() if settings.reset_contextvars else self._context.copy()
+                )
+                task = host.task
+                calls = host.calls
+                if calls is None:
+                    calls = host.calls = _eager_calls()
+                    calls.send(None)
+                refs = _getrefcount(task)
+                weak = _getweakrefcount(task)
+                cycle_refs = _getrefcount(cycle)
+                cycle.eager = True
+                tasks = _tasks_by_loop
+                if tasks is not None:
+                    tasks[loop] = task  # (_enter_task)
+                else:  # pragma: no cover
+                    _enter_task(loop, task)
+                try:
+                    pending = context.run(calls.send, (cycle, app))
+                    error = None
+                except BaseException as exc:  # (raised again from a task)
+                    pending = _NOTHING
+                    error = exc
+                finally:
+                    if tasks is not None:
+                        del tasks[loop]  # (_leave_task)
+                    else:  # pragma: no cover
+                        _leave_task(loop, task)
+                    cycle.eager = False
+                # (A cancel of the host task cancels the waiter it waits for.)
+                observed = (
+                    _getrefcount(task) != refs
+                    or _getweakrefcount(task) != weak
+                    or host.waiter.done()  # type: ignore[union-attr]
+                    or task._callbacks
+                )
+                if observed or pending is not _FINISHED:
+                    _after_first_step(
+                        loop, settings, host, cycle, context, pending, error, observed
+                    )
+                elif _getrefcount(cycle) == cycle_refs:
+                    # The call is over and kept nothing of its cycle (no ``receive`` or
+                    # ``send``, no callback, no frame): the next request may reuse it.
+                    self._cycle_free = True
                 return
-        self._start_task(cycle, coro)
+        self._start_task(cycle, cycle.run(app))
+
+    def _scope_headers(self, fields: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+        """The scope's ``headers`` of request ``fields``, kept for the next request."""
+        names = _NAMES
+        try:
+            headers = [(names[n], v.encode("latin-1")) for n, v in fields]
+        except KeyError:  # a name not seen yet
+            headers = _scope_headers(fields)
+        self._last_fields = fields.copy()
+        self._last_headers = headers.copy()
+        # Whether a trusted proxy's fields have to be read (see _forwarded).
+        self._last_forwarded = not _FORWARDED.isdisjoint(map(_first, headers))
+        return headers
 
     def _upgrade(self, reqd: Reqd) -> bool:
         """Whether an upgrade request was taken elsewhere (not as an ``http`` scope)."""
@@ -1420,9 +1592,7 @@ async def serve(
     await lifespan.startup()
     loop = asyncio.get_running_loop()
     try:
-        server = await _runtime._listen(
-            lambda: _ASGIProtocol(settings, loop), host, port, **listen
-        )
+        server = await _runtime._listen(lambda: _ASGIProtocol(settings, loop), host, port, **listen)
     except BaseException:
         await lifespan.shutdown()
         raise
@@ -1456,6 +1626,4 @@ def run(
     ``use_uvloop=None`` uses uvloop when it is installed; ``ready(server)`` is called
     once listening.
     """
-    _runtime._run_until_signal(
-        lambda: serve(app, host, port, **options), use_uvloop, ready
-    )
+    _runtime._run_until_signal(lambda: serve(app, host, port, **options), use_uvloop, ready)

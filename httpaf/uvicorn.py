@@ -80,13 +80,12 @@ class _UvicornSettings(_Settings):
             self._source = headers
             self._fields = _decode_fields(headers)
             self._responses = {}
+            self._last_status = None
         return self._fields
 
     def over_limit(self) -> bool:
         limit = self.limit_concurrency
-        return limit is not None and (
-            len(self.connections) >= limit or len(self.tasks) >= limit
-        )
+        return limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit)
 
     def log_access(self, cycle: _Cycle, status: int) -> None:
         if self.access_log:
@@ -131,6 +130,25 @@ class HttpafProtocol(_ASGIProtocol):
     ``uvicorn.Config(app, http=HttpafProtocol)``.
     """
 
+    __slots__ = (
+        "config",
+        "app",
+        "logger",
+        "access_logger",
+        "ws_protocol_class",
+        "root_path",
+        "limit_concurrency",
+        "app_state",
+        "server_state",
+        "connections",
+        "tasks",
+        "timeout_keep_alive",
+        "timeout_keep_alive_task",
+        "transport",
+        "_clocked",
+        "_timer",
+    )
+
     def __init__(
         self,
         config: Any,
@@ -155,6 +173,7 @@ class HttpafProtocol(_ASGIProtocol):
         self.timeout_keep_alive = config.timeout_keep_alive
         self.timeout_keep_alive_task: Any = None
         self.transport: Any = None
+        self._timer: Any = None  # on a loop without a clock: the head or body timer
         self._clocked = callable(getattr(self.loop, "time", None))
         super().__init__(_settings_for(config, server_state, app_state), self.loop)
 
@@ -254,3 +273,7 @@ class HttpafProtocol(_ASGIProtocol):
     def _connection_ended(self) -> None:
         super()._connection_ended()
         self._unset_keep_alive()
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.cancel()

@@ -9,6 +9,7 @@ import asyncio
 import contextvars
 import subprocess
 import sys
+import types
 import weakref
 from typing import Any
 
@@ -288,6 +289,41 @@ def test_a_call_that_cancels_its_own_task_in_its_first_step(loop_kind: str) -> N
     assert outcomes == ["cancelled"] * 5
 
 
+def test_a_call_that_cancels_and_uncancels_its_task_retires_the_host(loop_kind: str) -> None:
+    spy = Spy()
+    cancelling: list[int] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        cancelling.append(task.cancelling())
+        if scope["path"] == "/cancel":
+            task.cancel()  # then taken back, and no wait: only the host's waiter knows
+            task.uncancel()
+        del task  # (no reference kept: only the cancel tells)
+        if scope["path"] == "/cancel-wait":
+            asyncio.current_task().cancel()  # type: ignore[union-attr]
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                await answer(send, b"cancelled")
+                return
+        await answer(send, b"ok")
+
+    async def scenario(port: int) -> list[bytes]:
+        spy.install()
+        return await one_by_one(port, [b"/", b"/cancel", b"/", b"/cancel-wait", b"/"])
+
+    assert with_server(loop_kind, app, scenario, lifespan="off") == [
+        b"ok", b"ok", b"ok", b"cancelled", b"ok",
+    ]  # fmt: skip
+    assert cancelling == [0] * 5
+    # A new host after each cancel (the second went on with the call that waited).
+    first, second, third = spy.tasks
+    assert first.cancelled() and not second.cancelled() and not third.cancelled()
+
+
 def test_a_task_factory_that_wraps_coroutines(loop_kind: str) -> None:
     """Tracing tools install factories that wrap each task's coroutine in their own."""
     wrapped: list[Any] = []
@@ -543,3 +579,178 @@ def test_runner_is_a_coroutine_for_asyncio() -> None:
     runner = asgi._Runner(None)
     assert asyncio.iscoroutine(runner)
     assert runner.cr_frame is None and runner.cr_running is False
+
+
+# -- the generator that takes the first steps ------------------------------------------
+
+
+def test_calls_start_eagerly_again_after_one_went_on_in_a_task(loop_kind: str) -> None:
+    spy = Spy()
+    current: list[int] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        current.append(id(asyncio.current_task()))  # (keeping the task would observe it)
+        if scope["path"] == "/wait":
+            await asyncio.sleep(0.01)
+        await answer(send, scope["path"].encode())
+
+    async def scenario(port: int) -> list[bytes]:
+        spy.install()
+        return await one_by_one(port, [b"/", b"/wait", b"/", b"/", b"/wait", b"/wait", b"/"])
+
+    assert with_server(loop_kind, app, scenario, lifespan="off") == [
+        b"/", b"/wait", b"/", b"/", b"/wait", b"/wait", b"/",
+    ]  # fmt: skip
+    # A task for each call that waited, besides the host that the others ran under.
+    hosts = {task for path, task in zip("_w__ww_", current, strict=True) if path == "_"}
+    assert len(hosts) == 1 and len(spy.tasks) == 1 + 3
+    assert all(task.done() for task in spy.tasks[1:])
+
+
+def test_a_task_that_goes_on_with_a_call_shows_it(loop_kind: str) -> None:
+    seen: dict[str, Any] = {}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await asyncio.sleep(0)
+        task = asyncio.current_task()
+        assert task is not None
+        seen["repr"] = repr(task)
+        seen["stack"] = task.get_stack()
+        runner = seen["runner"] = task.get_coro()
+        seen["code"] = runner.cr_code  # type: ignore[union-attr]
+        seen["running"] = runner.cr_running  # type: ignore[union-attr]
+        seen["frame"] = runner.cr_frame  # type: ignore[union-attr]
+        seen["go"] = asyncio.Event()
+        seen["waiting"].set()
+        await seen["go"].wait()
+        await answer(send, b"ok")
+
+    async def scenario(port: int) -> bytes:
+        seen["waiting"] = asyncio.Event()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(GET_CLOSE)
+        await seen["waiting"].wait()
+        runner = seen.pop("runner")
+        seen["suspended"] = (runner.cr_running, runner.cr_await is not None)
+        del runner
+        seen["go"].set()
+        data = await reader.read()
+        writer.close()
+        return data
+
+    assert bodies(with_server(loop_kind, app, scenario, lifespan="off")) == [b"ok"]
+    assert seen["code"] is not None and seen["frame"] is not None and seen["running"] is True
+    assert seen["suspended"] == (False, True)  # waiting for the call it runs
+    assert "pending" in seen["repr"] and seen["stack"]
+
+
+class _Awaitable:
+    """An awaitable that is not a coroutine (what some ASGI 3 callables return)."""
+
+    def __init__(self, coro: Any) -> None:
+        self.coro = coro
+
+    def __await__(self) -> Any:
+        return self.coro.__await__()
+
+
+def test_an_application_that_returns_another_awaitable(loop_kind: str) -> None:
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["path"] == "/wait":
+            await asyncio.sleep(0.01)
+        await answer(send, scope["path"].encode())
+
+    def app(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        return _Awaitable(inner(scope, receive, send))
+
+    async def scenario(port: int) -> bytes:
+        return await raw(port, b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n" + GET + GET_CLOSE)
+
+    assert bodies(with_server(loop_kind, app, scenario, lifespan="off")) == [b"/wait", b"/", b"/"]
+
+
+def test_an_application_that_returns_no_awaitable(
+    loop_kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        return None
+
+    async def scenario(port: int) -> bytes:
+        return await raw(port, GET_CLOSE)
+
+    data = with_server(loop_kind, app, scenario, lifespan="off")
+    assert data.startswith(b"HTTP/1.1 500 ")
+    errors = [r for r in caplog.records if r.name == "httpaf.error"]
+    assert [r.getMessage() for r in errors] == ["Exception in ASGI application\n"]
+    assert isinstance(errors[0].exc_info[1], TypeError)  # type: ignore[index]
+
+
+def test_closing_the_generator_of_a_waiting_call_ends_it_as_closing_a_task_would() -> None:
+    handled: list[type[BaseException]] = []
+
+    class Cycle:  # what _eager_calls reads of a _Cycle
+        scope: dict[str, Any] = {}
+        task = None
+        state = 0
+
+        async def receive(self) -> None: ...
+
+        async def send(self, message: Any) -> None: ...
+
+        def _raised(self, exc: BaseException) -> bool:
+            handled.append(type(exc))
+            return False  # (logged and answered, as for any error)
+
+    @types.coroutine
+    def pause() -> Any:
+        yield "waiting"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await pause()
+
+    calls = asgi._eager_calls()
+    calls.send(None)
+    assert calls.send((Cycle(), app)) == "waiting"
+    calls.close()  # (a pending task's coroutine closed): no "ignored GeneratorExit"
+    assert handled == [GeneratorExit]
+    # The same as a _Cycle.run coroutine closed while it waits:
+    handled.clear()
+    run = asgi._Cycle.run(Cycle(), app)  # type: ignore[arg-type]
+    assert run.send(None) == "waiting"
+    run.close()
+    assert handled == [GeneratorExit]
+
+
+def test_a_call_that_keeps_its_send_or_receive_keeps_its_exchange(loop_kind: str) -> None:
+    # A call that ends at once leaves its cycle to the next request, unless something
+    # still refers to it: here the previous call's receive and send, kept and used.
+    kept: list[Any] = []
+    outcomes: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope["path"]
+        if kept:
+            old_receive, old_send = kept.pop()
+            try:
+                await old_send({"type": "http.response.body", "body": b"late"})
+            except RuntimeError as error:
+                outcomes.append(str(error))
+            outcomes.append(await old_receive())
+        if path == "/keep":
+            kept.append((receive, send))
+        elif path == "/keep-bound":
+            kept.append((receive.__self__.receive, send.__self__.send))
+        await answer(send, path.encode())
+        outcomes.append(scope["path"])
+
+    async def scenario(port: int) -> list[bytes]:
+        return await one_by_one(port, [b"/", b"/keep", b"/", b"/", b"/keep-bound", b"/"])
+
+    assert with_server(loop_kind, app, scenario, lifespan="off") == [
+        b"/", b"/keep", b"/", b"/", b"/keep-bound", b"/",
+    ]  # fmt: skip
+    late = "Unexpected ASGI message 'http.response.body' sent, after response already completed."
+    disconnect = {"type": "http.disconnect"}
+    assert outcomes == [
+        "/", "/keep", late, disconnect, "/", "/", "/keep-bound", late, disconnect, "/",
+    ]  # fmt: skip

@@ -262,3 +262,136 @@ def test_access_log(loop_kind: str, caplog: pytest.LogCaptureFixture) -> None:
         access.removeHandler(caplog.handler)
     lines = {r.getMessage() for r in caplog.records if r.name == "uvicorn.access"}
     assert len(lines) == 1 and lines.pop().endswith('"GET /p?q=1 HTTP/1.1" 200')
+
+
+# -- in process: uvicorn's state read per response, and a loop without a clock ----------
+
+
+class _Transport:
+    """What the protocol needs of a transport; it keeps what is written."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def writelines(self, pieces: list[bytes]) -> None:
+        for piece in pieces:
+            self.data += piece
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(
+            name, default
+        )
+
+
+def _protocol(app: Any, loop: Any, **config: Any) -> tuple[Any, Any]:
+    from uvicorn.server import ServerState
+
+    config.setdefault("lifespan", "off")
+    config.setdefault("proxy_headers", False)
+    state = ServerState()
+    state.default_headers = [(b"date", b"Mon, 01 Jan 2024 00:00:00 GMT"), (b"server", b"uvicorn")]
+    protocol = HttpafProtocol(uvicorn.Config(app, http=HttpafProtocol, **config), state, {}, loop)
+    return protocol, state
+
+
+def _serve(loop: Any, protocol: Any, transport: _Transport, request: bytes) -> bytes:
+    """Feed ``request`` as a loop callback (as a transport does), and what was written."""
+    before = len(transport.data)
+    done = loop.create_future()
+
+    def feed() -> None:
+        protocol.data_received(request)
+        done.set_result(None)
+
+    loop.call_soon(feed)
+    loop.run_until_complete(done)
+    for _ in range(3):
+        loop.run_until_complete(asyncio.sleep(0))
+    return bytes(transport.data[before:])
+
+
+def test_new_default_headers_make_new_heads() -> None:
+    loop = new_event_loop(use_uvloop=False)
+    try:
+        start = {"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1")]}
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            await send(start)
+            await send({"type": "http.response.body", "body": b"hi"})
+
+        protocol, state = _protocol(app, loop)
+        transport = _Transport()
+        protocol.connection_made(transport)
+        get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        heads = [_serve(loop, protocol, transport, get).split(b"\r\n\r\n")[0] for _ in range(2)]
+        state.default_headers = [(b"date", b"Tue, 02 Jan 2024 00:00:00 GMT"), (b"server", b"x")]
+        heads += [_serve(loop, protocol, transport, get).split(b"\r\n\r\n")[0] for _ in range(2)]
+        expected = [
+            b"HTTP/1.1 200 OK\r\ndate: %s\r\nserver: %s\r\nx-a: 1\r\nContent-Length: 2" % pair
+            for pair in [(b"Mon, 01 Jan 2024 00:00:00 GMT", b"uvicorn")] * 2
+            + [(b"Tue, 02 Jan 2024 00:00:00 GMT", b"x")] * 2
+        ]
+        assert heads == expected
+        assert state.total_requests == 4
+        protocol.connection_lost(None)
+    finally:
+        loop.close()
+
+
+class _NoClock:
+    """A loop without ``time`` (as uvicorn's test double): timers are handles."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.handles: list[asyncio.TimerHandle] = []
+
+    def call_later(self, delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+        handle = self._loop.call_later(delay, callback, *args)
+        self.handles.append(handle)
+        return handle
+
+    def create_task(self, coro: Any) -> Any:
+        return self._loop.create_task(coro)
+
+    def create_future(self) -> Any:
+        return self._loop.create_future()
+
+    def call_soon(self, callback: Any, *args: Any) -> Any:
+        return self._loop.call_soon(callback, *args)
+
+
+def test_timers_on_a_loop_without_a_clock_end_with_the_connection() -> None:
+    loop = new_event_loop(use_uvloop=False)
+    try:
+        fake = _NoClock(loop)
+        protocol, _ = _protocol(simple_app(), fake, timeout_keep_alive=5)
+        transport = _Transport()
+        protocol.connection_made(transport)
+        assert protocol.timeout_keep_alive_task is not None  # before the first request
+        data = _serve(loop, protocol, transport, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"hi")
+        assert protocol.timeout_keep_alive_task is not None  # idle again
+        _serve(loop, protocol, transport, b"GET / HTTP/1.1\r\n")  # a head that stalls
+        head_timer = protocol._timer
+        assert head_timer is not None and protocol.timeout_keep_alive_task is None
+        protocol.connection_lost(None)
+        assert protocol._timer is None and head_timer.cancelled()
+        assert all(handle.cancelled() for handle in fake.handles)
+    finally:
+        loop.close()
