@@ -1238,6 +1238,10 @@ cdef object _lent_config = None
 cdef Py_ssize_t _LENT_LIMIT = 64
 
 
+# (Plain builtin functions taking one positional argument: called once per request,
+# they should cost no more than a method call.)
+@cython.binding(False)
+@cython.always_allow_keywords(False)
 def borrow_request_parser(config):
     """A request parser for ``config``: one an idle connection lent, or a new one."""
     cdef RequestParser parser
@@ -1249,6 +1253,8 @@ def borrow_request_parser(config):
     return RequestParser(config)
 
 
+@cython.binding(False)
+@cython.always_allow_keywords(False)
 def lend_request_parser(RequestParser parser not None):
     """Give back a parser at a message boundary (``is_idle``) for others to borrow."""
     global _lent, _lent_config

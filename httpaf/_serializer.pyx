@@ -62,6 +62,86 @@ cdef inline object _get(object obj, Py_ssize_t offset, str name):
     return <object>value
 
 
+# -- the last framed head, for a handler that reuses one Response -------------------
+#
+# A server handler often answers with the same ``Response`` object every time (it is
+# immutable in practice: its fields in a list that nobody edits). Once the same
+# response is framed twice in a row with the same request method, version, body size
+# and persistence, its head (with the fields framing added) and result are kept, and
+# later calls copy them, after checking by identity that no part of the response
+# changed: each slot, the field list, its length and each of its field tuples. One
+# entry for the process; with the GIL held nothing runs between check and copy.
+
+cdef object _seen = None  # the response framed last (a reference keeps its identity)
+cdef object _hc_response = None  # the response of the kept head, or None
+cdef object _hc_status, _hc_reason, _hc_version, _hc_headers, _hc_fields
+cdef tuple _hc_items = None  # the field tuples then
+cdef object _hc_method, _hc_request_version, _hc_body_size
+cdef bint _hc_persistent, _hc_keep_alive
+cdef bytes _hc_head = None
+cdef tuple _hc_result = None
+
+
+cdef inline bint _same_slot(object obj, Py_ssize_t offset, object value):
+    return _slot(obj, offset) == <PyObject*>value
+
+
+cdef bint _is_kept(
+    response, request_method, request_version, body_size, bint persistent, bint keep_alive
+):
+    """Whether the kept head is ``response``'s, framed for the same request."""
+    cdef Py_ssize_t i, n
+    if (
+        response is not _hc_response
+        or request_method is not _hc_method
+        or request_version is not _hc_request_version
+        or persistent != _hc_persistent
+        or keep_alive != _hc_keep_alive
+        or not _same_slot(response, _AT_STATUS, _hc_status)
+        or not _same_slot(response, _AT_REASON, _hc_reason)
+        or not _same_slot(response, _AT_VERSION, _hc_version)
+        or not _same_slot(response, _AT_HEADERS, _hc_headers)
+        or not _same_slot(_hc_headers, _AT_FIELDS, _hc_fields)
+    ):
+        return False
+    if body_size is not _hc_body_size and not (
+        type(body_size) is int and type(_hc_body_size) is int and body_size == _hc_body_size
+    ):
+        return False
+    n = PyList_GET_SIZE(_hc_fields)
+    if n != PyTuple_GET_SIZE(_hc_items):
+        return False
+    for i in range(n):
+        if PyList_GET_ITEM(_hc_fields, i) != PyTuple_GET_ITEM(_hc_items, i):
+            return False
+    return True
+
+
+cdef void _keep_head(
+    response, request_method, request_version, body_size, bint persistent, bint keep_alive,
+    bytes head, tuple result,
+):
+    """Keep ``response``'s head, just framed (``_DIRECT``, exact classes, list fields)."""
+    global _hc_response, _hc_status, _hc_reason, _hc_version, _hc_headers, _hc_fields
+    global _hc_items, _hc_method, _hc_request_version, _hc_body_size
+    global _hc_persistent, _hc_keep_alive, _hc_head, _hc_result
+    _hc_response = None  # (incomplete while being filled)
+    _hc_status = <object>_slot(response, _AT_STATUS)
+    _hc_reason = <object>_slot(response, _AT_REASON)
+    _hc_version = <object>_slot(response, _AT_VERSION)
+    _hc_headers = <object>_slot(response, _AT_HEADERS)
+    _hc_fields = <object>_slot(_hc_headers, _AT_FIELDS)
+    _hc_items = tuple(_hc_fields)
+    _hc_method = request_method
+    _hc_request_version = request_version
+    _hc_body_size = body_size
+    _hc_persistent = persistent
+    _hc_keep_alive = keep_alive
+    _hc_head = head
+    _hc_result = result
+    _hc_response = response
+
+
 cdef tuple _head_parts(response):
     """``(status, reason, version, fields)`` of a response."""
     if _DIRECT and type(response) is _RESPONSE:
@@ -580,11 +660,11 @@ cdef class Serializer:
             self._write_pos += nlen + vlen + 4
         return 0
 
-    cdef int _write_head(
+    cdef Py_ssize_t _write_head(
         self, bytes start_line, fields, extra, const char* tail=NULL, Py_ssize_t tail_len=0
     ) except -1:
         """Validate every field, then copy the start line, the fields, ``extra``, the
-        already formatted ``tail`` fields and the CRLF."""
+        already formatted ``tail`` fields and the CRLF; the bytes written."""
         cdef Py_ssize_t total = len(start_line) + 2 + tail_len
         fields = _pairs(fields)
         _check_fields(fields, &total)
@@ -599,7 +679,7 @@ cdef class Serializer:
         if tail_len:
             self._copy(tail, tail_len)
         self._copy(b"\r\n", 2)
-        return 0
+        return total
 
     def write_response_head(self, response, extra=None):
         """Copy the status line, the header fields, then ``extra`` fields.
@@ -620,10 +700,18 @@ cdef class Serializer:
         the usual heads (anything else goes through that function, so results and
         errors are the pure twin's). Returns ``(length, discard, persistent)``.
         """
+        global _seen
         cdef _Framing f
         cdef char tail[64]
-        cdef Py_ssize_t tail_len = 0
+        cdef Py_ssize_t tail_len = 0, size
         cdef long long length
+        if _hc_response is not None and _is_kept(
+            response, request_method, request_version, body_size, persistent, keep_alive
+        ):
+            size = len(_hc_head)
+            self._reserve(size)
+            self._copy(<const char*>_hc_head, size)
+            return _hc_result
         memset(&f, 0, sizeof(f))
         status, reason, version, fields = _head_parts(response)
         if type(fields) is not list or not _scan_framing(
@@ -663,8 +751,26 @@ cdef class Serializer:
             memcpy(tail + tail_len, b"Connection: close\r\n", 19)
             tail_len += 19
         line = _status_line_of(status, reason, version)
-        self._write_head(line, fields, None, tail, tail_len)
-        return length, f.discard, persistent
+        size = self._write_head(line, fields, None, tail, tail_len)
+        result = (length, f.discard, persistent)
+        if response is _seen:  # twice in a row: keep it
+            if (
+                _DIRECT
+                and type(response) is _RESPONSE
+                and type(<object>_slot(response, _AT_HEADERS)) is _HEADERS
+                and type(fields) is list
+            ):
+                _keep_head(
+                    response, request_method, request_version, body_size, persistent,
+                    keep_alive,
+                    PyBytes_FromStringAndSize(
+                        <const char*>self._data + self._write_pos - size, size
+                    ),
+                    result,
+                )
+        else:
+            _seen = response
+        return result
 
     def _framed_slowly(
         self, response, request_method, request_version, body_size, persistent, keep_alive

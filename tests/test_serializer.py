@@ -16,7 +16,7 @@ import pytest
 from httpaf.errors import StateError
 from httpaf.headers import Headers
 from httpaf.message import Request, Response
-from httpaf.version import HTTP_1_0, Version
+from httpaf.version import HTTP_1_0, HTTP_1_1, Version
 
 
 def out(serializer: Any) -> list[bytes]:
@@ -666,7 +666,6 @@ def test_take_leaves_a_strided_view_to_the_iovec_path(wire: SimpleNamespace) -> 
 
 # -- write_framed_response_head: framing and persistence decided with the head --------------
 
-HTTP_1_1 = Version(1, 1)
 FRAMED_CASES = [
     # (status, fields, method, request version, body size, persistent, keep_alive,
     #  result, head fields written after the status line)
@@ -803,3 +802,94 @@ def test_serializers_that_never_queued_share_nothing(wire: SimpleNamespace) -> N
     c = wire.Serializer()
     assert c.operation() == [] and c.pending_bytes == 0
     assert out(b) == [b"body"]
+
+
+# -- a reused Response ----------------------------------------------------------------
+# The Cython serializer keeps the head of a response framed twice in a row and copies
+# it while nothing about the response or the request changed. Each case below frames
+# one Response object over and over, changing one thing between calls; every head must
+# be what the pure serializer (which keeps nothing) writes for the same call.
+
+
+def _edit_fields_in_place(r: Response) -> None:
+    r.headers._fields[0] = ("Content-Type", "text/html")
+
+
+def _append_field(r: Response) -> None:
+    r.headers._fields.append(("X-More", "1"))
+
+
+def _drop_field(r: Response) -> None:
+    del r.headers._fields[-1]
+
+
+def _new_headers(r: Response) -> None:
+    r.headers = Headers([("Content-Length", "5")])
+
+
+def _new_status(r: Response) -> None:
+    r.status = 404
+    r.reason = "Not Found"
+
+
+def _new_reason(r: Response) -> None:
+    r.reason = "Fine"
+
+
+def _http_1_0(r: Response) -> None:
+    r.version = HTTP_1_0
+
+
+REUSE_STEPS: list[tuple[str, Any, tuple[Any, ...]]] = [
+    # (name, edit of the response before the call, call args after the response)
+    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
+    ("same again", None, ("GET", HTTP_1_1, 5, True, True)),
+    ("HEAD", None, ("HEAD", HTTP_1_1, 5, True, True)),
+    ("back to GET", None, ("GET", HTTP_1_1, 5, True, True)),
+    ("HTTP/1.0 request", None, ("GET", HTTP_1_0, 5, True, True)),
+    ("not persistent", None, ("GET", HTTP_1_1, 5, False, True)),
+    ("no keep-alive asked", None, ("GET", HTTP_1_1, 5, False, False)),
+    ("streamed body", None, ("GET", HTTP_1_1, None, True, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
+    ("field edited in place", _edit_fields_in_place, ("GET", HTTP_1_1, 5, True, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
+    ("field appended", _append_field, ("GET", HTTP_1_1, 5, True, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
+    ("field dropped", _drop_field, ("GET", HTTP_1_1, 5, True, True)),
+    ("new headers object", _new_headers, ("GET", HTTP_1_1, 5, True, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
+    ("new status", _new_status, ("GET", HTTP_1_1, 5, True, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
+    ("new reason", _new_reason, ("GET", HTTP_1_1, 5, True, True)),
+    ("response version", _http_1_0, ("GET", HTTP_1_1, 5, True, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
+]
+
+
+def test_a_reused_response_is_framed_as_if_new_each_time(wire: SimpleNamespace) -> None:
+    from httpaf import _serializer_py
+
+    def fresh() -> Response:
+        return Response(200, [("Content-Type", "text/plain"), ("X-A", "a")])
+
+    ours, reference = fresh(), fresh()
+    for name, edit, args in REUSE_STEPS:
+        if edit is not None:
+            edit(ours)
+            edit(reference)
+        s, expected = wire.Serializer(), _serializer_py.Serializer()
+        result = s.write_framed_response_head(ours, *args)
+        assert result == expected.write_framed_response_head(reference, *args), name
+        assert s.take(1 << 16) == expected.take(1 << 16), name
+
+
+def test_a_reused_response_with_bad_fields_still_fails(wire: SimpleNamespace) -> None:
+    response = Response(200, [("X-A", "a")])
+    for _ in range(3):  # framed, framed again: its head is kept
+        s = wire.Serializer()
+        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True, True)
+    response.headers._fields.append(("X-B", "bad\r\nvalue"))
+    s = wire.Serializer()
+    with pytest.raises(ValueError, match="invalid character"):
+        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True, True)
+    assert not s.has_pending_output
