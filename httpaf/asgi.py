@@ -1201,7 +1201,8 @@ class _ASGIProtocol(_runtime._ServerProtocol):
         self._trusted = False
         self._cycle: _Cycle | None = None
         self._cycle_free = False  # ... and ready for the next request
-        #: The scope of the latest request.
+        #: The scope of the request being served (``None`` once a call that answered
+        #: in its first step is over).
         self.scope: Scope | None = None
         self._context = contextvars.Context()
         # What the scopes of requests with the last request line start from (made
@@ -1373,7 +1374,9 @@ class _ASGIProtocol(_runtime._ServerProtocol):
                 elif _getrefcount(cycle) == cycle_refs:
                     # The call is over and kept nothing of its cycle (no ``receive`` or
                     # ``send``, no callback, no frame): the next request may reuse it.
+                    # Meanwhile it holds no request (an idle connection stays small).
                     self._cycle_free = True
+                    cycle.reqd = cycle.scope = self.scope = None  # type: ignore[assignment]
                 return
         self._start_task(cycle, cycle.run(app))
 

@@ -754,3 +754,30 @@ def test_a_call_that_keeps_its_send_or_receive_keeps_its_exchange(loop_kind: str
     assert outcomes == [
         "/", "/keep", late, disconnect, "/", "/", "/keep-bound", late, disconnect, "/",
     ]  # fmt: skip
+
+
+def test_an_idle_connection_holds_no_request_and_serves_the_next() -> None:
+    """A call that answered in its first step leaves its cycle for the next request,
+    without the request, the scope or the Reqd (idle connections stay small)."""
+    paths: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        paths.append(scope["path"])
+        await answer(send, scope["path"].encode())
+
+    loop = asyncio.new_event_loop()
+    try:
+        settings = asgi._Settings(app, asgi.Config(), access_log=False)
+        protocol = asgi._ASGIProtocol(settings, loop)
+        transport = FakeTransport()
+        protocol.connection_made(transport)
+        for path in (b"/a", b"/b", b"/b"):
+            loop.call_soon(protocol.data_received, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
+            loop.run_until_complete(asyncio.sleep(0))
+            cycle = protocol._cycle
+            assert cycle is not None and cycle.reqd is None and cycle.scope is None
+            assert protocol.scope is None
+        assert paths == ["/a", "/b", "/b"]
+        assert bodies(bytes(transport.data)) == [b"/a", b"/b", b"/b"]
+    finally:
+        loop.close()
