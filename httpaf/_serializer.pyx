@@ -478,17 +478,12 @@ cdef class Serializer:
         if buffer_size <= 0:
             raise ValueError("buffer_size must be positive")
         self._size = buffer_size
-        self._buffer = None
-        self._view = None
-        self._data = NULL
-        self._capacity = 0
-        self._scheduled_pos = 0
-        self._write_pos = 0
-        self._queue = _NO_QUEUE
         pool = _POOLS.get(buffer_size)
         if pool is None:
             pool = _POOLS[buffer_size] = []
         self._pool = pool
+        self._release()  # (no buffer yet: the positions start at 0)
+        self._queue = _NO_QUEUE
         self._flushed = None  # a deque once a flush callback waits (rare)
         self._bytes_received = 0
         self._bytes_written = 0

@@ -97,19 +97,20 @@ class Serializer:
         "_size", "_buffer", "_view", "_capacity", "_scheduled_pos", "_write_pos", "_queue",
         "_pool", "_flushed", "_bytes_received", "_bytes_written", "_closed",
     )  # fmt: skip
+    _capacity: int  # len(_buffer), 0 without one
+    _scheduled_pos: int
+    _write_pos: int
 
     def __init__(self, buffer_size: int = 4096) -> None:
         if buffer_size <= 0:
             raise ValueError("buffer_size must be positive")
         self._size = buffer_size
+        self._pool = _POOLS.setdefault(buffer_size, [])  # idle buffers of _size bytes
         # None while nothing copied is pending (see _release).
         self._buffer: bytearray | None = None
         self._view: memoryview | None = None  # of _buffer, once bytes are queued from it
-        self._capacity = 0  # len(_buffer), 0 without one
-        self._scheduled_pos = 0  # start of copied bytes not yet queued
-        self._write_pos = 0  # end of copied bytes
+        self._release()  # _capacity (len(_buffer), or 0) and the positions
         self._queue = _NO_QUEUE
-        self._pool = _POOLS.setdefault(buffer_size, [])  # idle buffers of _size bytes
         # (threshold, callback) pairs, once a flush callback waits (rare: saves a deque)
         self._flushed: deque[tuple[int, Callback]] | None = None
         self._bytes_received = 0  # bytes queued so far
@@ -154,7 +155,9 @@ class Serializer:
         """
         buffer = self._buffer
         self._buffer = self._view = None
-        self._capacity = self._scheduled_pos = self._write_pos = 0
+        self._capacity = 0
+        self._scheduled_pos = 0  # start of copied bytes not yet queued
+        self._write_pos = 0  # end of copied bytes
         pool = self._pool
         if buffer is not None and len(buffer) == self._size and len(pool) < _POOL_LIMIT:
             pool.append(buffer)

@@ -6,14 +6,17 @@ pipelining and shutdown behave as when every call ran in a task of its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import subprocess
 import sys
 import types
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fake_transport import FakeTransport
 from test_asgi import raw, run_async, with_server
 
 from httpaf import asgi
@@ -196,7 +199,11 @@ def test_errors_before_and_after_waiting(loop_kind: str, caplog: pytest.LogCaptu
     async def scenario(port: int) -> list[bytes]:
         results = []
         for path in (b"/raise", b"/wait-then-raise", b"/start-wait-raise", b"/ok"):
-            results.append(await raw(port, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path, until_close=False, wait=1))
+            results.append(
+                await raw(
+                    port, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path, until_close=False, wait=1
+                )
+            )
         return results
 
     raised, waited, started, ok = with_server(loop_kind, app, scenario, lifespan="off")
@@ -454,31 +461,6 @@ def test_no_task_is_left_once_connections_are_gone(loop_kind: str) -> None:
     assert run_async(loop_kind, main) == (0, 0)
 
 
-class FakeTransport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.data = bytearray()
-        self.closed = False
-
-    def write(self, data: Any) -> None:
-        self.data += data
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 1), "sockname": ("127.0.0.1", 2)}.get(name, default)
-
-
 SYSTEM_EXIT = """
 import asyncio, sys
 from httpaf import asgi
@@ -517,6 +499,20 @@ def test_system_exit_still_leaves_the_loop(when: str) -> None:
     assert out.stdout == "left the loop 3\n", out.stderr
 
 
+@contextlib.contextmanager
+def in_process(app: Any) -> Iterator[tuple[Any, Any, Any, FakeTransport]]:
+    """A new loop, and an ASGI connection to ``app`` over a fake transport on it."""
+    loop = asyncio.new_event_loop()
+    try:
+        settings = asgi._Settings(app, asgi.Config(), access_log=False)
+        protocol = asgi._ASGIProtocol(settings, loop)
+        transport = FakeTransport()
+        protocol.connection_made(transport)
+        yield loop, settings, protocol, transport
+    finally:
+        loop.close()
+
+
 def test_a_pipelined_request_started_from_a_task_still_runs() -> None:
     """The next pipelined request starts inside the previous call's send (a task)."""
     order: list[str] = []
@@ -527,12 +523,7 @@ def test_a_pipelined_request_started_from_a_task_still_runs() -> None:
         order.append(scope["path"])
         await answer(send, scope["path"].encode())
 
-    loop = asyncio.new_event_loop()
-    try:
-        settings = asgi._Settings(app, asgi.Config(), access_log=False)
-        protocol = asgi._ASGIProtocol(settings, loop)
-        transport = FakeTransport()
-        protocol.connection_made(transport)
+    with in_process(app) as (loop, settings, protocol, transport):
         data = b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n"
         loop.call_soon(protocol.data_received, data)
         loop.run_until_complete(asyncio.sleep(0.05))
@@ -541,8 +532,6 @@ def test_a_pipelined_request_started_from_a_task_still_runs() -> None:
         protocol.connection_lost(None)
         loop.run_until_complete(asyncio.sleep(0))
         assert not settings.tasks
-    finally:
-        loop.close()
 
 
 def test_a_host_cancelled_before_it_started_is_replaced() -> None:
@@ -553,12 +542,7 @@ def test_a_host_cancelled_before_it_started_is_replaced() -> None:
         await asyncio.sleep(0)
         await answer(send, b"ok")
 
-    loop = asyncio.new_event_loop()
-    try:
-        settings = asgi._Settings(app, asgi.Config(), access_log=False)
-        protocol = asgi._ASGIProtocol(settings, loop)
-        transport = FakeTransport()
-        protocol.connection_made(transport)
+    with in_process(app) as (loop, settings, protocol, transport):
         first = settings.new_host(loop)
         assert first is not None
         first.task.cancel()  # (as a "cancel every task" would)
@@ -570,8 +554,6 @@ def test_a_host_cancelled_before_it_started_is_replaced() -> None:
         assert kept[0] is not first.task and kept[0].done()
         protocol.connection_lost(None)
         loop.run_until_complete(asyncio.sleep(0))
-    finally:
-        loop.close()
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="3.11 API")
@@ -765,12 +747,7 @@ def test_an_idle_connection_holds_no_request_and_serves_the_next() -> None:
         paths.append(scope["path"])
         await answer(send, scope["path"].encode())
 
-    loop = asyncio.new_event_loop()
-    try:
-        settings = asgi._Settings(app, asgi.Config(), access_log=False)
-        protocol = asgi._ASGIProtocol(settings, loop)
-        transport = FakeTransport()
-        protocol.connection_made(transport)
+    with in_process(app) as (loop, settings, protocol, transport):
         for path in (b"/a", b"/b", b"/b"):
             loop.call_soon(protocol.data_received, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
             loop.run_until_complete(asyncio.sleep(0))
@@ -779,5 +756,3 @@ def test_an_idle_connection_holds_no_request_and_serves_the_next() -> None:
             assert protocol.scope is None
         assert paths == ["/a", "/b", "/b"]
         assert bodies(bytes(transport.data)) == [b"/a", b"/b", b"/b"]
-    finally:
-        loop.close()

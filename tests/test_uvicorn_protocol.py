@@ -17,6 +17,7 @@ import pytest
 
 uvicorn = pytest.importorskip("uvicorn")
 
+from fake_transport import FakeTransport  # noqa: E402
 from test_asgi import (  # noqa: E402
     DATA,
     exercise_framework_app,
@@ -267,38 +268,6 @@ def test_access_log(loop_kind: str, caplog: pytest.LogCaptureFixture) -> None:
 # -- in process: uvicorn's state read per response, and a loop without a clock ----------
 
 
-class _Transport:
-    """What the protocol needs of a transport; it keeps what is written."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:
-        self.data += data
-
-    def writelines(self, pieces: list[bytes]) -> None:
-        for piece in pieces:
-            self.data += piece
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(
-            name, default
-        )
-
-
 def _protocol(app: Any, loop: Any, **config: Any) -> tuple[Any, Any]:
     from uvicorn.server import ServerState
 
@@ -310,7 +279,7 @@ def _protocol(app: Any, loop: Any, **config: Any) -> tuple[Any, Any]:
     return protocol, state
 
 
-def _serve(loop: Any, protocol: Any, transport: _Transport, request: bytes) -> bytes:
+def _serve(loop: Any, protocol: Any, transport: FakeTransport, request: bytes) -> bytes:
     """Feed ``request`` as a loop callback (as a transport does), and what was written."""
     before = len(transport.data)
     done = loop.create_future()
@@ -336,7 +305,7 @@ def test_new_default_headers_make_new_heads() -> None:
             await send({"type": "http.response.body", "body": b"hi"})
 
         protocol, state = _protocol(app, loop)
-        transport = _Transport()
+        transport = FakeTransport()
         protocol.connection_made(transport)
         get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
         heads = [_serve(loop, protocol, transport, get).split(b"\r\n\r\n")[0] for _ in range(2)]
@@ -381,7 +350,7 @@ def test_timers_on_a_loop_without_a_clock_end_with_the_connection() -> None:
     try:
         fake = _NoClock(loop)
         protocol, _ = _protocol(simple_app(), fake, timeout_keep_alive=5)
-        transport = _Transport()
+        transport = FakeTransport()
         protocol.connection_made(transport)
         assert protocol.timeout_keep_alive_task is not None  # before the first request
         data = _serve(loop, protocol, transport, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
