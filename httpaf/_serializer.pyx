@@ -10,7 +10,7 @@ latin-1 ``str`` objects' own storage, checked against lookup tables and copied w
 from collections import deque
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_AsLongAndOverflow
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
@@ -703,10 +703,14 @@ cdef class Serializer:
         if _hc_response is not None and _is_kept(
             response, request_method, request_version, body_size, persistent, keep_alive
         ):
-            size = len(_hc_head)
+            # Locals: ``_reserve`` may run Python code (a garbage collection, another
+            # thread) that keeps another head meanwhile.
+            head = _hc_head
+            result = _hc_result
+            size = PyBytes_GET_SIZE(head)
             self._reserve(size)
-            self._copy(<const char*>_hc_head, size)
-            return _hc_result
+            self._copy(PyBytes_AS_STRING(head), size)
+            return result
         memset(&f, 0, sizeof(f))
         status, reason, version, fields = _head_parts(response)
         if type(fields) is not list or not _scan_framing(

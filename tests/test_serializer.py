@@ -893,3 +893,38 @@ def test_a_reused_response_with_bad_fields_still_fails(wire: SimpleNamespace) ->
     with pytest.raises(ValueError, match="invalid character"):
         s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True, True)
     assert not s.has_pending_output
+
+
+def test_a_kept_head_survives_code_run_while_it_is_copied(wire: SimpleNamespace) -> None:
+    # Making room for the head may run Python code (here a garbage collection's
+    # callback) which frames, and keeps, another response meanwhile.
+    import gc
+
+    a = Response(200, [("Content-Type", "text/plain"), ("X-Long", "a" * 200)])
+    b = Response(404, [])
+    for _ in range(3):  # a's head is kept
+        expected = wire.Serializer().write_framed_response_head(a, "GET", HTTP_1_1, 5, True, True)
+    reference = wire.Serializer()
+    reference.write_framed_response_head(a, "GET", HTTP_1_1, 5, True, True)
+    head = reference.take(1 << 16)
+    armed = []
+
+    def frame_b_twice(phase: str, info: Any) -> None:
+        if phase == "start" and armed and armed.pop():
+            for _ in range(3):
+                wire.Serializer().write_framed_response_head(b, "GET", HTTP_1_1, 0, True, True)
+
+    s = wire.Serializer(16)
+    s.write(b"x" * 10)  # a's head does not fit: a new buffer, views, perhaps a collection
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.callbacks.append(frame_b_twice)
+    gc.set_threshold(1, 1, 1)
+    try:
+        armed.append(True)
+        result = s.write_framed_response_head(a, "GET", HTTP_1_1, 5, True, True)
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.callbacks.remove(frame_b_twice)
+    assert result == expected
+    assert s.take(1 << 16) == b"x" * 10 + head
