@@ -136,9 +136,11 @@ class _Clock:
         self._handle_at = math.inf
         now = self.loop.time()
         times, buckets = self._times, self._buckets
+        due = []  # (taken first: a callback that asks again lands in a later round)
+        while times and times[0] <= now:
+            due.append(buckets.pop(heapq.heappop(times)))
         try:
-            while times and times[0] <= now:
-                bucket = buckets.pop(heapq.heappop(times))
+            for bucket in due:
                 while bucket:  # (one callback may make another connection leave)
                     protocol = bucket.pop()
                     try:
@@ -763,6 +765,7 @@ class _ServerProtocol(_Driver):
 
     __slots__ = (
         "_connections", "_timeouts", "_timer_kind", "_deadline", "_clock", "_bucket",
+        "_heads",
     )  # fmt: skip
 
     def __init__(
@@ -781,6 +784,7 @@ class _ServerProtocol(_Driver):
         self._deadline = 0.0  # when the current kind's timeout runs out
         self._clock: _Clock | None = None  # the loop's, once a timer is wanted
         self._bucket: _Bucket | None = None  # where the clock will call back, if it will
+        self._heads = 0  # conn.request_count when the timer was last set
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._connections.add(self)
@@ -857,7 +861,11 @@ class _ServerProtocol(_Driver):
                 timeout = self._timeouts[_TIMER_IDLE]
                 if timeout is not None:
                     self._deadline = self.loop.time() + timeout
-            elif kind != _TIMER_HEAD or kind != self._timer_kind:
+            elif (
+                kind != _TIMER_HEAD
+                or kind != self._timer_kind
+                or conn.request_count != self._heads  # a new head: its own deadline
+            ):
                 self._set_timer(kind)
         else:
             self._reader_wanted = self._writer_wanted = True
@@ -890,8 +898,12 @@ class _ServerProtocol(_Driver):
         else:
             kind = _TIMER_NONE
         # A new wait starts its timer; bytes received restart an idle or body wait
-        # (a head's timer runs from its first byte).
-        if kind != self._timer_kind or (active and kind != _TIMER_HEAD):
+        # (a head's timer runs from its first byte: it restarts for a new head).
+        if (
+            kind != self._timer_kind
+            or (active and kind != _TIMER_HEAD)
+            or (kind == _TIMER_HEAD and self.conn.request_count != self._heads)
+        ):
             self._set_timer(kind)
 
     def refresh_timer(self) -> None:
@@ -902,6 +914,7 @@ class _ServerProtocol(_Driver):
     def _set_timer(self, kind: int) -> None:
         """Wait for ``kind`` from now (a body timer restarts at each call)."""
         self._timer_kind = kind
+        self._heads = self.conn.request_count
         timeout = self._timeouts[kind]
         if timeout is None:
             return  # a pending handle finds nothing to do and goes away

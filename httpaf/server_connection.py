@@ -82,6 +82,7 @@ class ServerConnection:
         "config", "_handler", "_error_handler", "_parser", "_serializer", "_queue",
         "_receiving", "_reader_closed", "_parse_error", "_errored", "_dropped",
         "_draining", "_reader_waiter", "_writer_waiter", "_upgrade_written",
+        "request_count",
     )  # fmt: skip
 
     def __init__(
@@ -107,6 +108,9 @@ class ServerConnection:
         self._reader_waiter: Callback | None = None
         self._writer_waiter: Callback | None = None
         self._upgrade_written = False  # the 101 (or CONNECT 2xx) head is out
+        #: Request heads received so far (a runtime restarts its head timer when this
+        #: changes: the head it waits for now is a new one).
+        self.request_count = 0
 
     # -- state -----------------------------------------------------------------------
 
@@ -320,6 +324,7 @@ class ServerConnection:
                         reqd._on_upgrade = None
                         reqd.body = _EMPTY_BODY
                         queue.append(reqd)
+                        self.request_count += 1
                         try:
                             self._handler(reqd)
                         except Exception as exc:
@@ -421,6 +426,7 @@ class ServerConnection:
             self._receiving = reqd
         queue = self._queue
         queue.append(reqd)
+        self.request_count += 1
         if len(queue) == 1:
             # ``_start``, for a request that cannot have a pending error yet.
             try:
@@ -697,4 +703,3 @@ class ServerConnection:
             self._close_body(reqd)
         self._close_writer()
         self._wake_writer()
-

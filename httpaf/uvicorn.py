@@ -238,12 +238,13 @@ class HttpafProtocol(_ASGIProtocol):
 
     def _set_timer(self, kind: int) -> None:
         if self._clocked:
-            # The runtime's timer: one handle, re-armed lazily (not one per request).
+            # The runtime's clock (not a timer handle per request).
             super()._set_timer(kind)
             return
         # uvicorn's MockLoop has call_later and no clock: one handle per wait, the
         # keep-alive one in timeout_keep_alive_task.
         self._timer_kind = kind
+        self._heads = self.conn.request_count
         timer = self._timer
         if timer is not None:
             self._timer = None

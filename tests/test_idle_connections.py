@@ -274,3 +274,19 @@ def test_a_borrowed_parser_has_the_borrowers_limits() -> None:
     before = len(a_out.data)
     send(a, request)
     assert a_out.data[before:].startswith(b"HTTP/1.1 431")
+
+
+def test_the_head_timer_restarts_for_each_new_head() -> None:
+    # Every read finishes a request and starts the next one's head: each head is
+    # younger than head_timeout, so no 408 however long the traffic goes on.
+    loop = FakeLoop()
+    config, connections = Config(head_timeout=2.0, keep_alive_timeout=5.0), set()
+    protocol, transport = connect(loop, config, connections)
+    send(protocol, REQUEST + REQUEST[:10])
+    for _ in range(20):  # 10 s of steady traffic
+        loop.advance(0.5)
+        send(protocol, REQUEST[10:] + REQUEST[:10])
+    assert b" 408 " not in transport.data and not transport.closed
+    assert transport.data.count(b"hello") == 21
+    loop.advance(2.0 + 2.0 / 16)  # the last head, cut: it times out
+    assert b" 408 " in transport.data
