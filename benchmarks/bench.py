@@ -317,6 +317,23 @@ def idle_connections(process: subprocess.Popen[bytes], port: int, count: int) ->
     }
 
 
+def latency_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each percentile's median over the rounds (ms), and the p99's range."""
+    per_round = [
+        {k: v / 1e3 for k, v in run.get("rate", {}).get("percentiles_us", {}).items()}
+        for run in runs
+    ]
+    keys = sorted({k for p in per_round for k in p}, key=float)
+    p99 = [p["99"] for p in per_round if "99" in p]
+    return {
+        "percentiles_ms": {k: statistics.median([p[k] for p in per_round if k in p]) for k in keys},
+        "p99_range_ms": [min(p99), max(p99)] if p99 else None,
+        "rounds": len(runs),
+        "requests": sum(run["requests"] for run in runs),
+        "errors": sum(run["errors"] for run in runs),
+    }
+
+
 def rss_growth(process: subprocess.Popen[bytes], url: str, rps: float) -> dict[str, Any]:
     """RSS after about 0.5M requests and after about 2M (hello, 50 connections)."""
     first = wrk(url, max(2.0, 500_000 / rps), 50)
@@ -440,17 +457,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if "latency" in scenarios and "uvicorn-httptools" in hello:
             rate = int(hello["uvicorn-httptools"]["rps"]["median"] / 2)
             results["scenarios"]["latency"] = {"rate": rate, "servers": {}}
-            for name in [n for n in LATENCY_SERVERS if n in processes]:
-                print(f"latency {name} at {rate} req/s, 1000 connections", flush=True)
-                url = f"http://127.0.0.1:{by_name[name].port}/"
-                one = wrk(url, args.seconds * 2, 1000, [str(LUA / "rate.lua"), str(rate), "1000"])
-                results["scenarios"]["latency"]["servers"][name] = {
-                    "percentiles_ms": {
-                        k: v / 1e3 for k, v in one.get("rate", {}).get("percentiles_us", {}).items()
-                    },
-                    "requests": one["requests"],
-                    "errors": one["errors"],
-                }
+            latency_names = [n for n in LATENCY_SERVERS if n in processes]
+            samples: dict[str, list[dict[str, Any]]] = {n: [] for n in latency_names}
+            for round_ in range(args.rounds):  # interleaved, as the other scenarios
+                for name in latency_names:
+                    print(
+                        f"latency round {round_ + 1} {name} at {rate} req/s, 1000 connections",
+                        flush=True,
+                    )
+                    url = f"http://127.0.0.1:{by_name[name].port}/"
+                    script = [str(LUA / "rate.lua"), str(rate), "1000"]
+                    samples[name].append(wrk(url, args.seconds * 2, 1000, script))
+            for name, rounds in samples.items():
+                results["scenarios"]["latency"]["servers"][name] = latency_summary(rounds)
         if "idle" in scenarios:
             results["scenarios"]["idle"] = {}
             for name in names:
@@ -531,13 +550,17 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [
             f"### latency at a fixed {latency['rate']:,} req/s, 1000 connections (ms)",
             "",
+            "Medians over the rounds; the p99's range in brackets.",
+            "",
             "| server | p50 | p90 | p99 | p99.9 | errors |",
             "|---|---|---|---|---|---|",
         ]
         for name, s in latency["servers"].items():
             p = s["percentiles_ms"]
+            span = s.get("p99_range_ms")
+            p99 = f"{p.get('99', 0):.2f}" + (f" ({span[0]:.2f}–{span[1]:.2f})" if span else "")
             lines.append(
-                f"| {name} | {p.get('50', 0):.2f} | {p.get('90', 0):.2f} | {p.get('99', 0):.2f} "
+                f"| {name} | {p.get('50', 0):.2f} | {p.get('90', 0):.2f} | {p99} "
                 f"| {p.get('99.9', 0):.2f} | {s['errors']} |"
             )
         lines.append("")
