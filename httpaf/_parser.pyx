@@ -439,6 +439,7 @@ cdef inline str _str_of(const unsigned char* p, Py_ssize_t n, Py_UCS4 maxchar):
 
 
 include "_slots.pxi"
+include "_pool.pxi"
 
 # The slot descriptors of Request and Headers, set directly (no attribute lookup).
 cdef object _D_METHOD = Request.__dict__["method"]
@@ -1233,9 +1234,8 @@ cdef class RequestParser(_Parser):
 # connections can share a few. One pool, for the config seen last (one config serves
 # every connection as a rule). Plain C between the list operations: with the GIL
 # held, each function runs whole.
-cdef list _lent = []
+cdef _Pool _lent = _Pool(64)
 cdef object _lent_config = None
-cdef Py_ssize_t _LENT_LIMIT = 64
 
 
 # (Plain builtin functions taking one positional argument: called once per request,
@@ -1245,10 +1245,11 @@ cdef Py_ssize_t _LENT_LIMIT = 64
 def borrow_request_parser(config):
     """A request parser for ``config``: one an idle connection lent, or a new one."""
     cdef RequestParser parser
-    if PyList_GET_SIZE(_lent) and config is _lent_config:
-        parser = _lent.pop()
-        parser._lent = False
-        if parser.config is config:
+    if config is _lent_config:
+        lent = _lent.take()
+        if lent is not None:
+            parser = <RequestParser>lent
+            parser._lent = False
             return parser
     return RequestParser(config)
 
@@ -1257,19 +1258,17 @@ def borrow_request_parser(config):
 @cython.always_allow_keywords(False)
 def lend_request_parser(RequestParser parser not None):
     """Give back a parser at a message boundary (``is_idle``) for others to borrow."""
-    global _lent, _lent_config
+    global _lent_config
     if parser._state != _START:
         raise ValueError("only an idle parser can be lent")
     if parser._lent:
         raise ValueError("this parser is lent already")
     if parser.config is not _lent_config:
-        for old in _lent:
+        for old in _lent.drain():
             (<RequestParser>old)._lent = False
-        _lent = []
         _lent_config = parser.config
-    if PyList_GET_SIZE(_lent) < _LENT_LIMIT:
+    if _lent.give(parser):
         parser._lent = True
-        _lent.append(parser)
 
 
 cdef class ResponseParser(_Parser):

@@ -49,6 +49,16 @@ class Serializer:
         persistent: bool,
         keep_alive: bool,
     ) -> tuple[int, bool, bool]: ...
+    def write_whole_response(
+        self,
+        response: Response,
+        request_method: str,
+        request_version: Version | None,
+        body: bytes | bytearray | memoryview,
+        persistent: bool,
+        keep_alive: bool,
+        copy: bool = False,
+    ) -> bool: ...
     def write_request_head(self, request: Request) -> None: ...
     def write_chunk(self, data: _Bytes, copy: bool = True) -> None: ...
     def write_last_chunk(self, trailers: Headers | None = None) -> None: ...

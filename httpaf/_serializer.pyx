@@ -9,6 +9,7 @@ latin-1 ``str`` objects' own storage, checked against lookup tables and copied w
 
 from collections import deque
 
+cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.long cimport PyLong_AsLongAndOverflow
@@ -41,6 +42,7 @@ cdef extern from "Python.h":
     Py_buffer* PyMemoryView_GET_BUFFER(object)
 
 include "_slots.pxi"
+include "_pool.pxi"
 
 # Response and Headers attributes read by offset (no attribute lookup) when the
 # objects are exactly those classes; -1 offsets (never expected) mean getattr.
@@ -449,9 +451,10 @@ cdef Py_ssize_t _format_field(char* out, const char* name, Py_ssize_t nlen, long
 
 # Copy buffers of idle serializers, by size: a connection holds one only while it has
 # copied bytes not yet handed out, so thousands of idle keep-alive connections share a
-# few. Lists are safe to share: ``pop`` and ``append`` are atomic.
-cdef dict _POOLS = {}
-cdef Py_ssize_t _POOL_LIMIT = 64  # buffers kept per size; more are freed
+# few. Pools are safe to share: with the GIL held, ``take`` and ``give`` run whole.
+# A whole body of at most this many bytes, given as bytes, is copied beside its head.
+cdef Py_ssize_t _COPY_LIMIT = 2048
+cdef dict _POOLS = {}  # buffer size: _Pool of 64 buffers (more are freed)
 # The queue of a serializer that never queued anything, shared: read, never appended to
 # (each append site makes a list of its own first).
 cdef list _NO_QUEUE = []
@@ -468,7 +471,7 @@ cdef class Serializer:
     cdef Py_ssize_t _scheduled_pos  # start of copied bytes not yet queued
     cdef Py_ssize_t _write_pos  # end of copied bytes
     cdef list _queue  # memoryviews, in order
-    cdef list _pool  # idle buffers of _size bytes, shared
+    cdef _Pool _pool  # idle buffers of _size bytes, shared
     cdef object _flushed  # deque of (threshold, callback), or None
     cdef long long _bytes_received
     cdef long long _bytes_written
@@ -480,7 +483,7 @@ cdef class Serializer:
         self._size = buffer_size
         pool = _POOLS.get(buffer_size)
         if pool is None:
-            pool = _POOLS[buffer_size] = []
+            pool = _POOLS[buffer_size] = _Pool(64)
         self._pool = pool
         self._release()  # (no buffer yet: the positions start at 0)
         self._queue = _NO_QUEUE
@@ -491,10 +494,8 @@ cdef class Serializer:
 
     cdef void _new_buffer(self, Py_ssize_t size):
         """A buffer of at least ``size`` bytes (from the pool when it is the usual size)."""
-        if size <= self._size and PyList_GET_SIZE(self._pool):
-            self._buffer = self._pool.pop()
-        else:
-            self._buffer = bytearray(max(self._size, size))
+        buffer = self._pool.take() if size <= self._size else None
+        self._buffer = bytearray(max(self._size, size)) if buffer is None else buffer
         self._view = None
         self._data = <unsigned char*>PyByteArray_AS_STRING(self._buffer)
         self._capacity = PyByteArray_GET_SIZE(self._buffer)
@@ -514,12 +515,8 @@ cdef class Serializer:
         self._capacity = 0
         self._scheduled_pos = 0
         self._write_pos = 0
-        if (
-            buffer is not None
-            and PyByteArray_GET_SIZE(buffer) == self._size
-            and PyList_GET_SIZE(self._pool) < _POOL_LIMIT
-        ):
-            self._pool.append(buffer)
+        if buffer is not None and PyByteArray_GET_SIZE(buffer) == self._size:
+            self._pool.give(buffer)
 
     # -- state ---------------------------------------------------------------------
 
@@ -695,6 +692,46 @@ cdef class Serializer:
         the usual heads (anything else goes through that function, so results and
         errors are the pure twin's). Returns ``(length, discard, persistent)``.
         """
+        return self._frame_head(
+            response, request_method, request_version, body_size, persistent, keep_alive
+        )
+
+    def write_whole_response(
+        self, response, request_method, request_version, body, bint persistent,
+        bint keep_alive, bint copy=False,
+    ):
+        """Frame ``response`` for the whole ``body``, copy its head, then the body.
+
+        :meth:`write_framed_response_head` with ``len(body)``, then the body unless the
+        framing discards it: in one chunk and the last chunk if chunked; else copied
+        when ``copy`` or when it is ``bytes`` of at most 2048 bytes (cheaper than a
+        scheduled view beside its head, and unobservable since bytes cannot change),
+        scheduled otherwise. ``body`` is bytes, a bytearray or a byte-format view. Returns whether
+        the connection may persist. Nothing is written if the head is refused.
+        """
+        cdef Py_ssize_t size = len(body)
+        if self._closed:
+            raise StateError("cannot write to closed writer")
+        result = <tuple>self._frame_head(
+            response, request_method, request_version, size, persistent, keep_alive
+        )
+        if not <object>PyTuple_GET_ITEM(result, 1):  # not discarded
+            if <long long>(<object>PyTuple_GET_ITEM(result, 0)) == CHUNKED_C:
+                self.write_chunk(body, copy)
+                self.write_last_chunk()
+            elif type(body) is bytes and (copy or size <= _COPY_LIMIT):
+                self._write_raw(<const char*>(<bytes>body), size)
+            elif copy:
+                self.write(body)
+            else:
+                self.schedule(body)
+        return <object>PyTuple_GET_ITEM(result, 2)
+
+    cdef object _frame_head(
+        self, response, request_method, request_version, body_size, bint persistent,
+        bint keep_alive,
+    ):
+        """``write_framed_response_head``: the ``(length, discard, persistent)`` tuple."""
         global _seen
         cdef _Framing f
         cdef char tail[64]

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 
 from .errors import StateError
 from .headers import Headers
-from .message import Request, Response, response_head_framing
+from .message import CHUNKED, Request, Response, response_head_framing
 from .status import Status
 from .version import HTTP_1_1, Version
 
@@ -83,6 +83,8 @@ def _latin1(text: str, what: str) -> bytes:
 # Copy buffers of idle serializers, by size: a connection holds one only while it has
 # copied bytes not yet handed out, so thousands of idle keep-alive connections share a
 # few. Lists are safe to share: ``pop`` and ``append`` are atomic.
+# A whole body of at most this many bytes, given as bytes, is copied beside its head.
+_COPY_LIMIT = 2048
 _POOLS: dict[int, list[bytearray]] = {}
 _POOL_LIMIT = 64  # buffers kept per size; more are freed
 # The queue of a serializer that never queued anything, shared: read, never appended to
@@ -264,6 +266,41 @@ class Serializer:
         )
         self.write_response_head(response, extra)
         return length, discard, persistent
+
+    def write_whole_response(
+        self,
+        response: Response,
+        request_method: str,
+        request_version: Version | None,
+        body: bytes | bytearray | memoryview,
+        persistent: bool,
+        keep_alive: bool,
+        copy: bool = False,
+    ) -> bool:
+        """Frame ``response`` for the whole ``body``, copy its head, then the body.
+
+        :meth:`write_framed_response_head` with ``len(body)``, then the body unless the
+        framing discards it: in one chunk and the last chunk if chunked; else copied
+        when ``copy`` or when it is ``bytes`` of at most 2048 bytes (cheaper than a
+        scheduled view beside its head, and unobservable since bytes cannot change),
+        scheduled otherwise. ``body`` is bytes, a bytearray or a byte-format view. Returns whether
+        the connection may persist. Nothing is written if the head is refused.
+        """
+        size = len(body)
+        if self._closed:
+            raise StateError("cannot write to closed writer")
+        length, discard, persistent = self.write_framed_response_head(
+            response, request_method, request_version, size, persistent, keep_alive
+        )
+        if not discard:
+            if length == CHUNKED:
+                self.write_chunk(body, copy)
+                self.write_last_chunk()
+            elif copy or (size <= _COPY_LIMIT and type(body) is bytes):
+                self.write(body)
+            else:
+                self.schedule(body)
+        return persistent
 
     def write_request_head(self, request: Request) -> None:
         """Copy the request line and header fields, checked like a response head."""

@@ -792,84 +792,86 @@ class _ServerProtocol(_Driver):
 
     def buffer_updated(self, nbytes: int) -> None:
         if (
-            self._reading
-            and not self._busy
-            and not self._reader_done
-            and not self._write_paused
-            and not self._sending_file
+            not self._reading
+            or self._busy
+            or self._reader_done
+            or self._write_paused
+            or self._sending_file
         ):
-            self._end += nbytes
-            self._active = True
-            try:
-                self._read_steadily()
-            finally:
-                if self._end:
-                    if self._input is self._shared:
-                        self._keep_unconsumed()
-                elif self._buf is not _NO_BYTES:
-                    self._drop_kept()
-        else:
             super().buffer_updated(nbytes)
-
-    def _read_steadily(self) -> None:
-        """Bytes for a connection that waits for nothing else: the usual case, short.
-
-        It does what the two loops would do (feed the bytes, write what the handlers
-        answered, wait for more) without asking for each operation; whenever the
-        connection ends up in any other state, the loops take over.
-        """
-        conn = self.conn
-        self._busy = True
-        self._reading = False
+            return
+        # Bytes for a connection that waits for nothing else: the usual case, short.
+        # It does what the two loops would do (feed the bytes, write what the handlers
+        # answered, wait for more) without asking for each operation; whenever the
+        # connection ends up in any other state, the loops take over.
         try:
+            conn = self.conn
             start = self._start
-            end = self._end
-            # read, take_output, is_awaiting_input, yield_writer(self) and awaiting
-            # in one call.
-            consumed, data, kind = conn.read_steadily(
-                self._input, start, end - start, _SMALL_WRITE, self
-            )
-            if kind >= 0:
-                self._writer_waiting = True  # the connection holds its wakeup
-            self._fed = consumed
-            start += consumed
-            if start == end:
-                self._start = self._end = 0
+            self._end = end = self._end + nbytes
+            self._busy = True
+            self._reading = False
+            try:
+                # read, take_output, is_awaiting_input, yield_writer(self) and awaiting
+                # in one call.
+                consumed, data, kind = conn.read_steadily(
+                    self._input, start, end - start, _SMALL_WRITE, self
+                )
+                if kind >= 0:
+                    self._writer_waiting = True  # the connection holds its wakeup
+                self._fed = consumed
+                start += consumed
+                if start == end:
+                    self._start = self._end = 0
+                else:
+                    self._start = start
+                if data is not None:
+                    self._transport.write(data)  # type: ignore[union-attr]
+                steady = (
+                    kind >= 0
+                    and not self._write_paused
+                    and not self._sending_file
+                    and not self._lost
+                )
+            except Exception as error:  # an application error escaping the connection
+                conn.report_exn(error)
+                steady = False
+            finally:
+                self._busy = False
+            if steady and not self._reader_wanted:
+                self._writer_wanted = False
+                self._reading = True
+                self._active = False
+                if kind == _TIMER_IDLE and self._start < self._end:
+                    kind = _TIMER_HEAD  # a request line is arriving
+                # As ``_settle(READ)`` after bytes arrived: the deadline moves, except a
+                # head's, which runs from the head's first byte.
+                if (
+                    kind == _TIMER_IDLE
+                    and self._timer_kind == _TIMER_IDLE
+                    and self._bucket is not None
+                ):
+                    # The usual case, inline: the clock calls back before the new
+                    # deadline, and the connection asks again then.
+                    timeout = self._timeouts[_TIMER_IDLE]
+                    if timeout is not None:
+                        self._deadline = self.loop.time() + timeout
+                elif (
+                    kind != _TIMER_HEAD
+                    or kind != self._timer_kind
+                    or conn.request_count != self._heads  # a new head: its own deadline
+                ):
+                    self._set_timer(kind)
             else:
-                self._start = start
-            if data is not None:
-                self._transport.write(data)  # type: ignore[union-attr]
-            steady = (
-                kind >= 0 and not self._write_paused and not self._sending_file and not self._lost
-            )
-        except Exception as error:  # an application error escaping the connection
-            conn.report_exn(error)
-            steady = False
+                self._active = True  # bytes arrived: ``_settle`` restarts the timer
+                self._reader_wanted = self._writer_wanted = True
+                self._pump()
         finally:
-            self._busy = False
-        if steady and not self._reader_wanted:
-            self._writer_wanted = False
-            self._reading = True
-            self._active = False
-            if kind == _TIMER_IDLE and self._start < self._end:
-                kind = _TIMER_HEAD  # a request line is arriving
-            # As ``_settle(READ)`` after bytes arrived: the deadline moves, except a
-            # head's, which runs from the head's first byte.
-            if kind == _TIMER_IDLE and self._timer_kind == _TIMER_IDLE and self._bucket is not None:
-                # The usual case, inline: the clock calls back before the new
-                # deadline, and the connection asks again then.
-                timeout = self._timeouts[_TIMER_IDLE]
-                if timeout is not None:
-                    self._deadline = self.loop.time() + timeout
-            elif (
-                kind != _TIMER_HEAD
-                or kind != self._timer_kind
-                or conn.request_count != self._heads  # a new head: its own deadline
-            ):
-                self._set_timer(kind)
-        else:
-            self._reader_wanted = self._writer_wanted = True
-            self._pump()
+            # What is left of a read into the shared buffer moves to ``_buf``.
+            if self._end:
+                if self._input is self._shared:
+                    self._keep_unconsumed()
+            elif self._buf is not _NO_BYTES:
+                self._drop_kept()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)

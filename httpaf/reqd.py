@@ -9,7 +9,6 @@ from .body import BodyReader, BodyWriter, byte_view
 from .errors import ParseError, StateError
 from .headers import Headers
 from .message import (
-    CHUNKED,
     Request,
     Response,
 )
@@ -37,7 +36,6 @@ class ErrorHandler(Protocol):
 
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_COPY_LIMIT = 2048  # bodies up to this size are copied, not scheduled
 
 # Response states.
 _WAITING = 0
@@ -112,8 +110,10 @@ class Reqd:
         self._upgradable = upgradable
         self._on_upgrade: object = None
         #: The request body (:class:`BodyReader`).
-        self.body = body if body is not None else BodyReader(
-            conn._wake_reader, self._send_continue if expect_continue else _nothing
+        self.body = (
+            body
+            if body is not None
+            else BodyReader(conn._wake_reader, self._send_continue if expect_continue else _nothing)
         )
 
     # -- reading ---------------------------------------------------------------------
@@ -182,31 +182,17 @@ class Reqd:
             return
         # ``_respond_whole(response, body, False)`` for a ``bytes`` body, inline (the
         # common case: one frame fewer). Keep the two in step.
-        conn = self._conn
-        serializer: Serializer = conn._serializer
-        if serializer.is_closed:
-            raise StateError("cannot write to closed writer")
         if response.status < 200:
             raise ValueError("1xx responses are sent by the connection, not the handler")
-        request = self.request
-        size = len(body)
         persistent = self.persistent
         if persistent and self._expect_continue:
             persistent = self.body.at_eof
-        length, discard, persistent = serializer.write_framed_response_head(
-            response, request.method, request.version, size, persistent, self._keep_alive
+        request = self.request
+        conn = self._conn
+        self.persistent = conn._serializer.write_whole_response(
+            response, request.method, request.version, body, persistent, self._keep_alive
         )
-        self.persistent = persistent
         self._response = response
-        self._state = _STREAMING
-        if not discard:
-            if length == CHUNKED:
-                serializer.write_chunk(body, False)
-                serializer.write_last_chunk()
-            elif size <= _COPY_LIMIT:
-                serializer.write(body)
-            else:
-                serializer.schedule(body)
         self._state = _COMPLETE
         waiter = conn._writer_waiter
         if waiter is not None:
@@ -221,35 +207,25 @@ class Reqd:
         What :meth:`_write_head`, the body writes and the connection's ``_wake_writer``
         do, in one frame.
         """
-        conn = self._conn
-        serializer: Serializer = conn._serializer
-        if serializer.is_closed:
-            raise StateError("cannot write to closed writer")
         if response.status < 200:
             raise ValueError("1xx responses are sent by the connection, not the handler")
-        request = self.request
-        size = len(data)
         persistent = self.persistent
         # The client may still wait for 100 Continue: see ``_write_head``.
         if persistent and self._expect_continue:
             persistent = self.body.at_eof
+        request = self.request
+        conn = self._conn
         # Nothing is written (and nothing changes) if the head is refused.
-        length, discard, persistent = serializer.write_framed_response_head(
-            response, request.method, request.version, size, persistent, self._keep_alive
+        self.persistent = conn._serializer.write_whole_response(
+            response,
+            request.method,
+            request.version,
+            data,
+            persistent,
+            self._keep_alive,
+            copy,
         )
-        self.persistent = persistent
         self._response = response
-        self._state = _STREAMING
-        if not discard:
-            if length == CHUNKED:
-                serializer.write_chunk(data, copy)
-                serializer.write_last_chunk()
-            elif copy or (size <= _COPY_LIMIT and type(data) is bytes):
-                # A small ``bytes`` body is copied beside its head: cheaper than a
-                # scheduled view, and unobservable since ``bytes`` cannot change.
-                serializer.write(data)
-            else:
-                serializer.schedule(data)
         self._state = _COMPLETE
         waiter = conn._writer_waiter  # conn._wake_writer(), inline
         if waiter is not None:

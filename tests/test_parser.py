@@ -754,6 +754,19 @@ def test_a_lent_parser_is_borrowed_for_its_config_only(wire: SimpleNamespace) ->
     assert fresh is not parser and fresh.config is config and fresh.is_idle
 
 
+def test_the_pool_of_lent_parsers_keeps_at_most_64(wire: SimpleNamespace) -> None:
+    config = Config(max_headers=9)  # a config of its own: the pool starts empty
+    parsers = [wire.RequestParser(config) for _ in range(70)]
+    for parser in parsers:
+        wire.parser.lend_request_parser(parser)
+    borrowed = [wire.parser.borrow_request_parser(config) for _ in range(70)]
+    # The last lent come back first; the six beyond the limit were never kept.
+    assert borrowed[:64] == parsers[63::-1]
+    assert not any(parser in parsers for parser in borrowed[64:])
+    assert all(parser.config is config and parser.is_idle for parser in borrowed)
+    wire.parser.lend_request_parser(parsers[64])  # never kept, so never marked lent
+
+
 def test_only_an_idle_parser_can_be_lent(wire: SimpleNamespace) -> None:
     parser = wire.RequestParser(Config())
     parser.parse(b"GET / HTTP/1.1\r\nHost:")  # the request line is consumed

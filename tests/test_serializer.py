@@ -216,6 +216,21 @@ def test_an_oversized_buffer_is_not_lent(wire: SimpleNamespace) -> None:
     assert len(b.operation()[0].obj) == 37
 
 
+def test_the_pool_keeps_at_most_64_buffers_of_a_size(wire: SimpleNamespace) -> None:
+    lenders = [wire.Serializer(buffer_size=43) for _ in range(70)]
+    for s in lenders:
+        s.write(b"x")  # each takes a buffer of its own: none is free meanwhile
+    buffers = [s.operation()[0].obj for s in lenders]
+    for s in lenders:
+        s.shift(1)  # all 70 given back: 64 are kept
+    borrowers = [wire.Serializer(buffer_size=43) for _ in range(70)]
+    for s in borrowers:
+        s.write(b"y")
+    got = [s.operation()[0].obj for s in borrowers]
+    assert got[:64] == buffers[63::-1]  # the last given back come first
+    assert not any(any(g is b for b in buffers) for g in got[64:])
+
+
 def test_buffer_size_must_be_positive(wire: SimpleNamespace) -> None:
     with pytest.raises(ValueError):
         wire.Serializer(buffer_size=0)
@@ -735,6 +750,76 @@ def test_write_framed_response_head_refuses_and_writes_nothing(
     with pytest.raises(ValueError) as caught:
         s.write_framed_response_head(Response(200, fields), "GET", version, size, True, True)
     assert str(caught.value) == message
+    assert not s.has_pending_output
+
+
+# -- a whole response in one call -------------------------------------------------------
+
+BIG = b"b" * 3000  # above the copy limit (2048 bytes)
+OK_LENGTH = "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n"
+CHUNKED_ABC = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+
+# (name, fields, method, body, copy, persistent, wire bytes, iovecs, body zero-copy)
+WHOLE_CASES = [
+    ("small bytes beside the head", [], "GET", b"hello", False, True,
+     OK_LENGTH.format(5).encode() + b"hello", 1, False),
+    ("big bytes scheduled", [], "GET", BIG, False, True,
+     OK_LENGTH.format(3000).encode() + BIG, 2, True),
+    ("big bytes copied when asked", [], "GET", BIG, True, True,
+     OK_LENGTH.format(3000).encode() + BIG, 1, False),
+    ("a view scheduled", [], "GET", memoryview(b"view"), False, True,
+     OK_LENGTH.format(4).encode() + b"view", 2, True),
+    ("a view copied when asked", [], "GET", memoryview(b"view"), True, True,
+     OK_LENGTH.format(4).encode() + b"view", 1, False),
+    ("chunked: one chunk and the last", [("Transfer-Encoding", "chunked")], "GET", b"abc",
+     False, True, CHUNKED_ABC, 3, True),
+    ("chunked, copied when asked", [("Transfer-Encoding", "chunked")], "GET", b"abc",
+     True, True, CHUNKED_ABC, 1, False),
+    ("HEAD: the body is not sent", [], "HEAD", b"hello", False, True,
+     OK_LENGTH.format(5).encode(), 1, False),
+    ("Connection: close ends the connection", [("Connection", "close")], "GET", b"hi",
+     False, False,
+     b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi", 1, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "method", "body", "copy", "persistent", "expected", "iovecs", "zero_copy"),
+    [case[1:] for case in WHOLE_CASES],
+    ids=[case[0] for case in WHOLE_CASES],
+)
+def test_write_whole_response(
+    wire: SimpleNamespace, fields: list[tuple[str, str]], method: str, body: Any, copy: bool,
+    persistent: bool, expected: bytes, iovecs: int, zero_copy: bool,
+) -> None:
+    s = wire.Serializer()
+    response = Response(200, fields)
+    assert s.write_whole_response(response, method, HTTP_1_1, body, True, True, copy) is (
+        persistent
+    )
+    pieces = s.operation()
+    assert len(pieces) == iovecs
+    source = body.obj if type(body) is memoryview else body
+    assert any(piece.obj is source for piece in pieces) == zero_copy
+    assert written(s) == expected
+
+
+def test_write_whole_response_after_close_raises(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()
+    s.close()
+    with pytest.raises(StateError):
+        s.write_whole_response(Response(200), "GET", HTTP_1_1, b"x", True, True)
+    assert not s.has_pending_output
+
+
+def test_write_whole_response_refuses_a_bad_head_and_writes_nothing(
+    wire: SimpleNamespace,
+) -> None:
+    s = wire.Serializer()
+    with pytest.raises(ValueError, match="does not match a body of 2 bytes"):
+        s.write_whole_response(
+            Response(200, [("Content-Length", "3")]), "GET", HTTP_1_1, b"hi", True, True
+        )
     assert not s.has_pending_output
 
 
