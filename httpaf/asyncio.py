@@ -228,6 +228,23 @@ def _payload(iovecs: list[memoryview], total: int) -> list[Any]:
     return [iov if type(iov.obj) is bytes else bytes(iov) for iov in iovecs]
 
 
+def _apply_flow_control(transport: Any) -> None:
+    """Have ``transport`` pause its protocol if its buffer is over the high-water mark.
+
+    CPython 3.12.0 to 3.12.8 and 3.13.0 to 3.13.1 keep what ``writelines`` could not
+    send without pausing the protocol (gh-127655): a peer that stops reading would
+    make the server buffer without bound. Setting the same limits again makes the
+    transport check (public API); it then resumes the protocol as usual.
+    """
+    try:
+        size = transport.get_write_buffer_size()
+        low, high = transport.get_write_buffer_limits()
+    except (AttributeError, NotImplementedError):
+        return  # a transport without flow control
+    if size > high:
+        transport.set_write_buffer_limits(high=high, low=low)
+
+
 class _Driver(asyncio.BufferedProtocol):
     """Drives a server or client connection over a transport (shared machinery).
 
@@ -666,6 +683,8 @@ class _Driver(asyncio.BufferedProtocol):
                         transport.write(payload[0])
                     elif writelines is not None:
                         writelines(payload)
+                        if not self._write_paused:
+                            _apply_flow_control(transport)
                     else:
                         for piece in payload:
                             transport.write(piece)

@@ -1,8 +1,11 @@
-"""A transport for driving protocols in process: it keeps what is written."""
+"""A transport and a loop for driving protocols in process: the transport keeps what is
+written, the loop's clock moves only when told to."""
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+from collections.abc import Callable
 from typing import Any
 
 
@@ -40,3 +43,45 @@ class FakeTransport(asyncio.Transport):
         return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(
             name, default
         )
+
+
+class FakeHandle:
+    def __init__(self, loop: FakeLoop, when: float, callback: Callable[[], None]) -> None:
+        self.when, self.callback, self.cancelled = when, callback, False
+        self.loop = loop
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def __lt__(self, other: FakeHandle) -> bool:
+        return self.when < other.when
+
+
+class FakeLoop:
+    """``time`` and ``call_later`` on a clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.handles: list[FakeHandle] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> FakeHandle:
+        handle = FakeHandle(self, self.now + delay, callback)
+        heapq.heappush(self.handles, handle)
+        return handle
+
+    def call_soon(self, callback: Callable[[], None]) -> FakeHandle:
+        return self.call_later(0, callback)
+
+    def pending(self) -> int:
+        return sum(not h.cancelled for h in self.handles)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock, running each handle that comes due, in order."""
+        self.now += seconds
+        while self.handles and self.handles[0].when <= self.now:
+            handle = heapq.heappop(self.handles)
+            if not handle.cancelled:
+                handle.callback()

@@ -6,61 +6,17 @@ fake transports, so nothing here depends on timing."""
 from __future__ import annotations
 
 import gc
-import heapq
 import math
 import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fake_transport import FakeTransport
+from fake_transport import FakeLoop, FakeTransport
 
 from httpaf import Config, Reqd, Response
 from httpaf.asyncio import _Clock, _ServerProtocol
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-
-
-class FakeHandle:
-    def __init__(self, loop: FakeLoop, when: float, callback: Callable[[], None]) -> None:
-        self.when, self.callback, self.cancelled = when, callback, False
-        self.loop = loop
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-    def __lt__(self, other: FakeHandle) -> bool:
-        return self.when < other.when
-
-
-class FakeLoop:
-    """``time`` and ``call_later`` on a clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.handles: list[FakeHandle] = []
-
-    def time(self) -> float:
-        return self.now
-
-    def call_later(self, delay: float, callback: Callable[[], None]) -> FakeHandle:
-        handle = FakeHandle(self, self.now + delay, callback)
-        heapq.heappush(self.handles, handle)
-        return handle
-
-    def call_soon(self, callback: Callable[[], None]) -> FakeHandle:
-        return self.call_later(0, callback)
-
-    def pending(self) -> int:
-        return sum(not h.cancelled for h in self.handles)
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock, running each handle that comes due, in order."""
-        self.now += seconds
-        while self.handles and self.handles[0].when <= self.now:
-            handle = heapq.heappop(self.handles)
-            if not handle.cancelled:
-                handle.callback()
 
 
 def hello(reqd: Reqd) -> None:
