@@ -283,9 +283,14 @@ class Serializer:
         framing discards it: in one chunk and the last chunk if chunked; else copied
         when ``copy`` or when it is ``bytes`` of at most 2048 bytes (cheaper than a
         scheduled view beside its head, and unobservable since bytes cannot change),
-        scheduled otherwise. ``body`` is bytes, a bytearray or a byte-format view. Returns whether
-        the connection may persist. Nothing is written if the head is refused.
+        scheduled otherwise. Other buffers count in bytes; what is not a buffer
+        raises ``TypeError``. Returns whether the connection may persist. Nothing is
+        written if the head is refused or the body is not a buffer.
         """
+        if type(body) is not bytes and type(body) is not bytearray:
+            # Any other buffer as flat bytes, so that ``len`` is its size in bytes;
+            # what is not one fails here, before anything is written.
+            body = _byte_view(body)
         size = len(body)
         if self._closed:
             raise StateError("cannot write to closed writer")

@@ -239,10 +239,10 @@ def _apply_flow_control(transport: Any) -> None:
     try:
         size = transport.get_write_buffer_size()
         low, high = transport.get_write_buffer_limits()
-    except (AttributeError, NotImplementedError):
-        return  # a transport without flow control
-    if size > high:
-        transport.set_write_buffer_limits(high=high, low=low)
+        if size > high:
+            transport.set_write_buffer_limits(high=high, low=low)
+    except Exception:  # best effort: the bytes are out, the write stands
+        return  # a transport that cannot tell or set its limits has no flow control
 
 
 class _Driver(asyncio.BufferedProtocol):
@@ -683,12 +683,12 @@ class _Driver(asyncio.BufferedProtocol):
                         transport.write(payload[0])
                     elif writelines is not None:
                         writelines(payload)
-                        if not self._write_paused:
-                            _apply_flow_control(transport)
                     else:
                         for piece in payload:
                             transport.write(piece)
                     conn.report_write_result(total)
+                    if writelines is not None and len(payload) > 1 and not self._write_paused:
+                        _apply_flow_control(transport)
                     continue
                 if op is YIELD:
                     if self._handoff is not None:

@@ -30,16 +30,19 @@ def _ignore() -> None:
 def byte_view(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
     """``data`` as something whose ``len`` is its size in bytes.
 
-    A memoryview of wider items (``array('I')``, numpy) has ``len`` = item count:
-    framing a body with that would declare fewer bytes than are sent. A strided
-    view is copied.
+    ``bytes`` and ``bytearray`` as they are; any other buffer as a flat memoryview of
+    bytes (a memoryview of wider items, ``array('I')`` or numpy, has ``len`` = item
+    count: framing a body with that would declare fewer bytes than are sent). A
+    strided view is copied. ``TypeError`` for what is not a buffer (a ``str``, a
+    list), before anything is written.
     """
-    if type(data) is memoryview and not (
-        data.c_contiguous and data.itemsize == 1 and data.ndim == 1 and data.format == "B"
-    ):
-        # A strided view cannot be written as one piece: copy it.
-        return data.cast("B") if data.c_contiguous else data.tobytes()
-    return data
+    if type(data) is bytes or type(data) is bytearray:
+        return data
+    view = data if type(data) is memoryview else memoryview(data)
+    if view.c_contiguous and view.itemsize == 1 and view.ndim == 1 and view.format == "B":
+        return view
+    # A strided view cannot be written as one piece: copy it.
+    return view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
 
 
 class BodyReader:

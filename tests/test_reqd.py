@@ -341,3 +341,44 @@ def test_wide_item_memoryview_framed_by_bytes() -> None:
     writer = reqd.respond_with_streaming(Response(200, [("Content-Length", "4")]))
     with pytest.raises(BodyLengthError):
         writer.write(data)  # 8 bytes, not 2
+
+
+# A body that is not a buffer (a mistake: ``str`` to respond_with_bytes, a list) fails
+# before anything is written, so the error answer is the only head on the wire.
+NOT_BUFFERS = [("str", "text"), ("list", [b"a", b"b"]), ("int", 3)]
+
+
+@pytest.mark.parametrize("body", [c[1] for c in NOT_BUFFERS], ids=[c[0] for c in NOT_BUFFERS])
+@pytest.mark.parametrize("how", ["bytes", "string", "write", "schedule"])
+def test_a_body_that_is_not_a_buffer_fails_before_anything_is_written(
+    body: Any, how: str
+) -> None:
+    if how == "string" and isinstance(body, str):
+        pytest.skip("respond_with_string encodes a str")
+    rt, reqd = one_request()
+    with pytest.raises(TypeError):
+        if how == "bytes":
+            reqd.respond_with_bytes(Response(200), body)
+        elif how == "string":
+            reqd.respond_with_string(Response(200), body)
+        else:
+            writer = reqd.respond_with_streaming(Response(200, [("Content-Length", "2")]))
+            getattr(writer, how)(body)
+    if how in ("bytes", "string"):
+        assert rt.conn._serializer.pending_bytes == 0
+        reqd.report_exn(TypeError("bad body"))
+        wire = rt.drain()
+        assert wire.startswith(b"HTTP/1.1 500 ") and wire.count(b"HTTP/1.1") == 1
+    else:
+        writer.write(b"ok")  # the length check did not count the refused write
+        writer.close()
+        assert rt.drain() == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def test_a_buffer_of_wide_items_is_framed_by_its_bytes() -> None:
+    from array import array
+
+    data = array("I", [1, 2])  # not a memoryview: len() counts 2 items
+    rt, reqd = one_request()
+    reqd.respond_with_bytes(Response(200), data)
+    assert rt.drain() == b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n" + data.tobytes()

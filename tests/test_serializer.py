@@ -823,6 +823,26 @@ def test_write_whole_response_refuses_a_bad_head_and_writes_nothing(
     assert not s.has_pending_output
 
 
+@pytest.mark.parametrize("body", ["text", [b"a"], 3])
+def test_write_whole_response_refuses_what_is_not_a_buffer_and_writes_nothing(
+    wire: SimpleNamespace, body: Any
+) -> None:
+    s = wire.Serializer()
+    with pytest.raises(TypeError):
+        s.write_whole_response(Response(200), "GET", HTTP_1_1, body, True, True)
+    assert not s.has_pending_output
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_write_whole_response_frames_wide_items_by_their_bytes(
+    wire: SimpleNamespace, copy: bool
+) -> None:
+    s = wire.Serializer()
+    body = array.array("I", [1, 2])
+    s.write_whole_response(Response(200), "GET", HTTP_1_1, body, True, True, copy)
+    assert written(s) == OK_LENGTH.format(8).encode() + body.tobytes()
+
+
 def test_take_leaves_output_with_a_flush_callback_to_the_iovec_path(
     wire: SimpleNamespace,
 ) -> None:

@@ -90,3 +90,42 @@ def test_a_transport_whose_writelines_does_not_pause_is_made_to() -> None:
     transport.paused = False
     protocol.resume_writing()
     assert len(steps) > stopped_at  # writing went on
+
+
+class TooManyWrites(BaseException):
+    """Stops a runaway writer loop (a BaseException: the runtime does not catch it)."""
+
+
+class NoLimitsTransport(FakeTransport):
+    """Tells its buffer size and limits, but cannot set them (``WriteTransport``'s
+    default raises ``NotImplementedError``)."""
+
+    def writelines(self, pieces: Any) -> None:
+        if self.writes > 50:
+            raise TooManyWrites
+        super().writelines(pieces)
+
+    def get_write_buffer_size(self) -> int:
+        return len(self.data)
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return 0, 1
+
+
+def test_a_transport_that_cannot_set_its_limits_gets_each_write_once() -> None:
+    steps: list[int] = []
+    errors: list[BaseException] = []
+
+    def on_error(reqd: Reqd, error: BaseException, start: Any) -> None:
+        errors.append(error)
+
+    protocol = _ServerProtocol(streamer(steps), on_error, Config(), set(), FakeLoop())
+    transport = NoLimitsTransport()
+    protocol.connection_made(transport)
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    protocol.get_buffer(-1)[: len(request)] = request
+    protocol.buffer_updated(len(request))
+    assert errors == []
+    assert len(steps) == STEPS
+    body = bytes(transport.data).partition(b"\r\n\r\n")[2]
+    assert body == PIECE * (2 * STEPS)  # each write handed over once, none repeated
