@@ -1,15 +1,16 @@
 # httpaf developer tasks. Everything runs inside a virtualenv at $(VENV).
 VENV ?= .venv
+PYTHON ?= python3
 PY = $(VENV)/bin/python
 PYX := $(wildcard httpaf/_*.pyx)
 LINT_PATHS := $(wildcard httpaf tests examples benchmarks docs .ci/test_installed.py)
 
-.PHONY: venv install test serve lint actionlint docs wheel-check clean bench parse-bench
+.PHONY: venv install test test-other-python serve lint actionlint docs wheel-check clean bench parse-bench
 
 venv: $(PY)
 
 $(PY):
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install 'setuptools>=68' wheel 'Cython>=3.0'
 
@@ -30,6 +31,23 @@ endif
 	$(PY) -m pytest -q
 	HTTPAF_NO_EXTENSIONS=1 $(PY) -m pytest -q
 	$(MAKE) test-uvicorn
+
+# The suite (with the extensions) once more on another CPython, the first of
+# OTHER_PYTHONS that is installed (pyenv's too), in .venv-other: asyncio differs
+# between versions (3.12.0-3.12.8 and 3.13.0-3.13.1 never pause the protocol from
+# writelines, gh-127655). Skipped when none is installed.
+PYENV_PYTHON = $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/$(1)*/bin/python$(1))))
+OTHER_PYTHONS ?= python3.13 $(call PYENV_PYTHON,3.13) python3.12 $(call PYENV_PYTHON,3.12)
+test-other-python:
+	@for py in $(OTHER_PYTHONS); do \
+	  if $$py -c 'import venv, ensurepip' 2>/dev/null; then \
+	    echo "== the suite on $$($$py --version)"; \
+	    $(MAKE) --no-print-directory VENV=.venv-other PYTHON=$$py install && \
+	    .venv-other/bin/python -m pytest -q; \
+	    exit $$?; \
+	  fi; \
+	done; \
+	echo "none of $(OTHER_PYTHONS) is installed: skipped"
 
 serve: install
 	$(PY) examples/hello.py --host 127.0.0.1 --port 8080
