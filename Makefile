@@ -67,8 +67,8 @@ parse-bench: install
 	taskset -c 1 $(PY) benchmarks/parse_bench.py || $(PY) benchmarks/parse_bench.py
 
 # ruff on the code, mypy --strict on httpaf/ (the .pyi stubs checked against the built
-# extensions by stubtest), cython-lint on the .pyx files. Every check runs; the target
-# fails if any of them failed.
+# extensions by stubtest), cython-lint on the .pyx, .pxd and .pxi files. Every check
+# runs; the target fails if any of them failed.
 LINT_TOOLS = ruff mypy cython-lint
 lint: install
 	@$(PY) -m pip install -q $(LINT_TOOLS)
@@ -80,7 +80,8 @@ lint: install
 	  $(PY) -m mypy.stubtest --concise --allowlist .ci/stubtest-allowlist.txt \
 	    httpaf._parser httpaf._serializer || status=1; \
 	  echo "== cython-lint"; \
-	  PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint $(PYX) || status=1; \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint \
+	    $(PYX) $(wildcard httpaf/*.pxd httpaf/*.pxi) || status=1; \
 	fi; \
 	exit $$status
 
@@ -147,4 +148,4 @@ test-uvicorn: install
 .PHONY: test-uvicorn
 
 clean:
-	rm -rf build/ dist/ site/ *.egg-info httpaf/*.so httpaf/_*.c httpaf/*.html .pytest_cache
+	rm -rf build/ dist/ site/ *.egg-info httpaf/*.so httpaf/*.c httpaf/*.html .pytest_cache

@@ -78,28 +78,35 @@ def extensions() -> list[Extension]:
         ]
 
     pyx = sorted(glob.glob("httpaf/_*.pyx"))
+    # Plain Python modules with declarations beside them (httpaf/<name>.pxd) are
+    # compiled too, in Cython's pure Python mode; the .py stays their pure twin.
+    py = sorted(p[:-4] + ".py" for p in glob.glob("httpaf/*.pxd") if os.path.exists(p[:-4] + ".py"))
     if pyx:
         try:
             from Cython.Build import cythonize
         except ImportError:
             pass  # fall through to generated .c files, if any
         else:
+            directives = {
+                "language_level": 3,
+                "boundscheck": False,
+                "wraparound": False,
+                "cdivision": True,
+                "initializedcheck": False,
+            }
             try:
-                return cythonize(
-                    make(pyx),
-                    compiler_directives={
-                        "language_level": 3,
-                        "boundscheck": False,
-                        "wraparound": False,
-                        "cdivision": True,
-                        "initializedcheck": False,
-                    },
+                return cythonize(make(pyx), compiler_directives=directives) + cythonize(
+                    make(py),
+                    # The .py modules keep Python semantics: their annotations are for
+                    # mypy (``int`` is any int), C types come from the .pxd only; and
+                    # negative indexes and bounds checks stay on.
+                    compiler_directives={"language_level": 3, "annotation_typing": False},
                 )
             except Exception as exc:  # Cython compile error: keep going without
                 warn(f"cythonize failed: {exc}")
                 return []
     # No Cython: use C sources generated beforehand (the sdist ships none).
-    c_files = sorted(glob.glob("httpaf/_*.c"))
+    c_files = sorted(glob.glob("httpaf/*.c"))
     if pyx and not c_files:
         warn("Cython is not installed and no generated .c files were found")
     return make(c_files)

@@ -2,13 +2,16 @@
 
 The protocol is a state machine that does no I/O (:class:`ServerConnection`,
 :class:`ClientConnection`); :mod:`httpaf.asyncio` drives it over sockets. Parsing and
-serialization use Cython extensions when they are built, else pure-Python twins;
-:data:`implementation` says which (``"cython"`` or ``"python"``), and
-``HTTPAF_NO_EXTENSIONS=1`` forces the pure ones.
+serialization use Cython extensions when they are built, else pure-Python twins, and
+a build compiles the connection layer (:class:`ServerConnection`, :class:`Reqd`) from
+its Python source too; :data:`implementation` says which (``"cython"`` or
+``"python"``), and ``HTTPAF_NO_EXTENSIONS=1`` forces pure Python throughout.
 """
 
 from __future__ import annotations
 
+# First: under HTTPAF_NO_EXTENSIONS it loads the connection layer from its .py files.
+from . import _select
 from .body import BodyReader, BodyWriter
 from .client_connection import ClientConnection
 from .config import Config
@@ -36,10 +39,12 @@ from .version import HTTP_1_0, HTTP_1_1, Version
 
 __version__ = "0.1.0"
 
-#: ``"cython"`` when both compiled extensions are in use, else ``"python"``.
+#: ``"cython"`` when the compiled extensions and the compiled connection layer are in
+#: use, else ``"python"``.
 implementation = (
     "cython"
     if _parser_implementation == _serializer_implementation == "cython"
+    and _select.connection_layer_is_compiled()
     else "python"
 )
 

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import sys
 from types import ModuleType
 
-__all__ = ["load", "NO_EXTENSIONS"]
+__all__ = [
+    "COMPILED_MODULES",
+    "NO_EXTENSIONS",
+    "connection_layer_is_compiled",
+    "load",
+    "load_sources",
+]
+
+#: Plain Python modules that a build also compiles with Cython (pure Python mode,
+#: declarations in the ``.pxd`` beside each): the compiled module shadows the ``.py``.
+COMPILED_MODULES = ("reqd", "server_connection")
 
 #: ``HTTPAF_NO_EXTENSIONS=1`` (any value but empty or ``0``) forces pure Python.
 NO_EXTENSIONS = os.environ.get("HTTPAF_NO_EXTENSIONS", "") not in ("", "0")
@@ -20,3 +32,39 @@ def load(name: str) -> tuple[ModuleType, str]:
         except ImportError:
             pass
     return importlib.import_module(f"httpaf._{name}_py"), "python"
+
+
+def load_sources() -> None:
+    """Under ``HTTPAF_NO_EXTENSIONS``, import :data:`COMPILED_MODULES` from their ``.py``.
+
+    A compiled module takes precedence over the ``.py`` of the same name in a normal
+    import, so the sources are loaded explicitly (in dependency order) before anything
+    imports them.
+    """
+    if not NO_EXTENSIONS:
+        return
+    here = os.path.dirname(__file__)
+    for name in COMPILED_MODULES:
+        fullname = f"httpaf.{name}"
+        if fullname in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(fullname, os.path.join(here, f"{name}.py"))
+        if spec is None or spec.loader is None:  # pragma: no cover - the file ships
+            raise ImportError(f"cannot load {fullname} from source")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[fullname] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[fullname]
+            raise
+        setattr(sys.modules["httpaf"], name, module)  # as an import binds a submodule
+
+
+def connection_layer_is_compiled() -> bool:
+    """Whether every module of :data:`COMPILED_MODULES` in use is the compiled one."""
+    modules = [importlib.import_module(f"httpaf.{name}") for name in COMPILED_MODULES]
+    return not any((module.__file__ or "").endswith(".py") for module in modules)
+
+
+load_sources()  # on import: httpaf/__init__ imports this module first

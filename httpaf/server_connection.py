@@ -67,7 +67,6 @@ _EMPTY_BODY = BodyReader.empty()  # shared by every request without a body
 # borrows one with its next request; meanwhile it holds ``_NO_PARSER``, which is never
 # fed, so it always says it is idle.
 _NO_PARSER = RequestParser(Config())
-_new_object = object.__new__
 
 
 def _close_reader_of(reqd: Reqd) -> None:
@@ -310,9 +309,11 @@ class ServerConnection:
                         # ``Reqd(self, event, _EMPTY_BODY, keep_alive, False, upgrade)``
                         # (``expect_continue`` matters only for a body) without the
                         # class call, which CPython 3.11 makes a C-to-Python call
-                        # (about 700 instructions). Every slot ``Reqd.__init__`` sets
-                        # is set here: test_native_fastpath compares them.
-                        reqd = _new_object(Reqd)
+                        # (about 700 instructions); ``Reqd.__new__`` rather than
+                        # ``object.__new__``, which refuses the compiled class. Every
+                        # slot ``Reqd.__init__`` sets is set here: test_native_fastpath
+                        # compares them.
+                        reqd = Reqd.__new__(Reqd)
                         reqd.request = event
                         reqd.persistent = reqd._keep_alive = parser.keep_alive
                         reqd._conn = self

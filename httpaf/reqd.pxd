@@ -1,0 +1,19 @@
+# Declarations for compiling reqd.py with Cython (pure Python mode: the .py stays
+# the one source; see docs/architecture.md, "The compiled connection layer").
+# Fields are C slots instead of __slots__ descriptors; every field stays readable
+# and writable from Python (``public``).
+
+cdef class Reqd:
+    cdef public object request
+    cdef public object body
+    cdef public bint persistent
+    cdef public object _conn
+    cdef public int _state
+    cdef public object _writer
+    cdef public object _response
+    cdef public object _error
+    cdef public object _pending_error
+    cdef public bint _expect_continue
+    cdef public bint _upgradable
+    cdef public object _on_upgrade
+    cdef public bint _keep_alive

@@ -1,0 +1,29 @@
+# Declarations for compiling server_connection.py with Cython (pure Python mode: the
+# .py stays the one source; see docs/architecture.md, "The compiled connection
+# layer"). Fields are C slots; every field stays readable and writable from Python.
+
+cimport cython
+
+from httpaf.reqd cimport Reqd
+
+
+cdef class ServerConnection:
+    cdef public object config
+    cdef public object _handler
+    cdef public object _error_handler
+    cdef public object _parser
+    cdef public object _serializer
+    cdef public list _queue
+    cdef public object _receiving
+    cdef public bint _reader_closed
+    cdef public object _parse_error
+    cdef public bint _errored
+    cdef public object _dropped
+    cdef public bint _draining
+    cdef public object _reader_waiter
+    cdef public object _writer_waiter
+    cdef public bint _upgrade_written
+    cdef public object request_count
+
+    @cython.locals(reqd=Reqd)
+    cpdef tuple read_steadily(self, buf, off, length, limit, on_writable)
