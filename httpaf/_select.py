@@ -18,7 +18,7 @@ __all__ = [
 
 #: Plain Python modules that a build also compiles with Cython (pure Python mode,
 #: declarations in the ``.pxd`` beside each): the compiled module shadows the ``.py``.
-COMPILED_MODULES = ("body", "reqd", "server_connection")
+COMPILED_MODULES = ("body", "reqd", "server_connection", "_driver")
 
 #: ``HTTPAF_NO_EXTENSIONS=1`` (any value but empty or ``0``) forces pure Python.
 NO_EXTENSIONS = os.environ.get("HTTPAF_NO_EXTENSIONS", "") not in ("", "0")

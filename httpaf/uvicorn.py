@@ -28,8 +28,8 @@ import logging
 import weakref
 from typing import Any
 
+from ._driver import _TIMER_IDLE, _TIMER_NONE
 from .asgi import _ASGIProtocol, _Cycle, _decode_fields, _escape, _Settings
-from .asyncio import _TIMER_IDLE, _TIMER_NONE
 from .config import Config
 from .errors import ParseError
 from .reqd import Reqd, error_status

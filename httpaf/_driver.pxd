@@ -1,0 +1,51 @@
+# Declarations for compiling _driver.py with Cython (pure Python mode: the .py stays
+# the one source; see docs/architecture.md, "The compiled connection layer"). Fields
+# are C slots; every field stays readable and writable from Python.
+
+cdef class Driver:
+    cdef public object conn
+    cdef public object _config
+    cdef public object loop
+    cdef public object _shared_view
+    cdef public object _shared
+    cdef public object _buf
+    cdef public object _view
+    cdef public object _input
+    cdef public Py_ssize_t _start
+    cdef public Py_ssize_t _end
+    cdef public object _transport
+    cdef public bint _fresh
+    cdef public bint _eof
+    cdef public bint _reading_paused
+    cdef public bint _write_paused
+    cdef public object _writable
+    cdef public bint _sending_file
+    cdef public bint _busy
+    cdef public bint _reader_wanted
+    cdef public bint _writer_wanted
+    cdef public bint _reading
+    cdef public Py_ssize_t _fed
+    cdef public bint _in_resume
+    cdef public bint _active
+    cdef public Py_ssize_t _lazy_pause
+    cdef public bint _reader_waiting
+    cdef public bint _writer_waiting
+    cdef public bint _reader_done
+    cdef public bint _writer_done
+    cdef public bint _upgraded
+    cdef public bint _lost
+    cdef public object _handoff
+    cdef public object _linger
+    cdef public object _probe
+    cdef public bint _finished
+    cdef public object _closed
+
+
+cdef class ServerDriver(Driver):
+    cdef public object _connections
+    cdef public tuple _timeouts
+    cdef public int _timer_kind
+    cdef public double _deadline
+    cdef public object _clock
+    cdef public object _bucket
+    cdef public object _heads
