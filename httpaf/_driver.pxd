@@ -2,6 +2,10 @@
 # the one source; see docs/architecture.md, "The compiled connection layer"). Fields
 # are C slots; every field stays readable and writable from Python.
 
+cimport cython
+
+from httpaf.server_connection cimport ServerConnection
+
 cdef class Driver:
     cdef public object conn
     cdef public object _config
@@ -40,6 +44,8 @@ cdef class Driver:
     cdef public bint _finished
     cdef public object _closed
 
+    cpdef buffer_updated(self, nbytes)
+
 
 cdef class ServerDriver(Driver):
     cdef public object _connections
@@ -49,3 +55,7 @@ cdef class ServerDriver(Driver):
     cdef public object _clock
     cdef public object _bucket
     cdef public object _heads
+
+    # The steady read calls the connection's read_steadily directly (a C call).
+    @cython.locals(conn=ServerConnection)
+    cpdef buffer_updated(self, nbytes)

@@ -789,7 +789,7 @@ class ServerDriver(Driver):
             or self._write_paused
             or self._sending_file
         ):
-            super().buffer_updated(nbytes)
+            Driver.buffer_updated(self, nbytes)  # (a cpdef method has no super())
             return
         # Bytes for a connection that waits for nothing else: the usual case, short.
         # It does what the two loops would do (feed the bytes, write what the handlers

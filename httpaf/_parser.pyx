@@ -509,12 +509,6 @@ cdef object _new_request(method, target, version, list fields):
     return request
 
 
-cdef struct _Limits:
-    Py_ssize_t max_request_line, max_field, max_head, max_headers
-    Py_ssize_t max_chunk_line, max_trailer_size, max_trailers
-    long long max_body  # -1: unlimited
-    bint require_host
-
 # The limits of the last Config seen: one Config usually serves every parser.
 cdef object _cached_config = None
 cdef _Limits _cached_limits
@@ -541,34 +535,7 @@ cdef int _load_limits(config) except -1:
 cdef class _Parser:
     """What request and response parsers share: fields, bodies, chunks, trailers."""
 
-    cdef readonly object config
-    cdef public Py_ssize_t consumed
-    cdef public object body_length
-    cdef public bint keep_alive
-    cdef public bint expect_continue
-    cdef public bint upgrade
-
-    cdef int _state
-    cdef unsigned long long _remaining  # bytes left in a fixed body or the current chunk
-    cdef unsigned long long _body_seen  # chunked body bytes so far (saturating)
-    cdef Py_ssize_t _scanned  # bytes of an incomplete field block already validated
-    cdef list _fields  # the fields of those bytes
-    cdef Py_ssize_t _head_limit
-    cdef object _error
-    cdef bint _checks_body_size
-    cdef _Limits _lim  # the configuration, as C values
-    # The framing fields noted while scanning a request head.
-    cdef int _hosts
-    cdef list _cl
-    cdef list _te
-    cdef bint _conn_close, _conn_keep_alive, _conn_upgrade, _expect, _upgrade_field
-    cdef bint _note_fields  # request heads note framing fields; trailers do not
-    cdef bint _lent  # in the pool of lent parsers (lend_request_parser)
-
-    # The buffer of the current call.
-    cdef const unsigned char* _data
-    cdef object _buf
-    cdef Py_ssize_t _size
+    # The fields and the C methods are declared in _parser.pxd.
 
     def __cinit__(self, config=None):
         # C fields start zeroed and object fields None: only the others are set here.
@@ -611,7 +578,7 @@ cdef class _Parser:
 
     # -- the driver ------------------------------------------------------------------
 
-    def parse(self, buf, Py_ssize_t start=0, end=None, bint eof=False):
+    cpdef object parse(self, buf, Py_ssize_t start=0, end=None, bint eof=False):
         """Parse ``buf[start:end]``; return one event (see ``_parser_py``)."""
         cdef Py_buffer view
         cdef Py_ssize_t size
@@ -1069,10 +1036,6 @@ cdef long long _digits(str value):
 cdef class RequestParser(_Parser):
     """Parses the requests a server receives."""
 
-    cdef object _method
-    cdef str _target
-    cdef object _version
-
     cdef object _parse_start(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         cdef const unsigned char* data = self._data
         cdef Py_ssize_t pos = start, lf, limit, sp1, sp2, i, offset
@@ -1277,9 +1240,6 @@ cdef class ResponseParser(_Parser):
     Set :attr:`request_method` before each response: HEAD and CONNECT change how its
     body is delimited.
     """
-
-    cdef public object request_method
-    cdef object _response
 
     def __cinit__(self, config=None):
         self.request_method = M_GET

@@ -463,19 +463,7 @@ cdef list _NO_QUEUE = []
 cdef class Serializer:
     """A queue of output bytes with copy and zero-copy writes and flush callbacks."""
 
-    cdef Py_ssize_t _size
-    cdef bytearray _buffer  # None while nothing copied is pending (see _release)
-    cdef object _view  # memoryview of _buffer, made when bytes are queued from it
-    cdef unsigned char* _data  # _buffer's storage
-    cdef Py_ssize_t _capacity  # len(_buffer), 0 without one
-    cdef Py_ssize_t _scheduled_pos  # start of copied bytes not yet queued
-    cdef Py_ssize_t _write_pos  # end of copied bytes
-    cdef list _queue  # memoryviews, in order
-    cdef _Pool _pool  # idle buffers of _size bytes, shared
-    cdef object _flushed  # deque of (threshold, callback), or None
-    cdef long long _bytes_received
-    cdef long long _bytes_written
-    cdef bint _closed
+    # The fields and the C methods are declared in _serializer.pxd.
 
     def __init__(self, Py_ssize_t buffer_size=4096):
         if buffer_size <= 0:
@@ -494,7 +482,7 @@ cdef class Serializer:
 
     cdef void _new_buffer(self, Py_ssize_t size):
         """A buffer of at least ``size`` bytes (from the pool when it is the usual size)."""
-        buffer = self._pool.take() if size <= self._size else None
+        buffer = (<_Pool>self._pool).take() if size <= self._size else None
         self._buffer = bytearray(max(self._size, size)) if buffer is None else buffer
         self._view = None
         self._data = <unsigned char*>PyByteArray_AS_STRING(self._buffer)
@@ -502,7 +490,7 @@ cdef class Serializer:
         self._scheduled_pos = 0
         self._write_pos = 0
 
-    cdef inline void _release(self):
+    cdef void _release(self):
         """Everything copied was handed out and written: give the buffer back.
 
         Only the usual size returns to the pool; no view of it is queued any more
@@ -516,7 +504,7 @@ cdef class Serializer:
         self._scheduled_pos = 0
         self._write_pos = 0
         if buffer is not None and PyByteArray_GET_SIZE(buffer) == self._size:
-            self._pool.give(buffer)
+            (<_Pool>self._pool).give(buffer)
 
     # -- state ---------------------------------------------------------------------
 
@@ -547,7 +535,7 @@ cdef class Serializer:
             self._new_buffer(n)
         return self._data + self._write_pos
 
-    cdef inline void _copy(self, const void* src, Py_ssize_t n):
+    cdef void _copy(self, const void* src, Py_ssize_t n):
         memcpy(self._data + self._write_pos, src, n)
         self._write_pos += n
 
@@ -696,7 +684,7 @@ cdef class Serializer:
             response, request_method, request_version, body_size, persistent, keep_alive
         )
 
-    def write_whole_response(
+    cpdef object write_whole_response(
         self, response, request_method, request_version, body, bint persistent,
         bint keep_alive, bint copy=False,
     ):
@@ -897,7 +885,7 @@ cdef class Serializer:
         self._flush_buffer()
         return list(self._queue)
 
-    def take(self, Py_ssize_t limit):
+    cpdef object take(self, Py_ssize_t limit):
         """All pending output as one ``bytes``, reported written at once.
 
         For runtimes whose transport accepts whatever it is given (asyncio's): one

@@ -3,6 +3,11 @@
 # Fields are C slots instead of __slots__ descriptors; every field stays readable
 # and writable from Python (``public``).
 
+cimport cython
+
+from httpaf._serializer cimport Serializer as CSerializer
+
+
 cdef class Reqd:
     cdef public object request
     cdef public object body
@@ -17,3 +22,7 @@ cdef class Reqd:
     cdef public bint _upgradable
     cdef public object _on_upgrade
     cdef public bint _keep_alive
+
+    # A bytes body goes to the serializer in one C call.
+    @cython.locals(serializer=CSerializer)
+    cpdef respond_with_bytes(self, response, body)

@@ -189,7 +189,8 @@ class Reqd:
             persistent = self.body.at_eof
         request = self.request
         conn = self._conn
-        self.persistent = conn._serializer.write_whole_response(
+        serializer = conn._serializer
+        self.persistent = serializer.write_whole_response(
             response, request.method, request.version, body, persistent, self._keep_alive
         )
         self._response = response

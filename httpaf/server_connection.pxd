@@ -4,6 +4,8 @@
 
 cimport cython
 
+from httpaf._parser cimport RequestParser as CRequestParser
+from httpaf._serializer cimport Serializer as CSerializer
 from httpaf.reqd cimport Reqd
 
 
@@ -25,5 +27,6 @@ cdef class ServerConnection:
     cdef public bint _upgrade_written
     cdef public object request_count
 
-    @cython.locals(reqd=Reqd)
+    # The steady read calls the parser and the serializer in C.
+    @cython.locals(reqd=Reqd, parser=CRequestParser, serializer=CSerializer)
     cpdef tuple read_steadily(self, buf, off, length, limit, on_writable)

@@ -1,0 +1,52 @@
+# The serializer's declarations, so that the compiled connection layer
+# (server_connection.pxd, reqd.pxd) calls it in C. The implementation and the
+# documentation are in _serializer.pyx.
+
+cdef class Serializer:
+    cdef Py_ssize_t _size
+    cdef bytearray _buffer  # None while nothing copied is pending (see _release)
+    cdef object _view  # memoryview of _buffer, made when bytes are queued from it
+    cdef unsigned char* _data  # _buffer's storage
+    cdef Py_ssize_t _capacity  # len(_buffer), 0 without one
+    cdef Py_ssize_t _scheduled_pos  # start of copied bytes not yet queued
+    cdef Py_ssize_t _write_pos  # end of copied bytes
+    cdef list _queue  # memoryviews, in order
+    cdef object _pool  # a _Pool of idle buffers of _size bytes, shared (_pool.pxi)
+    cdef object _flushed  # deque of (threshold, callback), or None
+    cdef long long _bytes_received
+    cdef long long _bytes_written
+    cdef bint _closed
+
+    cpdef object write_whole_response(
+        self, response, request_method, request_version, body, bint persistent,
+        bint keep_alive, bint copy=*,
+    )
+
+    cpdef object take(self, Py_ssize_t limit)
+
+    cdef void _new_buffer(self, Py_ssize_t size)
+
+    cdef void _release(self)
+
+    cdef unsigned char* _reserve(self, Py_ssize_t n) except NULL
+
+    cdef void _copy(self, const void* src, Py_ssize_t n)
+
+    cdef int _write_raw(self, const void* src, Py_ssize_t n) except -1
+
+    cdef void _flush_buffer(self)
+
+    cdef int _write_fields(self, list fields) except -1
+
+    cdef Py_ssize_t _write_head(
+        self, bytes start_line, fields, extra, const char* tail=*, Py_ssize_t tail_len=*
+    ) except -1
+
+    cdef object _frame_head(
+        self, response, request_method, request_version, body_size, bint persistent,
+        bint keep_alive,
+    )
+
+    cdef int _write_size_line(self, Py_ssize_t n) except -1
+
+    cdef int _count_written(self, Py_ssize_t n) except -1
