@@ -13,6 +13,7 @@ __all__ = [
     "NO_EXTENSIONS",
     "connection_layer_is_compiled",
     "load",
+    "load_connection_layer",
     "load_sources",
 ]
 
@@ -67,4 +68,18 @@ def connection_layer_is_compiled() -> bool:
     return not any((module.__file__ or "").endswith(".py") for module in modules)
 
 
-load_sources()  # on import: httpaf/__init__ imports this module first
+def load_connection_layer() -> None:
+    """Import the connection layer in the one order its compiled modules allow.
+
+    Compiled, ``reqd`` and ``server_connection`` refer to each other's classes (C
+    types), which each module fetches from the other as it starts: ``server_connection``
+    must start first (it then sets its class before importing ``reqd``). Pure Python,
+    the sources are loaded here (:func:`load_sources`).
+    """
+    if NO_EXTENSIONS:
+        load_sources()
+    else:
+        importlib.import_module("httpaf.server_connection")
+
+
+load_connection_layer()  # on import: httpaf/__init__ imports this module first

@@ -6,13 +6,14 @@
 cimport cython
 
 from httpaf._serializer cimport Serializer as CSerializer
+from httpaf.server_connection cimport ServerConnection
 
 
 cdef class Reqd:
     cdef public object request
     cdef public object body
     cdef public bint persistent
-    cdef public object _conn
+    cdef public ServerConnection _conn
     cdef public int _state
     cdef public object _writer
     cdef public object _response

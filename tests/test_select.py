@@ -82,3 +82,30 @@ def test_without_the_switch_the_compiled_modules_are_used_when_built(value: str 
     everything_built = all(built(n) for n in (*_select.COMPILED_MODULES, "_parser", "_serializer"))
     assert result["implementation"] == ("cython" if everything_built else "python")
     assert result["same_reqd"] and result["same_conn"]
+
+
+FIRST_IMPORTS = [
+    "import httpaf.reqd",
+    "import httpaf.server_connection",
+    "from httpaf.reqd import Reqd",
+    "from httpaf.server_connection import ServerConnection",
+    "import httpaf.body",
+    "import httpaf.asyncio",
+    "import httpaf._driver",
+]
+
+
+@pytest.mark.parametrize("no_extensions", [None, "1"])
+@pytest.mark.parametrize("statement", FIRST_IMPORTS)
+def test_any_module_can_be_imported_first(statement: str, no_extensions: str | None) -> None:
+    # The compiled reqd and server_connection import each other's classes as they
+    # start, which works in one order only (httpaf._select imports them in it).
+    env = {k: v for k, v in os.environ.items() if k != "HTTPAF_NO_EXTENSIONS"}
+    if no_extensions is not None:
+        env["HTTPAF_NO_EXTENSIONS"] = no_extensions
+    code = f"{statement}\nimport httpaf\nconn = httpaf.ServerConnection(lambda reqd: None)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=HERE, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+
