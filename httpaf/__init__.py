@@ -10,7 +10,8 @@ its Python source too; :data:`implementation` says which (``"cython"`` or
 
 from __future__ import annotations
 
-# First: under HTTPAF_NO_EXTENSIONS it loads the connection layer from its .py files.
+# First: it imports the connection layer in the order its compiled modules need, or
+# (HTTPAF_NO_EXTENSIONS) from its .py files.
 from . import _select
 from .body import BodyReader, BodyWriter
 from .client_connection import ClientConnection

@@ -36,14 +36,12 @@ def load(name: str) -> tuple[ModuleType, str]:
 
 
 def load_sources() -> None:
-    """Under ``HTTPAF_NO_EXTENSIONS``, import :data:`COMPILED_MODULES` from their ``.py``.
+    """Import :data:`COMPILED_MODULES` from their ``.py`` (for ``HTTPAF_NO_EXTENSIONS``).
 
     A compiled module takes precedence over the ``.py`` of the same name in a normal
     import, so the sources are loaded explicitly (in dependency order) before anything
     imports them.
     """
-    if not NO_EXTENSIONS:
-        return
     here = os.path.dirname(__file__)
     for name in COMPILED_MODULES:
         fullname = f"httpaf.{name}"
