@@ -1,14 +1,38 @@
--- A fixed request rate: each of the C connections waits C/R seconds between
--- requests (wrk's delay()), then prints latency percentiles as JSON.
--- Closed-loop per connection, so it under-reports queueing delay compared to wrk2.
-local rate, conns = 1000, 100
+-- A fixed request rate R over all connections: requests go out on one schedule,
+-- one slot every 1/R seconds, each connection taking the next free slot when its
+-- previous response is complete (wrk's delay(), whose timers count whole
+-- milliseconds, so about R/1000 requests leave together each millisecond). The
+-- connections start spread over the schedule, so they do not fire in lockstep.
+-- While fewer than C requests are outstanding, a stalled server does not hold
+-- the schedule back (the other connections keep sending on time); beyond that
+-- the load becomes closed-loop, as wrk's is. Prints latency percentiles as JSON.
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } rate_timespec;
+int clock_gettime(int clock_id, rate_timespec *tp);
+]]
+local CLOCK_MONOTONIC = 1
+local now = ffi.new("rate_timespec")
+
+local function now_ms()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, now)
+  return tonumber(now.tv_sec) * 1000 + tonumber(now.tv_nsec) / 1e6
+end
+
+local interval_ms, next_slot = 1, nil
+
 init = function(args)
-  rate = tonumber(args[1]) or rate
-  conns = tonumber(args[2]) or conns
+  interval_ms = 1000 / (tonumber(args[1]) or 1000)
 end
 
 delay = function()
-  return math.floor(conns * 1000 / rate)
+  local t = now_ms()
+  next_slot = (next_slot or t) + interval_ms
+  local wait = next_slot - t
+  if wait <= 0 then
+    return 0
+  end
+  return math.floor(wait + 0.5)
 end
 
 done = function(summary, latency, requests)
