@@ -561,7 +561,8 @@ def markdown(results: dict[str, Any]) -> str:
             span = s.get("p99_range_ms")
             p99 = f"{p.get('99', 0):.2f}" + (f" ({span[0]:.2f}–{span[1]:.2f})" if span else "")
             lines.append(
-                f"| {name} | {s.get('achieved_rps', 0):,.0f} | {p.get('50', 0):.2f} | {p.get('90', 0):.2f} | {p99} "
+                f"| {name} | {s.get('achieved_rps', 0):,.0f} | {p.get('50', 0):.2f} "
+                f"| {p.get('90', 0):.2f} | {p99} "
                 f"| {p.get('99.9', 0):.2f} | {s['errors']} |"
             )
         lines.append("")

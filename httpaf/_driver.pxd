@@ -6,6 +6,15 @@ cimport cython
 
 from httpaf.server_connection cimport ServerConnection
 
+cdef class _Clock:
+    cdef public object loop
+    cdef public object time
+    cdef public dict _buckets
+    cdef public list _times
+    cdef public object _handle
+    cdef public double _handle_at
+
+
 cdef class Driver:
     cdef public object conn
     cdef public object _config
@@ -52,10 +61,13 @@ cdef class ServerDriver(Driver):
     cdef public tuple _timeouts
     cdef public int _timer_kind
     cdef public double _deadline
-    cdef public object _clock
+    cdef public _Clock _clock
     cdef public object _bucket
     cdef public object _heads
 
     # The steady read calls the connection's read_steadily directly (a C call).
-    @cython.locals(conn=ServerConnection)
+    @cython.locals(
+        conn=ServerConnection, start=Py_ssize_t, end=Py_ssize_t, consumed=Py_ssize_t,
+        kind=int, steady=bint,
+    )
     cpdef buffer_updated(self, nbytes)

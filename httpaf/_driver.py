@@ -63,10 +63,12 @@ class _Clock:
     connection) stays in its bucket and, called back early, asks again.
     """
 
-    __slots__ = ("loop", "_buckets", "_times", "_handle", "_handle_at")
+    __slots__ = ("loop", "time", "_buckets", "_times", "_handle", "_handle_at")
 
     def __init__(self, loop: Any) -> None:
         self.loop = loop
+        #: ``loop.time``, bound once: the connections read it after each request.
+        self.time: Callable[[], float] = loop.time
         self._buckets: dict[float, _Bucket] = {}
         self._times: list[float] = []  # the buckets' times, a heap
         self._handle: Any = None
@@ -289,7 +291,7 @@ class Driver:
         self._transport = transport  # type: ignore[assignment]
         self._drive()
 
-    def get_buffer(self, sizehint: int) -> memoryview:
+    def get_buffer(self, sizehint: int) -> bytearray | memoryview:
         end = self._end
         if not end:
             if self._buf is not _NO_BYTES:
@@ -804,9 +806,9 @@ class ServerDriver(Driver):
             try:
                 # read, take_output, is_awaiting_input, yield_writer(self) and awaiting
                 # in one call.
-                consumed, data, kind = conn.read_steadily(
-                    self._input, start, end - start, _SMALL_WRITE, self
-                )
+                data = conn.read_steadily(self._input, start, end - start, _SMALL_WRITE, self)
+                consumed = conn.steady_consumed
+                kind = conn.steady_awaiting
                 if kind >= 0:
                     self._writer_waiting = True  # the connection holds its wakeup
                 self._fed = consumed
@@ -845,7 +847,8 @@ class ServerDriver(Driver):
                     # deadline, and the connection asks again then.
                     timeout = self._timeouts[_TIMER_IDLE]
                     if timeout is not None:
-                        self._deadline = self.loop.time() + timeout
+                        # (The bucket is the clock's: the clock is set.)
+                        self._deadline = self._clock.time() + timeout  # type: ignore[union-attr]
                 elif (
                     kind != _TIMER_HEAD
                     or kind != self._timer_kind

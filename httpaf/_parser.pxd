@@ -43,6 +43,8 @@ cdef class _Parser:
 
     cpdef object parse(self, buf, Py_ssize_t start=*, end=*, bint eof=*)
 
+    cpdef bint at_message_boundary(self)
+
     @cython.final
     cdef void _reset_notes(self) noexcept
 

@@ -20,7 +20,9 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
-from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeLatin1
+from cpython.unicode cimport (
+    PyUnicode_DecodeASCII, PyUnicode_DecodeLatin1, PyUnicode_FromOrdinal,
+)
 from cpython.ref cimport Py_INCREF
 from libc.string cimport memchr, memcmp, memcpy
 
@@ -433,6 +435,8 @@ cdef extern from "Python.h":
 cdef inline str _str_of(const unsigned char* p, Py_ssize_t n, Py_UCS4 maxchar):
     """``p[:n]`` as str, when every byte is known to be at most ``maxchar`` (127: all
     ASCII; 255: latin-1 with at least one byte above 127, so the str is canonical)."""
+    if n == 1:
+        return PyUnicode_FromOrdinal(p[0])  # CPython's cached one-character strings
     s = PyUnicode_New(n, maxchar)
     memcpy(PyUnicode_DATA(s), p, n)
     return s
@@ -561,6 +565,10 @@ cdef class _Parser:
     @property
     def is_idle(self):
         """Whether the parser is at a message boundary with nothing pending."""
+        return self._state == _START
+
+    cpdef bint at_message_boundary(self):
+        """:attr:`is_idle` as a method, which the compiled connection layer calls in C."""
         return self._state == _START
 
     @property

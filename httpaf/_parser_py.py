@@ -184,6 +184,10 @@ class _Parser:
         """Whether the parser is at a message boundary with nothing pending."""
         return self._state == _START
 
+    def at_message_boundary(self) -> bool:
+        """:attr:`is_idle` as a method, which the compiled connection layer calls in C."""
+        return self._state == _START
+
     @property
     def is_failed(self) -> bool:
         """Whether a parse error stopped the parser for good."""

@@ -18,11 +18,12 @@ cdef class Serializer:
     cdef bint _closed
 
     cpdef object write_whole_response(
-        self, response, request_method, request_version, body, bint persistent,
-        bint keep_alive, bint copy=*,
+        self, response, request, body, bint persistent, bint keep_alive, bint copy=*,
     )
 
     cpdef object take(self, Py_ssize_t limit)
+
+    cpdef bint is_quiet(self)
 
     cdef void _new_buffer(self, Py_ssize_t size)
 

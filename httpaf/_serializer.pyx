@@ -32,7 +32,7 @@ from libc.string cimport memcpy, memset
 
 from .errors import StateError
 from .headers import Headers
-from .message import CHUNKED, CLOSE_DELIMITED, Response, response_head_framing
+from .message import CHUNKED, CLOSE_DELIMITED, Request, Response, response_head_framing
 from .method import Method
 from .status import Status
 from .version import HTTP_1_0, HTTP_1_1
@@ -44,16 +44,22 @@ cdef extern from "Python.h":
 include "_slots.pxi"
 include "_pool.pxi"
 
-# Response and Headers attributes read by offset (no attribute lookup) when the
-# objects are exactly those classes; -1 offsets (never expected) mean getattr.
+# Response, Request and Headers attributes read by offset (no attribute lookup) when
+# the objects are exactly those classes; -1 offsets (never expected) mean getattr.
 cdef object _RESPONSE = Response
+cdef object _REQUEST = Request
 cdef object _HEADERS = Headers
+cdef Py_ssize_t _AT_METHOD = _slot_offset(Request.__dict__["method"], Request)
+cdef Py_ssize_t _AT_REQUEST_VERSION = _slot_offset(Request.__dict__["version"], Request)
 cdef Py_ssize_t _AT_STATUS = _slot_offset(Response.__dict__["status"], Response)
 cdef Py_ssize_t _AT_REASON = _slot_offset(Response.__dict__["reason"], Response)
 cdef Py_ssize_t _AT_VERSION = _slot_offset(Response.__dict__["version"], Response)
 cdef Py_ssize_t _AT_HEADERS = _slot_offset(Response.__dict__["headers"], Response)
 cdef Py_ssize_t _AT_FIELDS = _slot_offset(Headers.__dict__["_fields"], Headers)
-cdef bint _DIRECT = min(_AT_STATUS, _AT_REASON, _AT_VERSION, _AT_HEADERS, _AT_FIELDS) > 0
+cdef bint _DIRECT = min(
+    _AT_STATUS, _AT_REASON, _AT_VERSION, _AT_HEADERS, _AT_FIELDS, _AT_METHOD,
+    _AT_REQUEST_VERSION,
+) > 0
 
 
 cdef inline object _get(object obj, Py_ssize_t offset, str name):
@@ -523,6 +529,18 @@ cdef class Serializer:
         """Whether any bytes wait to be written."""
         return self._write_pos != self._scheduled_pos or PyList_GET_SIZE(self._queue) != 0
 
+    cpdef bint is_quiet(self):
+        """Whether nothing waits to be written and the serializer is open.
+
+        ``not (has_pending_output or is_closed)``, as a method: the compiled
+        connection layer calls it in C (a property is a Python attribute lookup).
+        """
+        return (
+            not self._closed
+            and self._write_pos == self._scheduled_pos
+            and PyList_GET_SIZE(self._queue) == 0
+        )
+
     # -- copying writes --------------------------------------------------------------
 
     cdef unsigned char* _reserve(self, Py_ssize_t n) except NULL:
@@ -685,12 +703,12 @@ cdef class Serializer:
         )
 
     cpdef object write_whole_response(
-        self, response, request_method, request_version, body, bint persistent,
-        bint keep_alive, bint copy=False,
+        self, response, request, body, bint persistent, bint keep_alive, bint copy=False,
     ):
-        """Frame ``response`` for the whole ``body``, copy its head, then the body.
+        """Frame ``response`` to ``request`` for the whole ``body``: head, then body.
 
-        :meth:`write_framed_response_head` with ``len(body)``, then the body unless the
+        :meth:`write_framed_response_head` with ``request.method``,
+        ``request.version`` and ``len(body)``, then the body unless the
         framing discards it: in one chunk and the last chunk if chunked; else copied
         when ``copy`` or when it is ``bytes`` of at most 2048 bytes (cheaper than a
         scheduled view beside its head, and unobservable since bytes cannot change),
@@ -707,6 +725,12 @@ cdef class Serializer:
         cdef Py_ssize_t size = len(body)
         if self._closed:
             raise StateError("cannot write to closed writer")
+        if _DIRECT and type(request) is _REQUEST:
+            request_method = _get(request, _AT_METHOD, "method")
+            request_version = _get(request, _AT_REQUEST_VERSION, "version")
+        else:
+            request_method = request.method
+            request_version = request.version
         result = <tuple>self._frame_head(
             response, request_method, request_version, size, persistent, keep_alive
         )

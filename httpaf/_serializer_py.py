@@ -136,6 +136,14 @@ class Serializer:
         """Whether any bytes wait to be written."""
         return self._write_pos != self._scheduled_pos or bool(self._queue)
 
+    def is_quiet(self) -> bool:
+        """Whether nothing waits to be written and the serializer is open.
+
+        ``not (has_pending_output or is_closed)``, as a method: the compiled
+        connection layer calls it in C (a property is a Python attribute lookup).
+        """
+        return not self._closed and self._write_pos == self._scheduled_pos and not self._queue
+
     # -- copying writes --------------------------------------------------------------
 
     def _ensure_space(self, n: int) -> None:
@@ -270,16 +278,16 @@ class Serializer:
     def write_whole_response(
         self,
         response: Response,
-        request_method: str,
-        request_version: Version | None,
+        request: Request,
         body: bytes | bytearray | memoryview,
         persistent: bool,
         keep_alive: bool,
         copy: bool = False,
     ) -> bool:
-        """Frame ``response`` for the whole ``body``, copy its head, then the body.
+        """Frame ``response`` to ``request`` for the whole ``body``: head, then body.
 
-        :meth:`write_framed_response_head` with ``len(body)``, then the body unless the
+        :meth:`write_framed_response_head` with ``request.method``,
+        ``request.version`` and ``len(body)``, then the body unless the
         framing discards it: in one chunk and the last chunk if chunked; else copied
         when ``copy`` or when it is ``bytes`` of at most 2048 bytes (cheaper than a
         scheduled view beside its head, and unobservable since bytes cannot change),
@@ -295,7 +303,7 @@ class Serializer:
         if self._closed:
             raise StateError("cannot write to closed writer")
         length, discard, persistent = self.write_framed_response_head(
-            response, request_method, request_version, size, persistent, keep_alive
+            response, request.method, request.version, size, persistent, keep_alive
         )
         if not discard:
             if length == CHUNKED:

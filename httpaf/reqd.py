@@ -187,11 +187,10 @@ class Reqd:
         persistent = self.persistent
         if persistent and self._expect_continue:
             persistent = self.body.at_eof
-        request = self.request
         conn = self._conn
         serializer = conn._serializer
         self.persistent = serializer.write_whole_response(
-            response, request.method, request.version, body, persistent, self._keep_alive
+            response, self.request, body, persistent, self._keep_alive
         )
         self._response = response
         self._state = _COMPLETE
@@ -214,13 +213,11 @@ class Reqd:
         # The client may still wait for 100 Continue: see ``_write_head``.
         if persistent and self._expect_continue:
             persistent = self.body.at_eof
-        request = self.request
         conn = self._conn
         # Nothing is written (and nothing changes) if the head is refused.
         self.persistent = conn._serializer.write_whole_response(
             response,
-            request.method,
-            request.version,
+            self.request,
             data,
             persistent,
             self._keep_alive,

@@ -25,8 +25,15 @@ cdef class ServerConnection:
     cdef public object _reader_waiter
     cdef public object _writer_waiter
     cdef public bint _upgrade_written
-    cdef public object request_count
+    cdef public Py_ssize_t request_count
+    cdef public Py_ssize_t steady_consumed
+    cdef public int steady_awaiting
 
     # The steady read calls the parser and the serializer in C.
-    @cython.locals(reqd=Reqd, parser=CRequestParser, serializer=CSerializer)
-    cpdef tuple read_steadily(self, buf, off, length, limit, on_writable)
+    @cython.locals(
+        reqd=Reqd, parser=CRequestParser, serializer=CSerializer,
+        consumed=Py_ssize_t, end=Py_ssize_t, awaiting=int,
+    )
+    cpdef object read_steadily(
+        self, buf, Py_ssize_t off, Py_ssize_t length, Py_ssize_t limit, on_writable
+    )

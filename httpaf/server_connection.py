@@ -81,7 +81,7 @@ class ServerConnection:
         "config", "_handler", "_error_handler", "_parser", "_serializer", "_queue",
         "_receiving", "_reader_closed", "_parse_error", "_errored", "_dropped",
         "_draining", "_reader_waiter", "_writer_waiter", "_upgrade_written",
-        "request_count",
+        "request_count", "steady_consumed", "steady_awaiting",
     )  # fmt: skip
 
     def __init__(
@@ -110,6 +110,9 @@ class ServerConnection:
         #: Request heads received so far (a runtime restarts its head timer when this
         #: changes: the head it waits for now is a new one).
         self.request_count = 0
+        #: What the last :meth:`read_steadily` consumed, and the input it awaits.
+        self.steady_consumed = 0
+        self.steady_awaiting = -1
 
     # -- state -----------------------------------------------------------------------
 
@@ -266,13 +269,15 @@ class ServerConnection:
         length: int,
         limit: int,
         on_writable: Callback,
-    ) -> tuple[int, bytes | None, int]:
+    ) -> bytes | None:
         """A runtime's usual pass, in one call: read, take the answers, wait again.
 
         For a runtime whose read operation is ``READ`` and which has bytes: returns
-        ``(consumed, output, awaiting)``, what :meth:`read`, then
-        :meth:`take_output` with ``limit`` (write it), then :meth:`awaiting` would
-        return; ``awaiting`` is ``-1`` unless :meth:`is_awaiting_input` holds.
+        the output to write, what :meth:`take_output` with ``limit`` would return
+        after :meth:`read`, and sets :attr:`steady_consumed` and
+        :attr:`steady_awaiting` to what that :meth:`read`, then :meth:`awaiting`
+        would return; ``steady_awaiting`` is ``-1`` unless :meth:`is_awaiting_input`
+        holds. (Two fields, not a tuple: the compiled driver reads them in C.)
 
         The writer's callback is not called during the call (the caller takes the
         output anyway). Then, when ``awaiting`` is not ``-1``, a writer callback is
@@ -353,12 +358,13 @@ class ServerConnection:
                 queue
                 or self._reader_closed
                 or self._parse_error is not None
-                or serializer.has_pending_output
-                or serializer.is_closed
+                or not serializer.is_quiet()
             ):
                 if self._writer_waiter is None:
                     self._writer_waiter = waiter
-                return consumed, output, -1
+                self.steady_consumed = consumed
+                self.steady_awaiting = -1
+                return output
             # ``awaiting()`` with an empty queue.
             receiving = self._receiving
             if receiving is not None:
@@ -366,7 +372,7 @@ class ServerConnection:
                 awaiting = AWAIT_BODY if body.is_read_scheduled or body.is_closed else AWAIT_NOTHING
             else:
                 parser = self._parser
-                if parser.is_idle:
+                if parser.at_message_boundary():
                     awaiting = AWAIT_REQUEST
                     if parser is not _NO_PARSER:
                         self._parser = _NO_PARSER
@@ -375,7 +381,9 @@ class ServerConnection:
                     awaiting = AWAIT_HEAD
             if self._writer_waiter is None:
                 self._writer_waiter = waiter if waiter is not None else on_writable
-            return consumed, output, awaiting
+            self.steady_consumed = consumed
+            self.steady_awaiting = awaiting
+            return output
         except BaseException:
             if self._writer_waiter is None:
                 self._writer_waiter = waiter

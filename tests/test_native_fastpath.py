@@ -40,6 +40,19 @@ def _nothing() -> None:
     """A writer callback for tests that register their own first."""
 
 
+def steady(
+    conn: ServerConnection,
+    buf: bytes,
+    off: int,
+    length: int,
+    limit: int,
+    on_writable: Callable[[], None],
+) -> tuple[int, bytes | None, int]:
+    """``read_steadily``'s output and the two fields it sets, as one tuple."""
+    output = conn.read_steadily(buf, off, length, limit, on_writable)
+    return conn.steady_consumed, output, conn.steady_awaiting
+
+
 class Driver:
     """A synchronous twin of the asyncio runtime's driver.
 
@@ -96,8 +109,8 @@ class Driver:
         try:
             buf = self.pending
             if self.fast:
-                consumed, data, kind = conn.read_steadily(
-                    buf, 0, len(buf), LIMIT, self.wake_writer
+                consumed, data, kind = steady(
+                    conn, buf, 0, len(buf), LIMIT, self.wake_writer
                 )
                 if kind >= 0:
                     self.writer_waiting = True
@@ -428,7 +441,7 @@ def test_writer_callback_not_called_during_the_pass_and_kept() -> None:
     calls: list[str] = []
     conn = ServerConnection(hello)
     conn.yield_writer(lambda: calls.append("writer"))
-    consumed, output, awaiting = conn.read_steadily(GET, 0, len(GET), LIMIT, _nothing)
+    consumed, output, awaiting = steady(conn, GET, 0, len(GET), LIMIT, _nothing)
     assert (consumed, awaiting) == (len(GET), AWAIT_REQUEST)
     assert output is not None and output.endswith(b"Hello, World!")
     assert calls == []
@@ -441,8 +454,8 @@ def test_writer_callback_not_called_during_the_pass_and_kept() -> None:
 def test_on_writable_registered_when_none_is() -> None:
     calls: list[str] = []
     conn = ServerConnection(hello)
-    consumed, output, awaiting = conn.read_steadily(
-        GET, 0, len(GET), LIMIT, lambda: calls.append("new")
+    consumed, output, awaiting = steady(
+                    conn, GET, 0, len(GET), LIMIT, lambda: calls.append("new")
     )
     assert awaiting == AWAIT_REQUEST and calls == []
     conn.shutdown()
@@ -451,19 +464,19 @@ def test_on_writable_registered_when_none_is() -> None:
 
 def test_awaiting_values() -> None:
     conn = ServerConnection(hello)
-    assert conn.read_steadily(GET[:7], 0, 7, LIMIT, _nothing)[2] == AWAIT_REQUEST
+    assert steady(conn, GET[:7], 0, 7, LIMIT, _nothing)[2] == AWAIT_REQUEST
     head = GET + GET[:20]  # (the first 7 bytes, not consumed, are presented again)
-    consumed, _, awaiting = conn.read_steadily(head, 0, len(head), LIMIT, _nothing)
+    consumed, _, awaiting = steady(conn, head, 0, len(head), LIMIT, _nothing)
     assert len(GET) < consumed < len(head)  # the next request line is consumed
     assert awaiting == conn.awaiting() == AWAIT_HEAD
 
     later = Later()
     conn = ServerConnection(later)
-    consumed, output, awaiting = conn.read_steadily(POST, 0, len(POST) - 2, LIMIT, _nothing)
+    consumed, output, awaiting = steady(conn, POST, 0, len(POST) - 2, LIMIT, _nothing)
     assert awaiting == -1 and output is None
     later.answer()  # answered, its body's end discarded as it comes
     rest = POST[-2:]
-    consumed, output, awaiting = conn.read_steadily(rest, 0, 2, LIMIT, _nothing)
+    consumed, output, awaiting = steady(conn, rest, 0, 2, LIMIT, _nothing)
     assert consumed == 2
     assert awaiting in (AWAIT_REQUEST, AWAIT_BODY, AWAIT_HEAD)
     assert awaiting == conn.awaiting()
@@ -474,7 +487,7 @@ def test_callback_restored_when_not_steady() -> None:
     later = Later()
     conn = ServerConnection(later)
     conn.yield_writer(lambda: calls.append("writer"))
-    consumed, output, awaiting = conn.read_steadily(GET, 0, len(GET), LIMIT, _nothing)
+    consumed, output, awaiting = steady(conn, GET, 0, len(GET), LIMIT, _nothing)
     assert (consumed, output, awaiting) == (len(GET), None, -1)
     assert calls == []
     later.answer()  # the handler answers later: the registered callback is woken
@@ -498,14 +511,14 @@ def test_callback_restored_when_an_exception_escapes() -> None:
 def test_read_steadily_with_offset() -> None:
     conn = ServerConnection(hello)
     buf = b"junk" + GET + b"tail"
-    consumed, output, awaiting = conn.read_steadily(buf, 4, len(GET), LIMIT, _nothing)
+    consumed, output, awaiting = steady(conn, buf, 4, len(GET), LIMIT, _nothing)
     assert consumed == len(GET) and awaiting == AWAIT_REQUEST
     assert output is not None and output.startswith(b"HTTP/1.1 200 OK\r\n")
 
 
 def test_parse_error_in_the_fast_pass() -> None:
     conn = ServerConnection(hello)
-    consumed, output, awaiting = conn.read_steadily(BAD, 0, len(BAD), LIMIT, _nothing)
+    consumed, output, awaiting = steady(conn, BAD, 0, len(BAD), LIMIT, _nothing)
     assert awaiting == -1
     assert output is not None and output.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert conn.next_read_operation() is CLOSE
@@ -634,7 +647,7 @@ def test_awaiting_head_value() -> None:
     """(The ``AWAIT_HEAD`` case: a head whose request line was consumed.)"""
     conn = ServerConnection(hello, None, Config())
     part = b"GET / HTTP/1.1\r\nHost"
-    consumed, _, awaiting = conn.read_steadily(part, 0, len(part), LIMIT, _nothing)
+    consumed, _, awaiting = steady(conn, part, 0, len(part), LIMIT, _nothing)
     assert awaiting == conn.awaiting()
     assert awaiting in (AWAIT_REQUEST, AWAIT_HEAD)
 

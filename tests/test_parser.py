@@ -366,15 +366,17 @@ def test_request_attributes_are_reset_per_request(wire: SimpleNamespace) -> None
 
 def test_parser_is_idle(wire: SimpleNamespace) -> None:
     parser = wire.RequestParser()
-    assert parser.is_idle and not parser.is_failed
+    seen = [(parser.is_idle, parser.at_message_boundary())]
+    assert not parser.is_failed
     parser.parse(b"GET / HTTP/1.1\r\n")
-    assert not parser.is_idle
+    seen.append((parser.is_idle, parser.at_message_boundary()))
     parser.parse(b"Host: h\r\nContent-Length: 1\r\n\r\n")
-    assert not parser.is_idle
+    seen.append((parser.is_idle, parser.at_message_boundary()))
     parser.parse(b"x")
-    assert not parser.is_idle  # EndOfMessage not yet returned
+    seen.append((parser.is_idle, parser.at_message_boundary()))  # no EndOfMessage yet
     assert parser.parse(b"") is EOM
-    assert parser.is_idle
+    seen.append((parser.is_idle, parser.at_message_boundary()))
+    assert seen == [(True, True), (False, False), (False, False), (False, False), (True, True)]
 
 
 # -- limits -------------------------------------------------------------------------------------

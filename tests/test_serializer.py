@@ -757,6 +757,7 @@ def test_write_framed_response_head_refuses_and_writes_nothing(
 
 BIG = b"b" * 3000  # above the copy limit (2048 bytes)
 OK_LENGTH = "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n"
+GET = Request("GET", "/")
 CHUNKED_ABC = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
 
 # (name, fields, method, body, copy, persistent, wire bytes, iovecs, body zero-copy)
@@ -794,7 +795,7 @@ def test_write_whole_response(
 ) -> None:
     s = wire.Serializer()
     response = Response(200, fields)
-    assert s.write_whole_response(response, method, HTTP_1_1, body, True, True, copy) is (
+    assert s.write_whole_response(response, Request(method, "/"), body, True, True, copy) is (
         persistent
     )
     pieces = s.operation()
@@ -804,11 +805,37 @@ def test_write_whole_response(
     assert written(s) == expected
 
 
+class _TracedRequest(Request):
+    """A Request subclass: the Cython serializer reads its fields by attribute."""
+
+    __slots__ = ()
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (Request("HEAD", "/"), OK_LENGTH.format(2).encode()),
+        (_TracedRequest("HEAD", "/"), OK_LENGTH.format(2).encode()),
+        (
+            _TracedRequest("GET", "/", version=HTTP_1_0),
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nhi",
+        ),
+    ],
+    ids=["head", "head-subclass", "http10-subclass"],
+)
+def test_write_whole_response_frames_for_the_request(
+    wire: SimpleNamespace, request_: Request, expected: bytes
+) -> None:
+    s = wire.Serializer()
+    assert s.write_whole_response(Response(200), request_, b"hi", True, False) is True
+    assert written(s) == expected
+
+
 def test_write_whole_response_after_close_raises(wire: SimpleNamespace) -> None:
     s = wire.Serializer()
     s.close()
     with pytest.raises(StateError):
-        s.write_whole_response(Response(200), "GET", HTTP_1_1, b"x", True, True)
+        s.write_whole_response(Response(200), GET, b"x", True, True)
     assert not s.has_pending_output
 
 
@@ -818,7 +845,7 @@ def test_write_whole_response_refuses_a_bad_head_and_writes_nothing(
     s = wire.Serializer()
     with pytest.raises(ValueError, match="does not match a body of 2 bytes"):
         s.write_whole_response(
-            Response(200, [("Content-Length", "3")]), "GET", HTTP_1_1, b"hi", True, True
+            Response(200, [("Content-Length", "3")]), GET, b"hi", True, True
         )
     assert not s.has_pending_output
 
@@ -829,7 +856,7 @@ def test_write_whole_response_refuses_what_is_not_a_buffer_and_writes_nothing(
 ) -> None:
     s = wire.Serializer()
     with pytest.raises(TypeError):
-        s.write_whole_response(Response(200), "GET", HTTP_1_1, body, True, True)
+        s.write_whole_response(Response(200), GET, body, True, True)
     assert not s.has_pending_output
 
 
@@ -839,7 +866,7 @@ def test_write_whole_response_frames_wide_items_by_their_bytes(
 ) -> None:
     s = wire.Serializer()
     body = array.array("I", [1, 2])
-    s.write_whole_response(Response(200), "GET", HTTP_1_1, body, True, True, copy)
+    s.write_whole_response(Response(200), GET, body, True, True, copy)
     assert written(s) == OK_LENGTH.format(8).encode() + body.tobytes()
 
 
@@ -1033,3 +1060,32 @@ def test_a_kept_head_survives_code_run_while_it_is_copied(wire: SimpleNamespace)
         gc.callbacks.remove(frame_b_twice)
     assert result == expected
     assert s.take(1 << 16) == b"x" * 10 + head
+
+
+@pytest.mark.parametrize(
+    ("steps", "quiet"),
+    [
+        ([], True),
+        (["write"], False),
+        (["write", "take"], True),
+        (["schedule"], False),
+        (["schedule", "take"], True),
+        (["close"], False),
+        (["write", "take", "close"], False),
+    ],
+)
+def test_is_quiet_is_open_with_nothing_pending(
+    wire: SimpleNamespace, steps: list[str], quiet: bool
+) -> None:
+    s = wire.Serializer()
+    for step in steps:
+        if step == "write":
+            s.write(b"abc")
+        elif step == "schedule":
+            s.schedule(b"x" * 5000)
+        elif step == "take":
+            assert s.take(1 << 20)
+        else:
+            s.close()
+    assert s.is_quiet() is quiet
+    assert quiet is not (s.has_pending_output or s.is_closed)
