@@ -44,6 +44,8 @@ cdef extern from "Python.h":
 include "_slots.pxi"
 include "_pool.pxi"
 
+_INTERIM = "1xx responses are sent by the connection, not the handler"
+
 # Response, Request and Headers attributes read by offset (no attribute lookup) when
 # the objects are exactly those classes; -1 offsets (never expected) mean getattr.
 cdef object _RESPONSE = Response
@@ -713,9 +715,16 @@ cdef class Serializer:
         when ``copy`` or when it is ``bytes`` of at most 2048 bytes (cheaper than a
         scheduled view beside its head, and unobservable since bytes cannot change),
         scheduled otherwise. Other buffers count in bytes; what is not a buffer
-        raises ``TypeError``. Returns whether the connection may persist. Nothing is
+        raises ``TypeError``; a 1xx response (interim, never a whole response)
+        ``ValueError``. Returns whether the connection may persist. Nothing is
         written if the head is refused or the body is not a buffer.
         """
+        if _DIRECT and type(response) is _RESPONSE:
+            status = _get(response, _AT_STATUS, "status")
+        else:
+            status = response.status
+        if status < 200:
+            raise ValueError(_INTERIM)
         if type(body) is not bytes and type(body) is not bytearray:
             # Any other buffer as flat bytes, so that ``len`` is its size in bytes;
             # what is not one fails here, before anything is written.

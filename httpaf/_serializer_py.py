@@ -292,9 +292,12 @@ class Serializer:
         when ``copy`` or when it is ``bytes`` of at most 2048 bytes (cheaper than a
         scheduled view beside its head, and unobservable since bytes cannot change),
         scheduled otherwise. Other buffers count in bytes; what is not a buffer
-        raises ``TypeError``. Returns whether the connection may persist. Nothing is
+        raises ``TypeError``; a 1xx response (interim, never a whole response)
+        ``ValueError``. Returns whether the connection may persist. Nothing is
         written if the head is refused or the body is not a buffer.
         """
+        if response.status < 200:
+            raise ValueError("1xx responses are sent by the connection, not the handler")
         if type(body) is not bytes and type(body) is not bytearray:
             # Any other buffer as flat bytes, so that ``len`` is its size in bytes;
             # what is not one fails here, before anything is written.

@@ -181,9 +181,8 @@ class Reqd:
             self._respond_whole(response, byte_view(body), False)
             return
         # ``_respond_whole(response, body, False)`` for a ``bytes`` body, inline (the
-        # common case: one frame fewer). Keep the two in step.
-        if response.status < 200:
-            raise ValueError("1xx responses are sent by the connection, not the handler")
+        # common case: one frame fewer). Keep the two in step. (The serializer
+        # refuses a 1xx response.)
         persistent = self.persistent
         if persistent and self._expect_continue:
             persistent = self.body.at_eof
@@ -205,10 +204,8 @@ class Reqd:
         """Head and whole body at once, straight into the serializer (the common case).
 
         What :meth:`_write_head`, the body writes and the connection's ``_wake_writer``
-        do, in one frame.
+        do, in one frame. (The serializer refuses a 1xx response.)
         """
-        if response.status < 200:
-            raise ValueError("1xx responses are sent by the connection, not the handler")
         persistent = self.persistent
         # The client may still wait for 100 Continue: see ``_write_head``.
         if persistent and self._expect_continue:

@@ -831,6 +831,24 @@ def test_write_whole_response_frames_for_the_request(
     assert written(s) == expected
 
 
+class _TracedResponse(Response):
+    """A Response subclass: the Cython serializer reads its fields by attribute."""
+
+    __slots__ = ()
+
+
+@pytest.mark.parametrize(
+    "response", [Response(103), _TracedResponse(100)], ids=["exact", "subclass"]
+)
+def test_write_whole_response_refuses_an_interim_response(
+    wire: SimpleNamespace, response: Response
+) -> None:
+    s = wire.Serializer()
+    with pytest.raises(ValueError, match="1xx"):
+        s.write_whole_response(response, GET, b"", True, True)
+    assert not s.has_pending_output
+
+
 def test_write_whole_response_after_close_raises(wire: SimpleNamespace) -> None:
     s = wire.Serializer()
     s.close()
