@@ -9,9 +9,6 @@ from httpaf._serializer cimport Serializer as CSerializer
 from httpaf.server_connection cimport ServerConnection
 
 
-# A freelist: a Reqd is made and freed per request; reusing the memory skips the
-# allocator.
-@cython.freelist(8)
 cdef class Reqd:
     cdef public object request
     cdef public object body

@@ -6,7 +6,10 @@
 -- While fewer than C requests are outstanding, a stalled server does not hold
 -- the schedule back (the other connections keep sending on time); beyond that
 -- the load becomes closed-loop, as wrk's is. Prints latency percentiles as JSON.
-local ffi = require("ffi")
+local has_ffi, ffi = pcall(require, "ffi")
+if not has_ffi then
+  error("rate.lua needs a wrk built with LuaJIT (its FFI reads the monotonic clock)")
+end
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } rate_timespec;
 int clock_gettime(int clock_id, rate_timespec *tp);
