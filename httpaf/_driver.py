@@ -291,7 +291,7 @@ class Driver:
         self._transport = transport  # type: ignore[assignment]
         self._drive()
 
-    def get_buffer(self, sizehint: int) -> bytearray | memoryview:
+    def get_buffer(self, sizehint: int) -> memoryview:
         end = self._end
         if not end:
             if self._buf is not _NO_BYTES:

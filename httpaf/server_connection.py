@@ -280,11 +280,12 @@ class ServerConnection:
         holds. (Two fields, not a tuple: the compiled driver reads them in C.)
 
         The writer's callback is not called during the call (the caller takes the
-        output anyway). Then, when ``awaiting`` is not ``-1``, a writer callback is
-        registered as :meth:`yield_writer` would: the one registered before, or
-        else ``on_writable``. When it is ``-1``, the callback registered before, if
-        any, stays registered, and the caller must run both loops (as after a
-        wakeup of each).
+        output anyway). Then, when ``steady_awaiting`` is not ``-1``, a writer
+        callback is registered as :meth:`yield_writer` would: the one registered
+        before, or else ``on_writable``. When it is ``-1``, the callback registered
+        before, if any, stays registered, and the caller must run both loops (as
+        after a wakeup of each). If the call raises, the two fields keep the values
+        of the call before.
         """
         waiter = self._writer_waiter
         self._writer_waiter = None  # wakeups meanwhile: the caller writes anyway
