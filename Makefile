@@ -81,7 +81,7 @@ lint: install
 	    httpaf._parser httpaf._serializer || status=1; \
 	  echo "== cython-lint"; \
 	  PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint \
-	    $(PYX) $(wildcard httpaf/*.pxd httpaf/*.pxi) || status=1; \
+	    $(PYX) $(wildcard httpaf/*.pxd httpaf/*.pxi httpaf/*/_compiled/*.pxd) || status=1; \
 	fi; \
 	exit $$status
 
@@ -148,4 +148,5 @@ test-uvicorn: install
 .PHONY: test-uvicorn
 
 clean:
-	rm -rf build/ dist/ site/ *.egg-info httpaf/*.so httpaf/*.c httpaf/*.html .pytest_cache
+	rm -rf build/ dist/ site/ *.egg-info .pytest_cache
+	find httpaf \( -name "*.so" -o -name "*.c" -o -name "*.html" \) -delete

@@ -78,9 +78,18 @@ def extensions() -> list[Extension]:
         ]
 
     pyx = sorted(glob.glob("httpaf/_*.pyx"))
-    # Plain Python modules with declarations beside them (httpaf/<name>.pxd) are
-    # compiled too, in Cython's pure Python mode; the .py stays their pure twin.
-    py = sorted(p[:-4] + ".py" for p in glob.glob("httpaf/*.pxd") if os.path.exists(p[:-4] + ".py"))
+    # Plain Python modules of a layer that has a _compiled/ package are compiled too,
+    # in Cython's pure Python mode, into that package under the same name: the
+    # declarations are _compiled/<name>.pxd, the source ../<name>.py, which stays the
+    # pure build (docs/architecture.md, "Compiled and pure").
+    py = [
+        Extension(
+            os.path.splitext(pxd)[0].replace(os.sep, "."),
+            [os.path.join(os.path.dirname(os.path.dirname(pxd)), os.path.basename(pxd)[:-4] + ".py")],
+            extra_compile_args=args,
+        )
+        for pxd in sorted(glob.glob(os.path.join("httpaf", "*", "_compiled", "*.pxd")))
+    ]
     if pyx:
         try:
             from Cython.Build import cythonize
@@ -96,7 +105,7 @@ def extensions() -> list[Extension]:
             }
             try:
                 return cythonize(make(pyx), compiler_directives=directives) + cythonize(
-                    make(py),
+                    py,
                     # The .py modules keep Python semantics: their annotations are for
                     # mypy (``int`` is any int), C types come from the .pxd only; and
                     # negative indexes and bounds checks stay on.
@@ -106,7 +115,7 @@ def extensions() -> list[Extension]:
                 warn(f"cythonize failed: {exc}")
                 return []
     # No Cython: use C sources generated beforehand (the sdist ships none).
-    c_files = sorted(glob.glob("httpaf/*.c"))
+    c_files = sorted(glob.glob("httpaf/_*.c"))
     if pyx and not c_files:
         warn("Cython is not installed and no generated .c files were found")
     return make(c_files)

@@ -65,7 +65,7 @@ Parsed = tuple[Any, Any, Any, list[Any], bytes]
 
 
 def httpaf_parse(module: Any) -> Callable[[bytes], Parsed]:
-    from httpaf.config import Config
+    from httpaf.model.config import Config
 
     config = Config()
     RequestParser = module.RequestParser
@@ -155,7 +155,7 @@ def event_parse(module_name: str) -> Callable[[bytes], Parsed]:
 
 
 def httpaf_serialize(module: Any) -> Callable[[], int]:
-    from httpaf.message import Response
+    from httpaf.model.message import Response
 
     serializer = module.Serializer(4096)
     response = Response(200, RESPONSE_FIELDS)

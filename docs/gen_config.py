@@ -21,12 +21,12 @@ END = "<!-- end of config-table -->"
 
 def field_comments() -> dict[str, str]:
     """The ``#:`` comment lines above each field of Config, joined."""
-    import httpaf.config
+    import httpaf.model.config
 
     comments: dict[str, str] = {}
     pending: list[str] = []
     in_class = False
-    for line in inspect.getsource(httpaf.config).splitlines():
+    for line in inspect.getsource(httpaf.model.config).splitlines():
         stripped = line.strip()
         if line.startswith("class Config"):
             in_class = True

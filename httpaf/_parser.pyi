@@ -1,12 +1,12 @@
 """Types of the Cython parser extension (``_parser.pyx``).
 
-Same API as the pure-Python twin, :mod:`httpaf._parser_py`: see its docstring for
+Same API as the pure-Python twin, :mod:`httpaf._parser_pure`: see its docstring for
 the ``parse`` contract.
 """
 
 from typing_extensions import Self, disjoint_base
 
-from .config import Config
+from httpaf.model import Config
 
 __all__ = [
     "RequestParser",

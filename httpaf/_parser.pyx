@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Incremental HTTP/1.1 request and response parsers, in Cython.
 
-The twin of ``_parser_py.py`` (read its docstring for the contract): same classes,
+The twin of ``_parser_pure.py`` (read its docstring for the contract): same classes,
 same events, same ``consumed`` counts, same errors in the same order. Scanning works on
 the buffer's bytes through a pointer, with character classes as lookup tables and SSE2
 where it pays (one pass over a field line finds its CR, any invalid byte and whether it
@@ -27,10 +27,10 @@ from cpython.ref cimport Py_INCREF
 from libc.string cimport memchr, memcmp, memcpy
 
 
-from .config import Config
-from .errors import ParseError
-from .headers import Headers
-from .message import (
+from httpaf.model import Config
+from httpaf.model import ParseError
+from httpaf.model import Headers
+from httpaf.model import (
     END_OF_MESSAGE,
     EndOfMessage,
     Request,
@@ -40,11 +40,11 @@ from .message import (
     response_body_length,
     response_has_body,
 )
-from .method import Method
-from .status import check_code
-from .version import HTTP_1_0, HTTP_1_1
+from httpaf.model import Method
+from httpaf.model import check_code
+from httpaf.model import HTTP_1_0, HTTP_1_1
 
-from ._parser_py import (
+from ._parser_pure import (
     _COMMON_NAMES,
     FORBIDDEN_TRAILERS,
     _field_error,
@@ -587,7 +587,7 @@ cdef class _Parser:
     # -- the driver ------------------------------------------------------------------
 
     cpdef object parse(self, buf, Py_ssize_t start=0, end=None, bint eof=False):
-        """Parse ``buf[start:end]``; return one event (see ``_parser_py``)."""
+        """Parse ``buf[start:end]``; return one event (see ``_parser_pure``)."""
         cdef Py_buffer view
         cdef Py_ssize_t size
         if type(buf) is bytearray:

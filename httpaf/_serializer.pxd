@@ -1,5 +1,5 @@
 # The serializer's declarations, so that the compiled connection layer
-# (server_connection.pxd, reqd.pxd) calls it in C. The implementation and the
+# (httpaf/connection/_compiled/*.pxd) calls it in C. The implementation and the
 # documentation are in _serializer.pyx.
 
 cdef class Serializer:
@@ -16,6 +16,9 @@ cdef class Serializer:
     cdef long long _bytes_received
     cdef long long _bytes_written
     cdef bint _closed
+    cdef public object waiter  # the writer's wakeup (see _serializer_pure.py)
+
+    cpdef wakeup(self)
 
     cpdef object write_whole_response(
         self, response, request, body, bint persistent, bint keep_alive, bint copy=*,

@@ -1,15 +1,13 @@
 """Types of the Cython serializer extension (``_serializer.pyx``).
 
-Same API as the pure-Python twin, :mod:`httpaf._serializer_py`.
+Same API as the pure-Python twin, :mod:`httpaf._serializer_pure`.
 """
 
 from collections.abc import Callable, Iterable
 
 from typing_extensions import disjoint_base
 
-from .headers import Headers
-from .message import Request, Response
-from .version import Version
+from httpaf.model import Headers, Request, Response, Version
 
 __all__ = ["Serializer", "check_field", "check_reason"]
 
@@ -25,7 +23,9 @@ def check_reason(reason: str) -> None:
 class Serializer:
     """A queue of output bytes with copy and zero-copy writes and flush callbacks."""
 
+    waiter: Callable[[], object] | None
     def __init__(self, buffer_size: int = 4096) -> None: ...
+    def wakeup(self) -> None: ...
     @property
     def is_closed(self) -> bool: ...
     @property

@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """A Faraday-style buffered serializer for HTTP/1.1 messages, in Cython.
 
-The twin of ``_serializer_py.py``: same class, same results, same errors. Heads are
+The twin of ``_serializer_pure.py``: same class, same results, same errors. Heads are
 written straight into the copy buffer: field names and values are read from the
 latin-1 ``str`` objects' own storage, checked against lookup tables and copied with
 ``memcpy``; status lines for the standard codes are precomputed.
@@ -30,12 +30,12 @@ from cpython.unicode cimport (
 from libc.limits cimport LLONG_MAX
 from libc.string cimport memcpy, memset
 
-from .errors import StateError
-from .headers import Headers
-from .message import CHUNKED, CLOSE_DELIMITED, Request, Response, response_head_framing
-from .method import Method
-from .status import Status
-from .version import HTTP_1_0, HTTP_1_1
+from httpaf.model import StateError
+from httpaf.model import Headers
+from httpaf.model import CHUNKED, CLOSE_DELIMITED, Request, Response, response_head_framing
+from httpaf.model import Method
+from httpaf.model import Status
+from httpaf.model import HTTP_1_0, HTTP_1_1
 
 
 cdef extern from "Python.h":
@@ -487,6 +487,14 @@ cdef class Serializer:
         self._bytes_received = 0
         self._bytes_written = 0
         self._closed = False
+        self.waiter = None
+
+    cpdef wakeup(self):
+        """Tell the waiting writer, if any, that there may be output (once)."""
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            waiter()
 
     cdef void _new_buffer(self, Py_ssize_t size):
         """A buffer of at least ``size`` bytes (from the pool when it is the usual size)."""

@@ -32,8 +32,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__, implementation
-from .config import Config
+from httpaf import __version__, implementation
+from httpaf.model import Config
 
 __all__ = [
     "BOOT_ERROR",
@@ -388,11 +388,11 @@ async def start_server(
         **extra,
     }
     if interface == "asgi":
-        from . import asgi
+        from httpaf import asgi
 
         return await asgi.serve(app, None, 0, lifespan=lifespan, **common)
     if interface == "wsgi":
-        from . import wsgi
+        from httpaf import wsgi
 
         return await wsgi.serve(app, None, 0, threads=threads, multiprocess=multiprocess, **common)
     raise ValueError(f"unknown interface {interface!r}")
@@ -413,7 +413,7 @@ def _serve_in_process(
     args: argparse.Namespace, sock: socket.socket, *, announce: str | None, multiprocess: bool
 ) -> int:
     """Load the application and serve it on ``sock`` until SIGINT/SIGTERM."""
-    from .asyncio import new_event_loop
+    from httpaf.aio import new_event_loop
 
     try:
         app = load_app(args.app, factory=args.factory, app_dir=args.app_dir)
@@ -620,9 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scheme = "https" if args.ssl_certfile else "http"
     # --reuse-port: the parent only holds the port (bound, not listening: it gets no
     # connections); each worker listens on a socket of its own.
-    args.reuse_port = (
-        args.reuse_port and args.workers > 1 and args.uds is None and args.fd is None
-    )
+    args.reuse_port = args.reuse_port and args.workers > 1 and args.uds is None and args.fd is None
     try:
         sock = bind_socket(
             args.host,

@@ -29,9 +29,9 @@ from typing import Any
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 
-from .asyncio import new_event_loop
-from .cli import detect_interface, start_server
-from .config import Config
+from httpaf.aio import new_event_loop
+from httpaf.cli import detect_interface, start_server
+from httpaf.model import Config
 
 __all__ = ["HttpafWorker", "HttpafASGIWorker", "HttpafWSGIWorker"]
 

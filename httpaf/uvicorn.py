@@ -9,11 +9,11 @@ starts each response with ``server_state.default_headers``; ``shutdown()`` close
 idle connection at once and a busy one after its current response; a
 ``limit_concurrency`` overflow is answered 503; WebSocket upgrades go to
 ``config.ws_protocol_class``; logs go to ``uvicorn.error`` and ``uvicorn.access``.
-The ASGI side (scope, ``receive``, ``send``, and calls that start eagerly and go on
-in a task only if they wait) is the one of :mod:`httpaf.asgi`, with ``spec_version``
-2.3 as uvicorn announces it. On a loop without a clock (uvicorn's test double) the
-keep-alive timer is ``timeout_keep_alive_task``, one handle per wait; on a real loop
-it is the runtime's timer, re-armed lazily rather than once per request.
+The ASGI side (scope, ``receive``, ``send``, and how calls start) is the one of
+:mod:`httpaf.asgi`, with ``spec_version`` 2.3 as uvicorn announces it. On a loop
+without a clock (uvicorn's test double) the keep-alive timer is
+``timeout_keep_alive_task``, one handle per wait; on a real loop it is the runtime's
+timer, re-armed lazily rather than once per request.
 
 Beyond uvicorn's own classes it also answers ``408`` to a request head that takes
 longer than ``Config.head_timeout`` and closes a connection whose request body
@@ -28,12 +28,9 @@ import logging
 import weakref
 from typing import Any
 
-from ._driver import _TIMER_IDLE, _TIMER_NONE
-from .asgi import _ASGIProtocol, _Cycle, _decode_fields, _escape, _Settings
-from .config import Config
-from .errors import ParseError
-from .reqd import Reqd, error_status
-from .status import reason_phrase
+from httpaf.asgi import ASGIProtocol, Scope, Settings, decode_fields, escape
+from httpaf.connection import AWAIT_NOTHING, AWAIT_REQUEST, Reqd, error_status
+from httpaf.model import Config, ParseError, Request, reason_phrase
 
 __all__ = ["HttpafProtocol"]
 
@@ -45,7 +42,7 @@ _NO_WS_HINT = (
 )
 
 
-class _UvicornSettings(_Settings):
+class _UvicornSettings(Settings):
     """uvicorn's flavour of the shared settings: its state, loggers and formats."""
 
     spec_version = "2.3"
@@ -78,7 +75,7 @@ class _UvicornSettings(_Settings):
         headers = self.server_state.default_headers
         if headers is not self._source:  # uvicorn rebuilds the list every second
             self._source = headers
-            self._fields = _decode_fields(headers)
+            self._fields = decode_fields(headers)
             self._responses = {}
             self._last_status = None
         return self._fields
@@ -87,15 +84,14 @@ class _UvicornSettings(_Settings):
         limit = self.limit_concurrency
         return limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit)
 
-    def log_access(self, cycle: _Cycle, status: int) -> None:
+    def log_access(self, scope: Scope, request: Request, status: int) -> None:
         if self.access_log:
-            scope = cycle.scope
             client = scope["client"]
             self.access_logger.info(
                 '%s - "%s %s HTTP/%s" %d',
-                _escape(f"{client[0]}:{client[1]}") if client else "",
+                escape(f"{client[0]}:{client[1]}") if client else "",
                 scope["method"],
-                _escape(cycle.reqd.request.target),
+                escape(request.target),
                 scope["http_version"],
                 status,
             )
@@ -123,7 +119,7 @@ def _settings_for(config: Any, server_state: Any, app_state: dict[str, Any]) -> 
     return settings
 
 
-class HttpafProtocol(_ASGIProtocol):
+class HttpafProtocol(ASGIProtocol):
     """An HTTP/1.1 connection for uvicorn, driven by httpaf's engine.
 
     Use it with ``uvicorn --http httpaf.uvicorn:HttpafProtocol app:app`` or
@@ -249,7 +245,7 @@ class HttpafProtocol(_ASGIProtocol):
         if timer is not None:
             self._timer = None
             timer.cancel()
-        if kind == _TIMER_IDLE:
+        if kind == AWAIT_REQUEST:
             if self.timeout_keep_alive_task is None:
                 self.timeout_keep_alive_task = self.loop.call_later(
                     self.timeout_keep_alive, self.timeout_keep_alive_handler
@@ -257,7 +253,7 @@ class HttpafProtocol(_ASGIProtocol):
             return
         self._unset_keep_alive()
         timeout = self._timeouts[kind]
-        if kind != _TIMER_NONE and timeout is not None:
+        if kind != AWAIT_NOTHING and timeout is not None:
             self._timer = self.loop.call_later(timeout, self._deadline_passed, kind)
 
     def _deadline_passed(self, kind: int) -> None:
@@ -268,7 +264,7 @@ class HttpafProtocol(_ASGIProtocol):
         if self._write_paused and timeout is not None:
             self._timer = self.loop.call_later(timeout, self._deadline_passed, kind)
             return
-        self._timer_kind = _TIMER_NONE
+        self._timer_kind = AWAIT_NOTHING
         self._expire(kind)
 
     def _connection_ended(self) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 def _load(kind: str) -> types.SimpleNamespace | None:
     """The parser and serializer modules of one implementation, or None if absent."""
-    suffix = "" if kind == "cython" else "_py"
+    suffix = "" if kind == "cython" else "_pure"
     try:
         parser = importlib.import_module(f"httpaf._parser{suffix}")
         serializer = importlib.import_module(f"httpaf._serializer{suffix}")

@@ -1,7 +1,7 @@
-"""httpaf.asgi starts each application call eagerly, inside the read that parsed its
-request, under a shared idle "host" task; a call that waits goes on in a task. These
-tests check that applications cannot tell: tasks, cancellation, errors, contextvars,
-pipelining and shutdown behave as when every call ran in a task of its own."""
+"""How httpaf.asgi starts application calls: each in a task of its own, with its own
+copy of the connection's context, started eagerly (its first step inside the read that
+parsed the request) where Python has eager tasks. Tasks, cancellation, errors,
+contextvars, pipelining and shutdown behave as applications expect of a task."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import contextlib
 import contextvars
 import subprocess
 import sys
-import types
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,14 +17,14 @@ import pytest
 from fake_transport import FakeTransport
 from test_asgi import raw, run_async, with_server
 
+import httpaf
 from httpaf import asgi
 from httpaf.asgi import serve
+from httpaf.asgi._start import EAGER
 
 LOOPS = ["asyncio", "uvloop"]
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 GET_CLOSE = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-
-pytestmark = pytest.mark.skipif(not asgi._EAGER, reason="no eager start on this Python")
 
 
 @pytest.fixture(params=LOOPS)
@@ -71,48 +69,10 @@ def _length(head: bytes) -> int:
     )
 
 
-class Spy:
-    """Counts the tasks the server makes for application calls."""
-
-    def __init__(self) -> None:
-        self.tasks: list[Any] = []
-
-    def install(self) -> None:
-        loop = asyncio.get_running_loop()
-
-        def factory(loop: Any, coro: Any, **kwargs: Any) -> Any:
-            task = asyncio.Task(coro, loop=loop, **kwargs)
-            if isinstance(coro, asgi._Runner) or getattr(coro, "__qualname__", "") == "_Cycle.run":
-                self.tasks.append(task)
-            return task
-
-        loop.set_task_factory(factory)
-
-
 # -- calls that answer at once --------------------------------------------------------
 
 
-def test_a_call_that_does_not_wait_needs_no_task_of_its_own(loop_kind: str) -> None:
-    spy = Spy()
-    seen: list[bool] = []
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        seen.append(asyncio.current_task() is not None)  # a task is current...
-        assert (await receive())["type"] == "http.request"
-        await answer(send, scope["path"].encode())
-
-    async def scenario(port: int) -> bytes:
-        spy.install()
-        return await raw(port, GET * 9 + GET_CLOSE)
-
-    data = with_server(loop_kind, app, scenario, lifespan="off")
-    assert bodies(data) == [b"/"] * 10
-    assert seen == [True] * 10
-    hosts = [t for t in spy.tasks if isinstance(t.get_coro(), asgi._Runner)]
-    assert len(spy.tasks) == len(hosts) == 1  # ... but it is the shared host
-
-
-def test_a_task_kept_by_a_call_is_never_shared(loop_kind: str) -> None:
+def test_each_call_runs_in_a_task_of_its_own(loop_kind: str) -> None:
     kept: list[Any] = []
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -132,30 +92,6 @@ def test_a_task_kept_by_a_call_is_never_shared(loop_kind: str) -> None:
     assert bodies(data) == [b"ok"] * 5
     assert len({id(task) for task in kept}) == 5
     assert all(task.done() for task in kept)
-
-
-def test_done_callback_and_weak_reference_count_as_keeping_the_task(loop_kind: str) -> None:
-    refs: list[Any] = []
-    ids: list[int] = []
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        ids.append(id(task))
-        if scope["path"] == "/callback":
-            task.add_done_callback(lambda t: None)
-        else:
-            refs.append(weakref.ref(task))
-        del task
-        await answer(send, b"ok")
-
-    async def scenario(port: int) -> bytes:
-        callback = b"GET /callback HTTP/1.1\r\nHost: x\r\n\r\n"
-        return await raw(port, callback + GET + callback + GET_CLOSE)
-
-    data = with_server(loop_kind, app, scenario, lifespan="off")
-    assert bodies(data) == [b"ok"] * 4
-    assert len(set(ids)) == 4
 
 
 # -- calls that wait ------------------------------------------------------------------
@@ -286,49 +222,13 @@ def test_a_call_that_cancels_its_own_task_in_its_first_step(loop_kind: str) -> N
         await answer(send, b"ok")
 
     async def scenario(port: int) -> list[bytes]:
-        # Pipelined, each call's host is new (not started yet); one by one, after a
-        # call that leaves its host alone, the host waits (idle) when cancelled.
+        # Pipelined, and one by one (the loop turns between the calls).
         future = b"GET /future HTTP/1.1\r\nHost: x\r\n\r\n"
         pipelined = bodies(await raw(port, GET + future + GET_CLOSE))
         return pipelined + await one_by_one(port, [b"/plain", b"/", b"/plain", b"/future"])
 
     assert with_server(loop_kind, app, scenario, lifespan="off") == [b"ok"] * 7
     assert outcomes == ["cancelled"] * 5
-
-
-def test_a_call_that_cancels_and_uncancels_its_task_retires_the_host(loop_kind: str) -> None:
-    spy = Spy()
-    cancelling: list[int] = []
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        cancelling.append(task.cancelling())
-        if scope["path"] == "/cancel":
-            task.cancel()  # then taken back, and no wait: only the host's waiter knows
-            task.uncancel()
-        del task  # (no reference kept: only the cancel tells)
-        if scope["path"] == "/cancel-wait":
-            asyncio.current_task().cancel()  # type: ignore[union-attr]
-            try:
-                await asyncio.sleep(0)
-            except asyncio.CancelledError:
-                asyncio.current_task().uncancel()  # type: ignore[union-attr]
-                await answer(send, b"cancelled")
-                return
-        await answer(send, b"ok")
-
-    async def scenario(port: int) -> list[bytes]:
-        spy.install()
-        return await one_by_one(port, [b"/", b"/cancel", b"/", b"/cancel-wait", b"/"])
-
-    assert with_server(loop_kind, app, scenario, lifespan="off") == [
-        b"ok", b"ok", b"ok", b"cancelled", b"ok",
-    ]  # fmt: skip
-    assert cancelling == [0] * 5
-    # A new host after each cancel (the second went on with the call that waited).
-    first, second, third = spy.tasks
-    assert first.cancelled() and not second.cancelled() and not third.cancelled()
 
 
 def test_a_task_factory_that_wraps_coroutines(loop_kind: str) -> None:
@@ -463,6 +363,7 @@ def test_no_task_is_left_once_connections_are_gone(loop_kind: str) -> None:
 
 SYSTEM_EXIT = """
 import asyncio, sys
+import httpaf
 from httpaf import asgi
 
 async def app(scope, receive, send):
@@ -479,7 +380,7 @@ class Transport(asyncio.Transport):
     def get_extra_info(self, name, default=None): return default
 
 loop = asyncio.new_event_loop()
-protocol = asgi._ASGIProtocol(asgi._Settings(app, asgi.Config(), access_log=False), loop)
+protocol = asgi.ASGIProtocol(asgi.Settings(app, httpaf.Config(), access_log=False), loop)
 protocol.connection_made(Transport())
 loop.call_soon(protocol.data_received, b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
 try:
@@ -504,8 +405,8 @@ def in_process(app: Any) -> Iterator[tuple[Any, Any, Any, FakeTransport]]:
     """A new loop, and an ASGI connection to ``app`` over a fake transport on it."""
     loop = asyncio.new_event_loop()
     try:
-        settings = asgi._Settings(app, asgi.Config(), access_log=False)
-        protocol = asgi._ASGIProtocol(settings, loop)
+        settings = asgi.Settings(app, httpaf.Config(), access_log=False)
+        protocol = asgi.ASGIProtocol(settings, loop)
         transport = FakeTransport()
         protocol.connection_made(transport)
         yield loop, settings, protocol, transport
@@ -532,98 +433,6 @@ def test_a_pipelined_request_started_from_a_task_still_runs() -> None:
         protocol.connection_lost(None)
         loop.run_until_complete(asyncio.sleep(0))
         assert not settings.tasks
-
-
-def test_a_host_cancelled_before_it_started_is_replaced() -> None:
-    kept: list[Any] = []
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        kept.append(asyncio.current_task())
-        await asyncio.sleep(0)
-        await answer(send, b"ok")
-
-    with in_process(app) as (loop, settings, protocol, transport):
-        first = settings.new_host(loop)
-        assert first is not None
-        first.task.cancel()  # (as a "cancel every task" would)
-        loop.run_until_complete(asyncio.sleep(0.01))
-        assert first.task.cancelled() and first.waiter is not None and first.waiter.done()
-        loop.call_soon(protocol.data_received, GET)
-        loop.run_until_complete(asyncio.sleep(0.05))
-        assert bodies(bytes(transport.data)) == [b"ok"]
-        assert kept[0] is not first.task and kept[0].done()
-        protocol.connection_lost(None)
-        loop.run_until_complete(asyncio.sleep(0))
-
-
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="3.11 API")
-def test_runner_is_a_coroutine_for_asyncio() -> None:
-    runner = asgi._Runner(None)
-    assert asyncio.iscoroutine(runner)
-    assert runner.cr_frame is None and runner.cr_running is False
-
-
-# -- the generator that takes the first steps ------------------------------------------
-
-
-def test_calls_start_eagerly_again_after_one_went_on_in_a_task(loop_kind: str) -> None:
-    spy = Spy()
-    current: list[int] = []
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        current.append(id(asyncio.current_task()))  # (keeping the task would observe it)
-        if scope["path"] == "/wait":
-            await asyncio.sleep(0.01)
-        await answer(send, scope["path"].encode())
-
-    async def scenario(port: int) -> list[bytes]:
-        spy.install()
-        return await one_by_one(port, [b"/", b"/wait", b"/", b"/", b"/wait", b"/wait", b"/"])
-
-    assert with_server(loop_kind, app, scenario, lifespan="off") == [
-        b"/", b"/wait", b"/", b"/", b"/wait", b"/wait", b"/",
-    ]  # fmt: skip
-    # A task for each call that waited, besides the host that the others ran under.
-    hosts = {task for path, task in zip("_w__ww_", current, strict=True) if path == "_"}
-    assert len(hosts) == 1 and len(spy.tasks) == 1 + 3
-    assert all(task.done() for task in spy.tasks[1:])
-
-
-def test_a_task_that_goes_on_with_a_call_shows_it(loop_kind: str) -> None:
-    seen: dict[str, Any] = {}
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        await asyncio.sleep(0)
-        task = asyncio.current_task()
-        assert task is not None
-        seen["repr"] = repr(task)
-        seen["stack"] = task.get_stack()
-        runner = seen["runner"] = task.get_coro()
-        seen["code"] = runner.cr_code  # type: ignore[union-attr]
-        seen["running"] = runner.cr_running  # type: ignore[union-attr]
-        seen["frame"] = runner.cr_frame  # type: ignore[union-attr]
-        seen["go"] = asyncio.Event()
-        seen["waiting"].set()
-        await seen["go"].wait()
-        await answer(send, b"ok")
-
-    async def scenario(port: int) -> bytes:
-        seen["waiting"] = asyncio.Event()
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(GET_CLOSE)
-        await seen["waiting"].wait()
-        runner = seen.pop("runner")
-        seen["suspended"] = (runner.cr_running, runner.cr_await is not None)
-        del runner
-        seen["go"].set()
-        data = await reader.read()
-        writer.close()
-        return data
-
-    assert bodies(with_server(loop_kind, app, scenario, lifespan="off")) == [b"ok"]
-    assert seen["code"] is not None and seen["frame"] is not None and seen["running"] is True
-    assert seen["suspended"] == (False, True)  # waiting for the call it runs
-    assert "pending" in seen["repr"] and seen["stack"]
 
 
 class _Awaitable:
@@ -667,45 +476,8 @@ def test_an_application_that_returns_no_awaitable(
     assert isinstance(errors[0].exc_info[1], TypeError)  # type: ignore[index]
 
 
-def test_closing_the_generator_of_a_waiting_call_ends_it_as_closing_a_task_would() -> None:
-    handled: list[type[BaseException]] = []
-
-    class Cycle:  # what _eager_calls reads of a _Cycle
-        scope: dict[str, Any] = {}
-        task = None
-        state = 0
-
-        async def receive(self) -> None: ...
-
-        async def send(self, message: Any) -> None: ...
-
-        def _raised(self, exc: BaseException) -> bool:
-            handled.append(type(exc))
-            return False  # (logged and answered, as for any error)
-
-    @types.coroutine
-    def pause() -> Any:
-        yield "waiting"
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        await pause()
-
-    calls = asgi._eager_calls()
-    calls.send(None)
-    assert calls.send((Cycle(), app)) == "waiting"
-    calls.close()  # (a pending task's coroutine closed): no "ignored GeneratorExit"
-    assert handled == [GeneratorExit]
-    # The same as a _Cycle.run coroutine closed while it waits:
-    handled.clear()
-    run = asgi._Cycle.run(Cycle(), app)  # type: ignore[arg-type]
-    assert run.send(None) == "waiting"
-    run.close()
-    assert handled == [GeneratorExit]
-
-
 def test_a_call_that_keeps_its_send_or_receive_keeps_its_exchange(loop_kind: str) -> None:
-    # A call that ends at once leaves its cycle to the next request, unless something
-    # still refers to it: here the previous call's receive and send, kept and used.
+    # The previous call's receive and send, kept and used after its response ended.
     kept: list[Any] = []
     outcomes: list[Any] = []
 
@@ -738,21 +510,46 @@ def test_a_call_that_keeps_its_send_or_receive_keeps_its_exchange(loop_kind: str
     ]  # fmt: skip
 
 
-def test_an_idle_connection_holds_no_request_and_serves_the_next() -> None:
-    """A call that answered in its first step leaves its cycle for the next request,
-    without the request, the scope or the Reqd (idle connections stay small)."""
-    paths: list[str] = []
+# -- eager start --------------------------------------------------------------------
+
+
+def test_a_call_that_answers_at_once_is_written_in_the_read_pass() -> None:
+    """Where Python starts tasks eagerly, the response of a call that does not wait
+    goes out before the loop turns; elsewhere, on the loop's next turn."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        paths.append(scope["path"])
-        await answer(send, scope["path"].encode())
+        await answer(send, b"now")
 
     with in_process(app) as (loop, settings, protocol, transport):
-        for path in (b"/a", b"/b", b"/b"):
-            loop.call_soon(protocol.data_received, b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
-            loop.run_until_complete(asyncio.sleep(0))
-            cycle = protocol._cycle
-            assert cycle is not None and cycle.reqd is None and cycle.scope is None
-            assert protocol.scope is None
-        assert paths == ["/a", "/b", "/b"]
-        assert bodies(bytes(transport.data)) == [b"/a", b"/b", b"/b"]
+        protocol.data_received(GET)
+        written_at_once = bytes(transport.data)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert bodies(bytes(transport.data)) == [b"now"]
+        assert written_at_once == (bytes(transport.data) if EAGER else b"")
+        assert not settings.tasks  # nothing left to wait for at shutdown
+        protocol.connection_lost(None)
+
+
+def test_a_loop_task_factory_makes_the_tasks() -> None:
+    """A task factory installed on the loop (tracing tools do) makes every call's
+    task, eager start or not."""
+    made: list[Any] = []
+    current: list[Any] = []
+
+    def factory(loop: Any, coro: Any, **kwargs: Any) -> Any:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        if getattr(coro, "__qualname__", "") == "Cycle.run":
+            made.append(task)
+        return task
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        current.append(asyncio.current_task())
+        await answer(send, b"ok")
+
+    with in_process(app) as (loop, settings, protocol, transport):
+        loop.set_task_factory(factory)
+        protocol.data_received(GET)
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert bodies(bytes(transport.data)) == [b"ok"]
+        assert made == current and len(made) == 1
+        protocol.connection_lost(None)

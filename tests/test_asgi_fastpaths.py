@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from test_asgi import raw, with_server
 
+import httpaf
 from httpaf import asgi
 
 LOOPS = ["asyncio", "uvloop"]
@@ -167,7 +168,7 @@ def test_a_new_date_makes_new_heads(loop_kind: str) -> None:
 
 
 def test_shared_response_keys() -> None:
-    settings = asgi._Settings(None, asgi.Config())  # type: ignore[arg-type]
+    settings = asgi.Settings(None, httpaf.Config())  # type: ignore[arg-type]
     fields = [(b"a", b"1")]
     one = settings.shared_response(200, fields)
     assert one is not None and one is settings.shared_response(200, [(b"a", b"1")])
@@ -321,7 +322,7 @@ def test_repeated_start_messages_follow_their_content(loop_kind: str) -> None:
 
 
 def test_the_last_shared_head_is_forgotten_with_the_default_fields() -> None:
-    settings = asgi._Settings(None, asgi.Config())  # type: ignore[arg-type]
+    settings = asgi.Settings(None, httpaf.Config())  # type: ignore[arg-type]
     fields = [(b"a", b"1")]
     one = settings.shared_response(200, fields)
     assert settings._last_response is one and settings._last_start == fields

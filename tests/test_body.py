@@ -157,18 +157,18 @@ def test_reader_hooks() -> None:
 
 
 class Sink:
-    """A serializer plus the hooks a connection gives a body writer."""
+    """A serializer whose writer wakeup is counted, and a body writer into it."""
 
     def __init__(self, length: int, discard: bool = False) -> None:
         self.serializer = Serializer(64)
+        self.serializer.waiter = self._wake
         self.wakes = 0
         self.closed: list[bool] = []
-        self.writer = BodyWriter(
-            self.serializer, length, self._wake, self.closed.append, discard
-        )
+        self.writer = BodyWriter(self.serializer, length, self.closed.append, discard)
 
     def _wake(self) -> None:
         self.wakes += 1
+        self.serializer.waiter = self._wake  # a writer waits again after each wakeup
 
     def output(self) -> bytes:
         data = b"".join(bytes(v) for v in self.serializer.operation())

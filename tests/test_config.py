@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from httpaf.config import Config
+from httpaf.model.config import Config
 
 DEFAULTS = {
     "read_buffer_size": 65536,

@@ -18,11 +18,11 @@ from fuzz import harness
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from httpaf.config import Config
-from httpaf.errors import StateError
-from httpaf.headers import Headers
-from httpaf.message import Request, Response
-from httpaf.version import HTTP_1_0, HTTP_1_1, Version
+from httpaf.model.config import Config
+from httpaf.model.errors import StateError
+from httpaf.model.headers import Headers
+from httpaf.model.message import Request, Response
+from httpaf.model.version import HTTP_1_0, HTTP_1_1, Version
 
 try:
     CY_PARSER: Any = importlib.import_module("httpaf._parser")
@@ -30,8 +30,8 @@ try:
 except ImportError:
     pytest.skip("the Cython extensions are not built", allow_module_level=True)
 
-PY_PARSER: Any = importlib.import_module("httpaf._parser_py")
-PY_SERIALIZER: Any = importlib.import_module("httpaf._serializer_py")
+PY_PARSER: Any = importlib.import_module("httpaf._parser_pure")
+PY_SERIALIZER: Any = importlib.import_module("httpaf._serializer_pure")
 
 EXAMPLES = int(os.environ.get("HTTPAF_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(

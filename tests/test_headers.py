@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from httpaf.headers import Headers, ci_equal, lower_ascii
+from httpaf.model.headers import Headers, ci_equal, lower_ascii
 
 Fields = list[tuple[str, str]]
 

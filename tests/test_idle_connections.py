@@ -14,7 +14,8 @@ import pytest
 from fake_transport import FakeLoop, FakeTransport
 
 from httpaf import Config, Reqd, Response
-from httpaf.asyncio import _Clock, _ServerProtocol
+from httpaf.aio import ServerProtocol as _ServerProtocol
+from httpaf.aio.driver import _Clock
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from httpaf.iovec import IOVec, lengthv, shiftv
+from httpaf.model.iovec import IOVec, lengthv, shiftv
 
 BUF = bytearray(b"0123456789")
 

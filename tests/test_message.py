@@ -23,10 +23,10 @@ from types import SimpleNamespace
 import pytest
 from wire_helpers import parse_all
 
-from httpaf.config import Config
-from httpaf.errors import ParseError
-from httpaf.headers import Headers
-from httpaf.message import (
+from httpaf.model.config import Config
+from httpaf.model.errors import ParseError
+from httpaf.model.headers import Headers
+from httpaf.model.message import (
     CHUNKED,
     CLOSE_DELIMITED,
     END_OF_MESSAGE,
@@ -40,9 +40,9 @@ from httpaf.message import (
     response_body_length,
     response_has_body,
 )
-from httpaf.method import Method
-from httpaf.status import Status
-from httpaf.version import HTTP_1_0, HTTP_1_1, Version
+from httpaf.model.method import Method
+from httpaf.model.status import Status
+from httpaf.model.version import HTTP_1_0, HTTP_1_1, Version
 
 NO_HOST = Config(require_host=False)
 Fields = list[tuple[str, str]]

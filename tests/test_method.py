@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from httpaf import method as m
-from httpaf.method import Method
+from httpaf.model import method as m
+from httpaf.model.method import Method
 
 ALL = list(Method)
 

@@ -31,7 +31,7 @@ from httpaf import (
     StateError,
     Write,
 )
-from httpaf.server_connection import AWAIT_BODY, AWAIT_HEAD, AWAIT_REQUEST
+from httpaf.connection.server import AWAIT_BODY, AWAIT_HEAD, AWAIT_REQUEST
 
 LIMIT = 64 * 1024  # what ``take_output`` hands over in one piece
 
@@ -650,34 +650,3 @@ def test_awaiting_head_value() -> None:
     consumed, _, awaiting = steady(conn, part, 0, len(part), LIMIT, _nothing)
     assert awaiting == conn.awaiting()
     assert awaiting in (AWAIT_REQUEST, AWAIT_HEAD)
-
-
-@pytest.mark.parametrize(
-    "request_bytes", [GET, HEAD, HTTP10, HTTP10_KA, CLOSE_REQ, EXPECT_GET, UPGRADE_REQ]
-)
-def test_fast_reqd_is_what_the_constructor_makes(request_bytes: bytes) -> None:
-    """``read_steadily`` builds a bodiless request's ``Reqd`` slot by slot."""
-    seen: list[tuple[str, object]] = []
-
-    def look(reqd: Reqd) -> None:
-        seen.extend((name, getattr(reqd, name)) for name in Reqd.__slots__)
-
-    conn = ServerConnection(look)
-    conn.read_steadily(request_bytes, 0, len(request_bytes), LIMIT, _nothing)
-    general: list[tuple[str, object]] = []
-
-    def look_general(reqd: Reqd) -> None:
-        general.extend((name, getattr(reqd, name)) for name in Reqd.__slots__)
-
-    other = ServerConnection(look_general)
-    other.read(request_bytes)  # ``_on_request``: ``Reqd(...)``
-    assert len(seen) == len(Reqd.__slots__)  # every slot set (else AttributeError)
-    for (name, fast), (_, slow) in zip(seen, general, strict=True):
-        if name == "_conn":
-            assert fast is conn and slow is other
-        elif name == "request":
-            assert fast == slow
-        elif name == "_expect_continue":
-            assert fast is False  # (a bodiless request awaits no 100 Continue)
-        else:
-            assert fast == slow, name

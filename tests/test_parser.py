@@ -15,12 +15,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wire_helpers import parse_all, parse_pieces
 
-from httpaf.config import Config
-from httpaf.errors import ParseError
-from httpaf.headers import Headers
-from httpaf.message import CHUNKED, CLOSE_DELIMITED, END_OF_MESSAGE, EndOfMessage, Request, Response
-from httpaf.method import Method
-from httpaf.version import HTTP_1_0, HTTP_1_1
+from httpaf.model.config import Config
+from httpaf.model.errors import ParseError
+from httpaf.model.headers import Headers
+from httpaf.model.message import (
+    CHUNKED,
+    CLOSE_DELIMITED,
+    END_OF_MESSAGE,
+    EndOfMessage,
+    Request,
+    Response,
+)
+from httpaf.model.method import Method
+from httpaf.model.version import HTTP_1_0, HTTP_1_1
 
 HOST = b"Host: h\r\n"
 EOM = END_OF_MESSAGE

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from fuzz.harness import messages, run_parser
 
-from httpaf.config import Config
-from httpaf.message import Request
+from httpaf.model.config import Config
+from httpaf.model.message import Request
 
-PY: Any = importlib.import_module("httpaf._parser_py")
+PY: Any = importlib.import_module("httpaf._parser_pure")
 try:
     CY: Any = importlib.import_module("httpaf._parser")
 except ImportError:  # the extension is not built: compare the pure parser with itself

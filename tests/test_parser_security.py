@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from wire_helpers import parse_all
 
-from httpaf.config import Config
-from httpaf.errors import ParseError
-from httpaf.headers import Headers
-from httpaf.message import CHUNKED, CLOSE_DELIMITED, EndOfMessage, Request, Response
+from httpaf.model.config import Config
+from httpaf.model.errors import ParseError
+from httpaf.model.headers import Headers
+from httpaf.model.message import CHUNKED, CLOSE_DELIMITED, EndOfMessage, Request, Response
 
 OK = None
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from httpaf.errors import StateError
-from httpaf.headers import Headers
-from httpaf.message import Request, Response
-from httpaf.version import HTTP_1_0, HTTP_1_1, Version
+from httpaf.model.errors import StateError
+from httpaf.model.headers import Headers
+from httpaf.model.message import Request, Response
+from httpaf.model.version import HTTP_1_0, HTTP_1_1, Version
 
 
 def out(serializer: Any) -> list[bytes]:
@@ -1017,7 +1017,7 @@ REUSE_STEPS: list[tuple[str, Any, tuple[Any, ...]]] = [
 
 
 def test_a_reused_response_is_framed_as_if_new_each_time(wire: SimpleNamespace) -> None:
-    from httpaf import _serializer_py
+    from httpaf import _serializer_pure as _serializer_py
 
     def fresh() -> Response:
         return Response(200, [("Content-Type", "text/plain"), ("X-A", "a")])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from httpaf import Config, ParseError, Reqd, Response, ServerConnection
-from httpaf.status import reason_phrase
+from httpaf.model.status import reason_phrase
 
 from protocol_helpers import Recorder, Runtime, default_request_handler, get, ok, request_bytes
 

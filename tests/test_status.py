@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from httpaf.status import Status, check_code, reason_phrase
+from httpaf.model.status import Status, check_code, reason_phrase
 
 # Every code http/af names, with its default reason phrase (reference §1.3).
 HTTP_AF_CODES = [

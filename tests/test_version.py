@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from httpaf.version import HTTP_1_0, HTTP_1_1, Version
+from httpaf.model.version import HTTP_1_0, HTTP_1_1, Version
 
 
 @pytest.mark.parametrize(

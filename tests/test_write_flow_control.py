@@ -13,7 +13,7 @@ from typing import Any
 from fake_transport import FakeLoop, FakeTransport
 
 from httpaf import Config, Reqd, Response
-from httpaf.asyncio import _ServerProtocol
+from httpaf.aio import ServerProtocol as _ServerProtocol
 
 PIECE = b"p" * 65536
 STEPS = 16

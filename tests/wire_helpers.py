@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from httpaf.errors import ParseError
-from httpaf.message import EndOfMessage
+from httpaf.model.errors import ParseError
+from httpaf.model.message import EndOfMessage
 
 
 def parse_all(parser: Any, data: bytes, eof: bool = False, split: int | None = None) -> list[Any]:

@@ -25,8 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(os.path.dirname(HERE))]
 
 with atheris.instrument_imports(include=["httpaf"]):
-    import httpaf._parser_py  # noqa: F401
-    import httpaf.message  # noqa: F401
+    import httpaf._parser_pure  # noqa: F401
+    import httpaf.model.message  # noqa: F401
 
 import harness  # noqa: E402
 

@@ -26,11 +26,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from httpaf.config import Config
-from httpaf.errors import ParseError
-from httpaf.message import EndOfMessage, Request, Response
+from httpaf.model.config import Config
+from httpaf.model.errors import ParseError
+from httpaf.model.message import EndOfMessage, Request, Response
 
-PY: Any = importlib.import_module("httpaf._parser_py")
+PY: Any = importlib.import_module("httpaf._parser_pure")
 try:
     CY: Any = importlib.import_module("httpaf._parser")
 except ImportError:  # pragma: no cover - the extension is always built in CI

@@ -35,24 +35,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .config import Config
-from .errors import ParseError
-from .headers import Headers
-from .message import (
+from httpaf.model import (
     CHUNKED,
     CLOSE_DELIMITED,
     END_OF_MESSAGE,
+    HTTP_1_0,
+    HTTP_1_1,
+    Config,
     EndOfMessage,
+    Headers,
+    Method,
+    ParseError,
     Request,
     Response,
+    Version,
+    check_code,
     is_chunked,
     parse_content_length,
     response_body_length,
     response_has_body,
 )
-from .method import Method
-from .status import check_code
-from .version import HTTP_1_0, HTTP_1_1, Version
 
 __all__ = ["RequestParser", "ResponseParser", "borrow_request_parser", "lend_request_parser"]
 
@@ -627,7 +629,13 @@ class RequestParser(_Parser):
 # What ``_describe`` looks at: the framing fields, by lower-case name (the kinds are
 # these str objects, compared by identity), ...
 _OTHER, _HOST, _CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION, _EXPECT, _UPGRADE = (
-    "other", "host", "content-length", "transfer-encoding", "connection", "expect", "upgrade"
+    "other",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "expect",
+    "upgrade",
 )
 _NOTED_KINDS = {
     kind: kind
@@ -638,15 +646,51 @@ _NOTED_LENGTHS = frozenset(map(len, _NOTED_KINDS))
 # The kinds of the field names sent most, in the cases they are sent in, found with one
 # dictionary lookup (other spellings go by their length and lower-case form).
 _COMMON_NAMES = (
-    "Host", "User-Agent", "Accept", "Accept-Language", "Accept-Encoding", "Accept-Charset",
-    "Connection", "Keep-Alive", "Cookie", "Content-Length", "Content-Type",
-    "Content-Encoding", "Transfer-Encoding", "Upgrade", "Expect", "Referer", "Origin",
-    "Cache-Control", "Pragma", "Authorization", "If-None-Match", "If-Modified-Since",
-    "Range", "TE", "Trailer", "Via", "Date", "Forwarded", "Priority", "Sec-WebSocket-Key",
-    "Sec-WebSocket-Version", "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
-    "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-Dest", "Sec-Fetch-User",
-    "Upgrade-Insecure-Requests", "DNT", "X-Forwarded-For", "X-Forwarded-Proto",
-    "X-Forwarded-Host", "X-Real-IP", "X-Request-Id", "X-Requested-With",
+    "Host",
+    "User-Agent",
+    "Accept",
+    "Accept-Language",
+    "Accept-Encoding",
+    "Accept-Charset",
+    "Connection",
+    "Keep-Alive",
+    "Cookie",
+    "Content-Length",
+    "Content-Type",
+    "Content-Encoding",
+    "Transfer-Encoding",
+    "Upgrade",
+    "Expect",
+    "Referer",
+    "Origin",
+    "Cache-Control",
+    "Pragma",
+    "Authorization",
+    "If-None-Match",
+    "If-Modified-Since",
+    "Range",
+    "TE",
+    "Trailer",
+    "Via",
+    "Date",
+    "Forwarded",
+    "Priority",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version",
+    "Sec-WebSocket-Extensions",
+    "Sec-WebSocket-Protocol",
+    "Sec-Fetch-Mode",
+    "Sec-Fetch-Site",
+    "Sec-Fetch-Dest",
+    "Sec-Fetch-User",
+    "Upgrade-Insecure-Requests",
+    "DNT",
+    "X-Forwarded-For",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+    "X-Real-IP",
+    "X-Request-Id",
+    "X-Requested-With",
 )
 _kind_of = {
     spelling: _NOTED_KINDS.get(name.lower(), _OTHER)
@@ -823,9 +867,7 @@ class ResponseParser(_Parser):
             raise self._fail(f"invalid response body length: {error.message}", 400, 0) from None
         self.keep_alive = response.keep_alive and self.body_length != CLOSE_DELIMITED
         self.expect_continue = False
-        self.upgrade = status == 101 or (
-            self.request_method == "CONNECT" and 200 <= status < 300
-        )
+        self.upgrade = status == 101 or (self.request_method == "CONNECT" and 200 <= status < 300)
         if not response_has_body(status, self.request_method):
             self.body_length = 0
 

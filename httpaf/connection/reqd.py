@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
+
+from httpaf.model import Headers, ParseError, Request, Response, StateError, reason_phrase
+from httpaf.wire import Serializer
 
 from .body import BodyReader, BodyWriter, byte_view
-from .errors import ParseError, StateError
-from .headers import Headers
-from .message import (
-    Request,
-    Response,
-)
-from .serializer import Serializer
 
-if TYPE_CHECKING:
-    from .server_connection import ServerConnection
-
-__all__ = ["Reqd", "StartResponse", "ErrorHandler", "error_status", "default_error_handler"]
+__all__ = [
+    "Reqd",
+    "StartResponse",
+    "ErrorHandler",
+    "error_status",
+    "default_error_handler",
+    "make_reqd",
+]
 
 StartResponse = Callable[[Headers], BodyWriter]
 
@@ -53,14 +53,25 @@ def default_error_handler(
     request: Request | None, error: BaseException, start_response: StartResponse
 ) -> None:
     """Answer with the status's reason phrase as ``text/plain``; reveal nothing else."""
-    from .status import reason_phrase
-
     body = (reason_phrase(error_status(error)) + "\n").encode()
     writer = start_response(
         Headers([("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
     )
     writer.write(body)
     writer.close()
+
+
+class Owner(Protocol):
+    """What a :class:`Reqd` asks of the connection that made it (besides its
+    serializer, which it writes the response to and whose wakeup wakes the writer)."""
+
+    def _wake_reader(self) -> None: ...
+    def _on_upgrade_written(self) -> None: ...
+    def _close_writer(self) -> None: ...
+    def _abort(self) -> None: ...
+    def _call_error_handler(
+        self, request: Request | None, error: BaseException, start_response: StartResponse
+    ) -> None: ...
 
 
 class Reqd:
@@ -74,6 +85,7 @@ class Reqd:
         "body",
         "persistent",
         "_conn",
+        "_serializer",
         "_state",
         "_writer",
         "_response",
@@ -85,36 +97,23 @@ class Reqd:
         "_keep_alive",
     )
 
-    def __init__(
-        self,
-        conn: ServerConnection,
-        request: Request,
-        body: BodyReader | None,
-        keep_alive: bool,
-        expect_continue: bool,
-        upgradable: bool,
-    ) -> None:
-        #: The request head.
-        self.request = request
-        #: Whether the connection may persist after this exchange.
-        self.persistent = keep_alive
-        self._keep_alive = keep_alive  # what the client asked for
-        self._conn = conn
-        self._state = _WAITING
-        self._writer: BodyWriter | None = None
-        self._response: Response | None = None
-        self._error: BaseException | None = None
-        self._pending_error: BaseException | None = None  # found before the handler ran
-        # Whether the client sent ``Expect: 100-continue`` and has not had the 100 yet.
-        self._expect_continue = expect_continue
-        self._upgradable = upgradable
-        self._on_upgrade: object = None
-        #: The request body (:class:`BodyReader`).
-        self.body = (
-            body
-            if body is not None
-            else BodyReader(conn._wake_reader, self._send_continue if expect_continue else _nothing)
-        )
+    # A connection makes its requests' descriptors (:func:`make_reqd`), applications
+    # never do: there is no ``__init__``. (For mypy; the compiled build's C fields are
+    # declared in _compiled/reqd.pxd.)
+    request: Request
+    body: BodyReader
+    persistent: bool
+    _conn: Owner
+    _serializer: Serializer
+    _state: int
+    _writer: BodyWriter | None
+    _response: Response | None
+    _error: BaseException | None
+    _pending_error: BaseException | None
+    _expect_continue: bool
+    _upgradable: bool
+    _on_upgrade: object
+    _keep_alive: bool
 
     # -- reading ---------------------------------------------------------------------
 
@@ -177,55 +176,28 @@ class Reqd:
         """
         if self._state != _WAITING or self._error is not None:
             self._check_can_respond()
-        if type(body) is not bytes:
-            self._respond_whole(response, byte_view(body), False)
-            return
-        # ``_respond_whole(response, body, False)`` for a ``bytes`` body, inline (the
-        # common case: one frame fewer). Keep the two in step. (The serializer
-        # refuses a 1xx response.)
-        persistent = self.persistent
-        if persistent and self._expect_continue:
-            persistent = self.body.at_eof
-        conn = self._conn
-        serializer = conn._serializer
-        self.persistent = serializer.write_whole_response(
-            response, self.request, body, persistent, self._keep_alive
-        )
-        self._response = response
-        self._state = _COMPLETE
-        waiter = conn._writer_waiter
-        if waiter is not None:
-            conn._writer_waiter = None
-            waiter()
+        self._respond_whole(response, body if type(body) is bytes else byte_view(body), False)
 
     def _respond_whole(
         self, response: Response, data: bytes | bytearray | memoryview, copy: bool
     ) -> None:
         """Head and whole body at once, straight into the serializer (the common case).
 
-        What :meth:`_write_head`, the body writes and the connection's ``_wake_writer``
-        do, in one frame. (The serializer refuses a 1xx response.)
+        What :meth:`_write_head` and the body's writes do, in one call. (The
+        serializer refuses a 1xx response.)
         """
         persistent = self.persistent
         # The client may still wait for 100 Continue: see ``_write_head``.
         if persistent and self._expect_continue:
             persistent = self.body.at_eof
-        conn = self._conn
+        serializer = self._serializer
         # Nothing is written (and nothing changes) if the head is refused.
-        self.persistent = conn._serializer.write_whole_response(
-            response,
-            self.request,
-            data,
-            persistent,
-            self._keep_alive,
-            copy,
+        self.persistent = serializer.write_whole_response(
+            response, self.request, data, persistent, self._keep_alive, copy
         )
         self._response = response
         self._state = _COMPLETE
-        waiter = conn._writer_waiter  # conn._wake_writer(), inline
-        if waiter is not None:
-            conn._writer_waiter = None
-            waiter()
+        serializer.wakeup()
 
     def respond_with_streaming(
         self, response: Response, flush_headers_immediately: bool = False
@@ -252,35 +224,33 @@ class Reqd:
             raise StateError("httpaf.Reqd: the request asked for no upgrade")
         if not (200 <= status < 300 if is_connect else status == 101):
             raise ValueError("an upgrade is answered with 101, a CONNECT with 2xx")
-        conn = self._conn
-        if conn._serializer.is_closed:
+        serializer = self._serializer
+        if serializer.is_closed:
             raise StateError("cannot write to closed writer")
-        conn._serializer.write_response_head(response)
+        serializer.write_response_head(response)
         self._response = response
         self._on_upgrade = on_upgrade
         self._state = _UPGRADED
         self.persistent = False
-        conn._serializer.flush(conn._on_upgrade_written)
-        conn._wake_writer()
+        serializer.flush(self._conn._on_upgrade_written)
+        serializer.wakeup()
 
     def _start(
         self, response: Response, body_size: int | None, flush: bool, force: bool = False
     ) -> BodyWriter:
         """Write the head of ``response`` and make its body writer."""
         length, discard = self._write_head(response, body_size, force)
-        conn = self._conn
-        writer = BodyWriter(conn._serializer, length, conn._wake_writer, self._body_closed, discard)
+        writer = BodyWriter(self._serializer, length, self._body_closed, discard)
         self._writer = writer
         if flush:
-            conn._wake_writer()
+            self._serializer.wakeup()
         return writer
 
     def _write_head(
         self, response: Response, body_size: int | None, force: bool
     ) -> tuple[int, bool]:
         """Frame ``response``, decide persistence, write its head: ``(length, discard)``."""
-        conn = self._conn
-        serializer: Serializer = conn._serializer
+        serializer = self._serializer
         if serializer.is_closed:
             raise StateError("cannot write to closed writer")
         if response.status < 200 and not force:
@@ -313,11 +283,11 @@ class Reqd:
         Sent even when the body is already here (RFC 9110 §10.1.1 lets a server omit
         it then, but peers send it on the first read and clients ignore a late one).
         """
-        serializer = self._conn._serializer
+        serializer = self._serializer
         if self._state == _WAITING and not serializer.is_closed:
             serializer.write(_CONTINUE)
             self._expect_continue = False  # sent: nothing is awaited any more
-            self._conn._wake_writer()
+            serializer.wakeup()
 
     # -- errors ----------------------------------------------------------------------
 
@@ -378,3 +348,46 @@ class Reqd:
 
 def _nothing() -> None:
     return None
+
+
+def make_reqd(
+    conn: Owner,
+    serializer: Serializer,
+    request: Request,
+    body: BodyReader | None,
+    keep_alive: bool,
+    expect_continue: bool,
+    upgradable: bool,
+) -> Reqd:
+    """The descriptor of a request that ``conn`` parsed, answered through ``serializer``.
+
+    ``body`` is the shared empty body of a request without one, else ``None`` (a new
+    reader is made); ``keep_alive`` says whether the client asked for persistence,
+    ``expect_continue`` whether it waits for ``100 Continue``, ``upgradable`` whether
+    the request may be answered with an upgrade.
+    """
+    # ``Reqd.__new__`` (not ``object.__new__``, which the compiled class refuses).
+    reqd = Reqd.__new__(Reqd)
+    #: The request head.
+    reqd.request = request
+    #: Whether the connection may persist after this exchange.
+    reqd.persistent = keep_alive
+    reqd._keep_alive = keep_alive  # what the client asked for
+    reqd._conn = conn
+    reqd._serializer = serializer
+    reqd._state = _WAITING
+    reqd._writer = None  # a streamed response's body
+    reqd._response = None
+    reqd._error = None
+    reqd._pending_error = None  # found before the handler ran
+    # Whether the client sent ``Expect: 100-continue`` and has not had the 100 yet.
+    reqd._expect_continue = expect_continue
+    reqd._upgradable = upgradable
+    reqd._on_upgrade = None
+    #: The request body (:class:`BodyReader`).
+    reqd.body = (
+        body
+        if body is not None
+        else BodyReader(conn._wake_reader, reqd._send_continue if expect_continue else _nothing)
+    )
+    return reqd

@@ -1,69 +1,32 @@
-"""WSGI (PEP 3333) applications on the asyncio runtime, called from a bounded thread pool.
-
-The event loop parses requests and writes responses; each request's application call
-runs in a worker thread (at most ``threads`` at once, the rest wait in line):
-
-- ``wsgi.input`` streams the request body: a read in the thread asks the loop for the
-  next piece of the :class:`~httpaf.BodyReader` and waits for it, so the body is read
-  only as fast as the application asks for it (the connection stops reading from the
-  socket while unread bytes pile up), and ``100 Continue`` goes out on the first read;
-- each chunk of the response iterable is handed to the loop and written through a
-  :class:`~httpaf.BodyWriter`; the thread waits while more than ``WRITE_HIGH_WATER``
-  bytes are not yet accepted by the transport, so a slow client slows the application
-  down instead of filling memory;
-- a response with ``Content-Length`` is sent as is (a longer body is cut at the
-  declared length), one without is chunked for HTTP/1.1 and close-delimited for 1.0;
-- ``wsgi.file_wrapper`` sends regular files with ``os.sendfile`` straight to the socket
-  (plain TCP; TLS and other files are read in blocks);
-- an exception before the response started is answered with a 500 and the connection
-  goes on; after it started, the connection is cut so the client sees a truncated
-  message; the iterable's ``close()`` is always called.
-
-    from httpaf.wsgi import run
-    run(app, "127.0.0.1", 8000, threads=16)
-"""
+"""One request's application call, between the loop and a worker thread."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import dataclasses
-import ipaddress
 import logging
 import os
-import queue
 import select
-import socket
-import ssl as _ssl
-import stat
 import sys
 import threading
-import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from email.utils import formatdate
-from types import TracebackType
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from . import asyncio as _runtime
-from .asyncio import Server, _ServerProtocol
-from .body import BodyWriter
-from .config import Config
-from .errors import StateError
-from .headers import Headers
-from .message import Response, response_has_body
-from .reqd import ErrorHandler, Reqd
+from httpaf._logs import access_logger, escape
+from httpaf._logs import error_logger as logger
+from httpaf.connection import BodyWriter, Reqd
+from httpaf.model import Headers, Response, StateError, response_has_body
 
-__all__ = [
-    "ClientDisconnected",
-    "FileWrapper",
-    "InputStream",
-    "WSGIApp",
-    "WSGIServer",
-    "run",
-    "serve",
-]
+from ._files import FileWrapper
+from ._input import InputStream
+from ._types import ClientDisconnected, ExcInfo
+
+if TYPE_CHECKING:
+    from ._protocol import WSGIProtocol
+
+__all__ = ["Exchange", "WRITE_HIGH_WATER"]
+
 
 #: Bytes handed to the loop but not yet accepted by the transport before the
 #: application's thread waits.
@@ -72,370 +35,10 @@ WRITE_HIGH_WATER = 65536
 #: Largest piece ``os.sendfile`` is asked for at once.
 _SENDFILE_CHUNK = 1 << 20
 _CAN_SENDFILE = hasattr(os, "sendfile") and hasattr(select, "poll")
-_CONFIG_FIELDS = frozenset(f.name for f in dataclasses.fields(Config))
-
-ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-StartResponse = Callable[..., Callable[[bytes], None]]
-
-
-class WSGIApp(Protocol):
-    """A PEP 3333 application."""
-
-    def __call__(
-        self, environ: dict[str, Any], start_response: StartResponse
-    ) -> Iterable[bytes]: ...
-
-
-logger = logging.getLogger("httpaf.error")
-access_logger = logging.getLogger("httpaf.access")
 
 _INTERNAL_ERROR = b"Internal Server Error\n"
 _UNAVAILABLE = b"Service Unavailable\n"
 _TEXT_PLAIN = ("Content-Type", "text/plain; charset=utf-8")
-
-
-class ClientDisconnected(ConnectionError):
-    """The client went away: raised by ``wsgi.input`` reads and by response writes."""
-
-
-# -- the thread pool -------------------------------------------------------------------
-
-
-class _ThreadPool:
-    """At most ``size`` daemon threads, started on demand, fed from one queue.
-
-    Daemon threads, unlike ``concurrent.futures``' workers, never hold the interpreter
-    open at exit if an application blocks forever.
-    """
-
-    def __init__(self, size: int, name: str = "httpaf-wsgi") -> None:
-        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-            raise ValueError(f"threads must be a positive int, not {size!r}")
-        self._size = size
-        self._name = name
-        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0
-        self._closed = False
-
-    def submit(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` in a worker thread (later, if all are busy)."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the thread pool is shut down")
-            # _idle: idle threads minus tasks waiting for one.
-            if self._idle <= 0 and len(self._threads) < self._size:
-                thread = threading.Thread(
-                    target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True
-                )
-                self._threads.append(thread)
-                thread.start()
-            else:
-                self._idle -= 1
-        self._queue.put(fn)
-
-    def _work(self) -> None:
-        while True:
-            fn = self._queue.get()
-            if fn is None:
-                return
-            try:
-                fn()
-            except BaseException:  # pragma: no cover - _Exchange.run catches everything
-                logger.exception("uncaught error in a WSGI worker thread")
-            with self._lock:
-                self._idle += 1
-
-    def shutdown(self, wait: float | None = None) -> None:
-        """Let the threads finish their work and exit; wait up to ``wait`` seconds."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            threads = list(self._threads)
-        for _ in threads:
-            self._queue.put(None)
-        if wait:
-            deadline = time.monotonic() + wait
-            for thread in threads:
-                thread.join(max(0.0, deadline - time.monotonic()))
-
-
-# -- wsgi.file_wrapper -----------------------------------------------------------------
-
-
-class FileWrapper:
-    """``wsgi.file_wrapper``: a file sent with ``os.sendfile`` when it is a regular file.
-
-    Iterating yields ``block_size`` pieces (the fallback); ``close()`` closes the file.
-    """
-
-    def __init__(self, filelike: Any, block_size: int = 8192) -> None:
-        self.filelike = filelike
-        self.block_size = block_size
-
-    def __iter__(self) -> Iterator[bytes]:
-        read = self.filelike.read
-        size = self.block_size
-        while True:
-            data = read(size)
-            if not data:
-                return
-            yield data
-
-    def close(self) -> None:
-        """Close the file (when it has ``close``)."""
-        close = getattr(self.filelike, "close", None)
-        if close is not None:
-            close()
-
-    def regular_fd(self) -> int | None:
-        """The file descriptor of a regular file, or ``None`` (then iterate)."""
-        fileno = getattr(self.filelike, "fileno", None)
-        if fileno is None:
-            return None
-        try:
-            fd = int(fileno())
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-        except (OSError, ValueError, TypeError, AttributeError):
-            return None
-        return fd
-
-
-# -- wsgi.input ------------------------------------------------------------------------
-
-
-class InputStream:
-    """``wsgi.input``: the request body, read from the loop on demand.
-
-    Each refill asks the loop for the next piece of the body and waits; pieces are
-    bounded by the connection's body high-water mark, so at most about that much is
-    held here. A client that goes away mid-body raises :class:`ClientDisconnected`.
-    """
-
-    def __init__(self, exchange: _Exchange | None) -> None:
-        self._x = exchange
-        self._buf = b""  # the current piece; its bytes before _pos are consumed
-        self._pos = 0
-        self._eof = exchange is None
-
-    def _next(self) -> bytes | None:
-        """The next piece of the body from the loop, or ``None`` at its end."""
-        x = self._x
-        if self._eof or x is None:
-            return None
-        data = x.next_body_piece()
-        if data is None:
-            self._eof = True
-        return data
-
-    def _take(self) -> bytes:
-        """The unconsumed rest of the current piece (which is then consumed)."""
-        buf, pos = self._buf, self._pos
-        self._buf, self._pos = b"", 0
-        return buf[pos:] if pos else buf
-
-    def read(self, size: int | None = -1) -> bytes:
-        """Up to ``size`` bytes (all the rest when ``size`` is negative or ``None``)."""
-        if size is None or size < 0:
-            parts = [self._take()]
-            while (piece := self._next()) is not None:
-                parts.append(piece)
-            return b"".join(parts)
-        pos = self._pos
-        available = len(self._buf) - pos
-        if available >= size:
-            self._pos = pos + size
-            return self._buf[pos : pos + size]
-        parts = [self._take()]
-        need = size - available
-        while need > 0:
-            piece = self._next()
-            if piece is None:
-                break
-            if len(piece) > need:
-                parts.append(piece[:need])
-                self._buf, self._pos = piece, need
-                break
-            parts.append(piece)
-            need -= len(piece)
-        return b"".join(parts)
-
-    def read1(self, size: int = -1) -> bytes:
-        """What is buffered, or else the next piece: at most ``size`` bytes."""
-        if self._pos >= len(self._buf):
-            piece = self._next()
-            if piece is None:
-                return b""
-            self._buf, self._pos = piece, 0
-        pos = self._pos
-        end = len(self._buf) if size is None or size < 0 else pos + size
-        data = self._buf[pos:end]
-        self._pos = pos + len(data)
-        return data
-
-    def readline(self, size: int | None = -1) -> bytes:
-        """One line, ``\\n`` included; at most ``size`` bytes when ``size`` >= 0."""
-        limit = -1 if size is None else size
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            buf, pos = self._buf, self._pos
-            end = len(buf) if limit < 0 else min(len(buf), pos + limit - total)
-            nl = buf.find(b"\n", pos, end)
-            if nl >= 0:
-                parts.append(buf[pos : nl + 1])
-                self._pos = nl + 1
-                break
-            parts.append(buf[pos:end])
-            total += end - pos
-            self._pos = end
-            if 0 <= limit <= total:
-                break
-            piece = self._next()
-            if piece is None:
-                break
-            self._buf, self._pos = piece, 0
-        return b"".join(parts)
-
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        """Lines until the end (or until ``hint`` bytes were read)."""
-        lines: list[bytes] = []
-        total = 0
-        while True:
-            line = self.readline()
-            if not line:
-                return lines
-            lines.append(line)
-            total += len(line)
-            if 0 < hint <= total:
-                return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        while True:
-            line = self.readline()
-            if not line:
-                return
-            yield line
-
-    def readable(self) -> bool:
-        """``True``."""
-        return True
-
-    def close(self) -> None:
-        """Nothing to do: the server owns the body."""
-
-
-# -- the server-wide state --------------------------------------------------------------
-
-
-def _parse_trusted(value: str | Iterable[str] | None) -> tuple[bool, frozenset[str], list[Any]]:
-    """``(trust_all, hosts, networks)`` from a comma-separated list or a list."""
-    if value is None:
-        value = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
-    hosts: set[str] = set()
-    networks: list[Any] = []
-    trust_all = False
-    for item in items:
-        if not item:
-            continue
-        if item == "*":
-            trust_all = True
-        elif "/" in item:
-            try:
-                networks.append(ipaddress.ip_network(item, strict=False))
-            except ValueError:
-                raise ValueError(f"forwarded_allow_ips: bad network {item!r}") from None
-        else:
-            hosts.add(item)
-    return trust_all, frozenset(hosts), networks
-
-
-class _DateCache:
-    """The ``Date`` field value, formatted at most once a second."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._value = ""
-
-    def get(self) -> str:
-        now = time.time()
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._value = formatdate(now, usegmt=True)
-        return self._value
-
-
-class _AppState:
-    """What every connection of one server shares."""
-
-    def __init__(
-        self,
-        app: WSGIApp,
-        loop: asyncio.AbstractEventLoop,
-        pool: _ThreadPool,
-        *,
-        root_path: str,
-        proxy_headers: bool,
-        forwarded_allow_ips: str | Iterable[str] | None,
-        access_log: bool,
-        limit_concurrency: int | None,
-        multiprocess: bool,
-        header_underscores: str,
-        server_header: bool,
-        date_header: bool,
-    ) -> None:
-        if header_underscores not in ("refuse", "drop"):
-            raise ValueError("header_underscores must be 'refuse' or 'drop'")
-        if limit_concurrency is not None and (
-            not isinstance(limit_concurrency, int) or limit_concurrency <= 0
-        ):
-            raise ValueError(f"limit_concurrency must be a positive int, not {limit_concurrency!r}")
-        self.app = app
-        self.loop = loop
-        self.pool = pool
-        self.root_path = root_path.rstrip("/")
-        self.proxy_headers = proxy_headers
-        self.trust_all, self.trusted_hosts, self.trusted_networks = _parse_trusted(
-            forwarded_allow_ips
-        )
-        self.access_log = access_log
-        self.limit_concurrency = limit_concurrency
-        self.multiprocess = multiprocess
-        self.refuse_underscores = header_underscores == "refuse"
-        self.server_header = server_header
-        self.date_header = date_header
-        self.dates = _DateCache()
-        self.active = 0  # requests being answered (loop thread only)
-        self.keys: dict[str, str | None] = {}  # header name -> environ key (None: refused)
-
-    def is_trusted(self, host: str) -> bool:
-        """Whether a peer may set ``X-Forwarded-For``/``-Proto``."""
-        if self.trust_all or host in self.trusted_hosts:
-            return True
-        if self.trusted_networks:
-            try:
-                address = ipaddress.ip_address(host)
-            except ValueError:
-                return False
-            return any(address in network for network in self.trusted_networks)
-        return False
-
-    def environ_key(self, name: str) -> str | None:
-        """``HTTP_NAME`` for a field name; ``None`` for a name with an underscore."""
-        key = self.keys.get(name)
-        if key is None and name not in self.keys:
-            key = None if "_" in name else "HTTP_" + name.upper().replace("-", "_")
-            if len(self.keys) < 1024:
-                self.keys[name] = key
-        return key
-
-
-# -- one request -------------------------------------------------------------------------
 
 
 class _HeadOnly(Exception):
@@ -447,14 +50,14 @@ class _HeadOnly(Exception):
         self.message = message
 
 
-class _Exchange:
+class Exchange:
     """One request's application call: the loop's side and the thread's side.
 
     Methods named ``_loop_*`` run in the event loop; the others in the worker thread.
     ``cond`` guards what both touch: the input pieces and the unflushed byte count.
     """
 
-    def __init__(self, proto: _WSGIProtocol, reqd: Reqd) -> None:
+    def __init__(self, proto: WSGIProtocol, reqd: Reqd) -> None:
         self.proto = proto
         self.state = proto.state
         self.loop = proto.state.loop
@@ -1072,189 +675,10 @@ class _Exchange:
         version = request.version
         access_logger.info(
             '%s - "%s %s HTTP/%d.%d" %d',
-            _printable(f"{self.proto.remote_addr}:{self.proto.remote_port}"),
-            _printable(str(request.method)),
-            _printable(request.target),
+            escape(f"{self.proto.remote_addr}:{self.proto.remote_port}"),
+            escape(str(request.method)),
+            escape(request.target),
             version.major,
             version.minor,
             self.status_code,
         )
-
-
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped (no log injection)."""
-    if text.isprintable():
-        return text
-    return text.encode("unicode_escape").decode("ascii")
-
-
-# -- the connection ----------------------------------------------------------------------
-
-
-class _WSGIProtocol(_ServerProtocol):
-    """A server connection whose requests go to the WSGI application."""
-
-    __slots__ = (
-        "state", "exchanges", "remote_addr", "remote_port", "server_name", "server_port",
-        "scheme",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        state: _AppState,
-        error_handler: ErrorHandler | None,
-        config: Config,
-        connections: set[Any],
-    ) -> None:
-        super().__init__(self._handle, error_handler, config, connections)
-        self.state = state
-        self.exchanges: set[_Exchange] = set()
-        self.remote_addr = ""
-        self.remote_port = "0"
-        self.server_name = "localhost"
-        self.server_port = "0"
-        self.scheme = "http"
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        peer = transport.get_extra_info("peername")
-        if isinstance(peer, tuple) and len(peer) >= 2:
-            self.remote_addr, self.remote_port = str(peer[0]), str(peer[1])
-        here = transport.get_extra_info("sockname")
-        if isinstance(here, tuple) and len(here) >= 2:
-            self.server_name, self.server_port = str(here[0]), str(here[1])
-        if transport.get_extra_info("sslcontext") is not None:
-            self.scheme = "https"
-        super().connection_made(transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        for exchange in list(self.exchanges):
-            exchange.loop_lost()
-        super().connection_lost(exc)
-
-    def _handle(self, reqd: Reqd) -> None:
-        _Exchange(self, reqd).loop_start()
-
-
-# -- the server --------------------------------------------------------------------------
-
-
-class WSGIServer(Server):
-    """A listening WSGI server: an :class:`httpaf.asyncio.Server` with its thread pool."""
-
-    def __init__(
-        self,
-        server: asyncio.AbstractServer,
-        connections: set[Any],
-        pool: _ThreadPool,
-        shutdown_timeout: float | None = 10.0,
-    ) -> None:
-        super().__init__(server, connections, shutdown_timeout=shutdown_timeout)
-        self._pool = pool
-
-    async def shutdown(self, timeout: float | None = -1.0) -> None:
-        """Stop accepting, let in-flight requests finish (up to ``timeout`` seconds;
-        by default :attr:`shutdown_timeout`), then close and stop the threads."""
-        try:
-            await super().shutdown(timeout)
-        finally:
-            self._pool.shutdown()
-
-
-async def serve(
-    app: WSGIApp,
-    host: str | None = "127.0.0.1",
-    port: int = 8000,
-    *,
-    config: Config | None = None,
-    threads: int = 10,
-    root_path: str = "",
-    proxy_headers: bool = True,
-    forwarded_allow_ips: str | Iterable[str] | None = None,
-    access_log: bool = True,
-    limit_concurrency: int | None = None,
-    multiprocess: bool = False,
-    header_underscores: str = "refuse",
-    server_header: bool = True,
-    date_header: bool = True,
-    error_handler: ErrorHandler | None = None,
-    reuse_port: bool = False,
-    ssl: _ssl.SSLContext | None = None,
-    backlog: int = 1024,
-    sock: socket.socket | None = None,
-    uds: str | None = None,
-    timeout_graceful_shutdown: float | None = 10.0,
-    **config_options: Any,
-) -> WSGIServer:
-    """Start serving the WSGI application ``app``; return the listening server.
-
-    ``threads`` bounds the application calls running at once; ``root_path`` becomes
-    ``SCRIPT_NAME`` (and is removed from the front of ``PATH_INFO``);
-    ``X-Forwarded-For``/``-Proto`` are believed from ``forwarded_allow_ips`` (a
-    comma-separated string or a list of addresses or networks, ``"*"`` for all; by
-    default ``$FORWARDED_ALLOW_IPS`` or ``127.0.0.1``) when ``proxy_headers`` is on;
-    over ``limit_concurrency`` requests in progress, new ones get a 503. A request
-    field name with an underscore is answered with 400 (``header_underscores=
-    "refuse"``) or left out (``"drop"``), never mapped to the ``HTTP_*`` key of a
-    dashed name. ``sock`` serves an already bound socket, ``uds`` a Unix socket path.
-    :meth:`WSGIServer.shutdown` gives in-flight requests ``timeout_graceful_shutdown``
-    seconds by default. Limits and timeouts (keep-alive, head, body) come from
-    ``config``; any :class:`~httpaf.Config` field given as an option
-    (``keep_alive_timeout=2``) is applied over it.
-    """
-    config = config if config is not None else Config()
-    unknown = set(config_options) - _CONFIG_FIELDS
-    if unknown:
-        raise TypeError(f"httpaf.wsgi.serve: unknown options {sorted(unknown)}")
-    if config_options:
-        config = dataclasses.replace(config, **config_options)
-    loop = asyncio.get_running_loop()
-    pool = _ThreadPool(threads)
-    state = _AppState(
-        app,
-        loop,
-        pool,
-        root_path=root_path,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
-        access_log=access_log,
-        limit_concurrency=limit_concurrency,
-        multiprocess=multiprocess,
-        header_underscores=header_underscores,
-        server_header=server_header,
-        date_header=date_header,
-    )
-    connections: set[Any] = set()
-
-    def factory() -> _WSGIProtocol:
-        return _WSGIProtocol(state, error_handler, config, connections)
-
-    if sock is not None:
-        server = await loop.create_server(factory, sock=sock, ssl=ssl, backlog=backlog)
-    elif uds is not None:
-        server = await loop.create_unix_server(factory, uds, ssl=ssl, backlog=backlog)
-    else:
-        server = await loop.create_server(
-            factory, host, port, reuse_port=reuse_port or None, ssl=ssl, backlog=backlog
-        )
-    return WSGIServer(server, connections, pool, timeout_graceful_shutdown)
-
-
-def run(
-    app: WSGIApp,
-    host: str | None = "127.0.0.1",
-    port: int = 8000,
-    *,
-    use_uvloop: bool | None = None,
-    ready: Callable[[WSGIServer], None] | None = None,
-    **options: Any,
-) -> None:
-    """Serve ``app`` until SIGINT or SIGTERM, then shut down gracefully.
-
-    ``options`` are those of :func:`serve` (``timeout_graceful_shutdown`` included);
-    ``ready(server)`` is called once listening.
-    """
-    _runtime._run_until_signal(
-        lambda: serve(app, host, port, **options),
-        use_uvloop,
-        ready,  # type: ignore[arg-type]
-    )

@@ -34,9 +34,7 @@ class Headers:
     __slots__ = ("_fields",)
 
     def __init__(self, fields: Iterable[tuple[str, str]] | None = None) -> None:
-        self._fields: list[tuple[str, str]] = [] if fields is None else [
-            (n, v) for n, v in fields
-        ]
+        self._fields: list[tuple[str, str]] = [] if fields is None else [(n, v) for n, v in fields]
 
     @classmethod
     def _of_list(cls, fields: list[tuple[str, str]]) -> Headers:

@@ -1,19 +1,18 @@
-# Declarations for compiling reqd.py with Cython (pure Python mode: the .py stays
-# the one source; see docs/architecture.md, "The compiled connection layer").
-# Fields are C slots instead of __slots__ descriptors; every field stays readable
-# and writable from Python (``public``).
+# C declarations for the compiled build of ../reqd.py (see __init__.py here). Fields
+# are C slots; every field stays readable and writable from Python (``public``).
 
 cimport cython
 
 from httpaf._serializer cimport Serializer as CSerializer
-from httpaf.server_connection cimport ServerConnection
 
 
+@cython.final
 cdef class Reqd:
     cdef public object request
     cdef public object body
     cdef public bint persistent
-    cdef public ServerConnection _conn
+    cdef public object _conn
+    cdef public CSerializer _serializer
     cdef public int _state
     cdef public object _writer
     cdef public object _response
@@ -24,6 +23,13 @@ cdef class Reqd:
     cdef public object _on_upgrade
     cdef public bint _keep_alive
 
-    # A bytes body goes to the serializer in one C call.
-    @cython.locals(serializer=CSerializer)
+    # A whole response goes to the serializer in one C call.
     cpdef respond_with_bytes(self, response, body)
+    cpdef _respond_whole(self, response, data, bint copy)
+
+
+@cython.locals(reqd=Reqd)
+cpdef Reqd make_reqd(
+    conn, CSerializer serializer, request, body, bint keep_alive, bint expect_continue,
+    bint upgradable,
+)

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
-from .errors import BodyLengthError, StateError
-from .headers import Headers
-from .message import CHUNKED, CLOSE_DELIMITED
-from .serializer import Serializer
+from httpaf.model import CHUNKED, CLOSE_DELIMITED, BodyLengthError, Headers, StateError
+from httpaf.wire import Serializer
 
 __all__ = ["BodyReader", "BodyWriter", "OnRead", "OnEof", "byte_view"]
 
@@ -188,23 +186,19 @@ class BodyWriter:
     writes are accepted and dropped: such responses never carry body bytes.
     """
 
-    __slots__ = (
-        "_serializer", "_length", "_remaining", "_discard", "_wake", "_on_close", "_closed"
-    )
+    __slots__ = ("_serializer", "_length", "_remaining", "_discard", "_on_close", "_closed")
 
     def __init__(
         self,
         serializer: Serializer,
         length: int,
-        wake: Callback,
         on_close: Callable[[bool], None],
         discard: bool = False,
     ) -> None:
-        self._serializer = serializer
+        self._serializer = serializer  # its wakeup wakes the connection's writer
         self._length = length
         self._remaining = length if length >= 0 else -1
         self._discard = discard
-        self._wake = wake  # wakes the connection's writer
         # Told whether the peer can find the body's end without the connection closing.
         self._on_close = on_close
         self._closed = False
@@ -271,7 +265,7 @@ class BodyWriter:
         """Send what was written; call ``callback`` once it is all written out."""
         if callback is not None:
             self._serializer.flush(callback)
-        self._wake()
+        self._serializer.wakeup()
 
     def abort(self) -> None:
         """Stop the body short, without a final chunk: the message stays incomplete."""
@@ -298,4 +292,4 @@ class BodyWriter:
         else:
             delimited = length != CLOSE_DELIMITED and self._remaining == 0
         self._on_close(delimited)
-        self._wake()
+        self._serializer.wakeup()

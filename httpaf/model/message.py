@@ -204,9 +204,7 @@ def request_body_length(version: Version, headers: Headers) -> int:
 
 def response_has_body(status: int, request_method: str) -> bool:
     """Whether a response may carry a body at all (RFC 9110 §6.4.1)."""
-    return not (
-        request_method == "HEAD" or status < 200 or status == 204 or status == 304
-    )
+    return not (request_method == "HEAD" or status < 200 or status == 204 or status == 304)
 
 
 def response_body_length(status: int, headers: Headers, request_method: str) -> int:

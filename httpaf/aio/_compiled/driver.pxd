@@ -1,10 +1,9 @@
-# Declarations for compiling _driver.py with Cython (pure Python mode: the .py stays
-# the one source; see docs/architecture.md, "The compiled connection layer"). Fields
-# are C slots; every field stays readable and writable from Python.
+# C declarations for the compiled build of ../driver.py (see __init__.py here). Fields
+# are C slots; every field stays readable and writable from Python (``public``).
 
 cimport cython
 
-from httpaf.server_connection cimport ServerConnection
+from httpaf.connection._compiled.server cimport ServerConnection as CServerConnection
 
 cdef class _Clock:
     cdef public object loop
@@ -67,7 +66,7 @@ cdef class ServerDriver(Driver):
 
     # The steady read calls the connection's read_steadily directly (a C call).
     @cython.locals(
-        conn=ServerConnection, start=Py_ssize_t, end=Py_ssize_t, consumed=Py_ssize_t,
+        conn=CServerConnection, start=Py_ssize_t, end=Py_ssize_t, consumed=Py_ssize_t,
         kind=int, steady=bint,
     )
     cpdef buffer_updated(self, nbytes)

@@ -20,11 +20,17 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from .errors import StateError
-from .headers import Headers
-from .message import CHUNKED, Request, Response, response_head_framing
-from .status import Status
-from .version import HTTP_1_1, Version
+from httpaf.model import (
+    CHUNKED,
+    HTTP_1_1,
+    Headers,
+    Request,
+    Response,
+    StateError,
+    Status,
+    Version,
+    response_head_framing,
+)
 
 __all__ = ["Serializer", "check_field", "check_reason"]
 
@@ -97,7 +103,7 @@ class Serializer:
 
     __slots__ = (
         "_size", "_buffer", "_view", "_capacity", "_scheduled_pos", "_write_pos", "_queue",
-        "_pool", "_flushed", "_bytes_received", "_bytes_written", "_closed",
+        "_pool", "_flushed", "_bytes_received", "_bytes_written", "_closed", "waiter",
     )  # fmt: skip
     _capacity: int  # len(_buffer), 0 without one
     _scheduled_pos: int
@@ -118,6 +124,17 @@ class Serializer:
         self._bytes_received = 0  # bytes queued so far
         self._bytes_written = 0  # bytes shifted so far
         self._closed = False
+        #: What the writer of the output registered to hear of new output (http/af's
+        #: ``Writer.on_wakeup``): :meth:`wakeup` calls it once. ``None`` when nobody
+        #: waits.
+        self.waiter: Callback | None = None
+
+    def wakeup(self) -> None:
+        """Tell the waiting writer, if any, that there may be output (once)."""
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            waiter()
 
     # -- state ---------------------------------------------------------------------
 

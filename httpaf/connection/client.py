@@ -11,13 +11,27 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 
+from httpaf.model import (
+    CHUNKED,
+    CLOSE,
+    READ,
+    UPGRADE,
+    YIELD,
+    Closed,
+    Config,
+    EndOfMessage,
+    Operation,
+    ParseError,
+    Request,
+    Response,
+    StateError,
+    Write,
+    is_chunked,
+    parse_content_length,
+)
+from httpaf.wire import ResponseParser, Serializer
+
 from .body import BodyReader, BodyWriter
-from .config import Config
-from .errors import ParseError, StateError
-from .message import CHUNKED, EndOfMessage, Request, Response, is_chunked, parse_content_length
-from .operation import CLOSE, READ, UPGRADE, YIELD, Closed, Operation, Write
-from .parser import ResponseParser
-from .serializer import Serializer
 
 __all__ = ["ClientConnection", "ResponseHandler", "ClientErrorHandler"]
 
@@ -72,8 +86,7 @@ class ClientConnection:
         self._persistent = True
         self._upgraded = False
         self._dropped = 0
-        self._reader_waiter: Callback | None = None
-        self._writer_waiter: Callback | None = None
+        self._reader_waiter: Callback | None = None  # the writer's is the serializer's
         # The body of the last request sent. It may still be open after its response
         # completed (an early response), so the queue cannot tell.
         self._writing: BodyWriter | None = None
@@ -113,7 +126,7 @@ class ClientConnection:
         respd = _Respd(request, response_handler, error_handler)
         if not request.keep_alive:
             self._persistent = False
-        respd.writer = BodyWriter(serializer, length, self._wake_writer, self._body_closed)
+        respd.writer = BodyWriter(serializer, length, self._body_closed)
         self._writing = respd.writer
         self._queue.append(respd)
         self._wake_writer()
@@ -326,15 +339,13 @@ class ClientConnection:
         if self._serializer.is_closed:
             callback()
             return
-        if self._writer_waiter is not None:
+        serializer = self._serializer
+        if serializer.waiter is not None:
             raise StateError("yield_writer: only one callback can be registered at a time")
-        self._writer_waiter = callback
+        serializer.waiter = callback
 
     def _wake_writer(self) -> None:
-        waiter = self._writer_waiter
-        if waiter is not None:
-            self._writer_waiter = None
-            waiter()
+        self._serializer.wakeup()
 
     # -- ending ------------------------------------------------------------------
 

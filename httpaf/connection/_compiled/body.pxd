@@ -1,6 +1,8 @@
-# Declarations for compiling body.py with Cython (pure Python mode: the .py stays the
-# one source; see docs/architecture.md, "The compiled connection layer"). Fields are
-# C slots; every field stays readable and writable from Python.
+# C declarations for the compiled build of ../body.py (see __init__.py here). Fields
+# are C slots; every field stays readable and writable from Python (``public``).
+
+from httpaf._serializer cimport Serializer as CSerializer
+
 
 cdef class BodyReader:
     cdef public object _on_read
@@ -15,10 +17,9 @@ cdef class BodyReader:
 
 
 cdef class BodyWriter:
-    cdef public object _serializer
+    cdef public CSerializer _serializer
     cdef public object _length
     cdef public object _remaining
     cdef public bint _discard
-    cdef public object _wake
     cdef public object _on_close
     cdef public bint _closed

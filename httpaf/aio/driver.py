@@ -2,10 +2,10 @@
 
 :class:`Driver` runs a connection's read and write loops over an asyncio transport;
 :class:`ServerDriver` adds a server's idle, head and body timers and the steady read
-path. :mod:`httpaf.asyncio` makes them ``asyncio.BufferedProtocol`` classes. Like the
-connection layer, this module is plain Python that a build also compiles with Cython
-(declarations in ``_driver.pxd``): a compiled class cannot have a Python base, so the
-protocol base class is added by the subclasses in :mod:`httpaf.asyncio`.
+path. Like the connection layer, this module is plain Python that a build also
+compiles with Cython (declarations in ``_compiled/driver.pxd``): a compiled class
+cannot have a Python base, so :mod:`httpaf.aio.protocols` adds the
+``asyncio.BufferedProtocol`` base to whichever build is in use.
 """
 
 from __future__ import annotations
@@ -19,18 +19,16 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from .config import Config
-from .errors import ParseError, StateError
-from .operation import CLOSE, READ, UPGRADE, YIELD, Closed, Write
-from .reqd import ErrorHandler
-from .server_connection import (
+from httpaf.connection import (
     AWAIT_BODY,
     AWAIT_HEAD,
     AWAIT_NOTHING,
     AWAIT_REQUEST,
+    ErrorHandler,
     RequestHandler,
     ServerConnection,
 )
+from httpaf.model import CLOSE, READ, UPGRADE, YIELD, Closed, Config, ParseError, StateError, Write
 
 #: Seconds to keep reading (and discarding) after the last byte was sent, so that a
 #: client's unread request bytes do not turn our close into a reset that eats the

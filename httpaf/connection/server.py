@@ -20,24 +20,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from httpaf.model import (
+    CLOSE,
+    READ,
+    UPGRADE,
+    YIELD,
+    Closed,
+    Config,
+    EndOfMessage,
+    Headers,
+    Operation,
+    ParseError,
+    Request,
+    Response,
+    StateError,
+    Write,
+)
+from httpaf.wire import RequestParser, Serializer, borrow_request_parser, lend_request_parser
+
 from .body import BodyReader, BodyWriter
-from .config import Config
-from .errors import ParseError, StateError
-from .headers import Headers
-from .message import EndOfMessage, Request, Response
-from .operation import CLOSE, READ, UPGRADE, YIELD, Closed, Operation, Write
-from .parser import RequestParser, borrow_request_parser, lend_request_parser
 from .reqd import (
     _COMPLETE,
     _STREAMING,
-    _WAITING,
     ErrorHandler,
     Reqd,
     StartResponse,
     default_error_handler,
     error_status,
+    make_reqd,
 )
-from .serializer import Serializer
 
 __all__ = [
     "ServerConnection",
@@ -80,7 +91,7 @@ class ServerConnection:
     __slots__ = (
         "config", "_handler", "_error_handler", "_parser", "_serializer", "_queue",
         "_receiving", "_reader_closed", "_parse_error", "_errored", "_dropped",
-        "_draining", "_reader_waiter", "_writer_waiter", "_upgrade_written",
+        "_draining", "_reader_waiter", "_upgrade_written",
         "request_count", "steady_consumed", "steady_awaiting",
     )  # fmt: skip
 
@@ -104,8 +115,7 @@ class ServerConnection:
         self._errored = False  # a connection-level error is being answered
         self._dropped = 0
         self._draining = False  # close_when_idle() was called
-        self._reader_waiter: Callback | None = None
-        self._writer_waiter: Callback | None = None
+        self._reader_waiter: Callback | None = None  # the writer's is the serializer's
         self._upgrade_written = False  # the 101 (or CONNECT 2xx) head is out
         #: Request heads received so far (a runtime restarts its head timer when this
         #: changes: the head it waits for now is a new one).
@@ -138,13 +148,27 @@ class ServerConnection:
         A runtime that holds unconsumed bytes while this says ``AWAIT_REQUEST`` is
         in fact receiving a head (the parser has not consumed its request line yet).
         """
+        if self._queue and self._receiving is None:
+            return AWAIT_NOTHING
+        return self._awaiting_input()
+
+    def _awaiting_input(self) -> int:
+        """:meth:`awaiting` when no request is answered or one's body comes in.
+
+        A connection at a message boundary lends its parser back (see
+        ``_NO_PARSER``): an idle keep-alive connection holds none.
+        """
         receiving = self._receiving
         if receiving is not None:
             body = receiving.body
             return AWAIT_BODY if body.is_read_scheduled or body.is_closed else AWAIT_NOTHING
-        if self._queue:
-            return AWAIT_NOTHING
-        return AWAIT_REQUEST if self._parser.is_idle else AWAIT_HEAD
+        parser = self._parser
+        if not parser.at_message_boundary():
+            return AWAIT_HEAD
+        if parser is not _NO_PARSER:
+            self._parser = _NO_PARSER
+            lend_request_parser(parser)
+        return AWAIT_REQUEST
 
     def is_awaiting_input(self) -> bool:
         """Whether the connection only waits for bytes: no request in progress,
@@ -153,13 +177,11 @@ class ServerConnection:
         Then :meth:`next_read_operation` is ``READ`` and :meth:`next_write_operation`
         ``YIELD``; a runtime may skip asking them.
         """
-        serializer = self._serializer
-        return not (
-            self._queue
-            or self._reader_closed
-            or self._parse_error is not None
-            or serializer.has_pending_output
-            or serializer.is_closed
+        return (
+            not self._queue
+            and not self._reader_closed
+            and self._parse_error is None
+            and self._serializer.is_quiet()
         )
 
     # -- reading ---------------------------------------------------------------------
@@ -228,38 +250,38 @@ class ServerConnection:
             parser = self._parser = borrow_request_parser(self.config)
         queue = self._queue
         pos = start
+        if queue:
+            self._advance()
         while not self._reader_closed:
-            if queue:
-                self._advance()
-                if self._reader_closed:
-                    break
+            headed = False  # the event was a request head
             if queue and self._must_stop_parsing():
                 # A body whose last bytes crossed the high-water mark still has its
                 # end to report, which takes no input: report it, or the request
                 # would wait for bytes that never come.
                 if self._receiving is None or not self._finish_body(buf, pos):
                     break
-                continue
-            try:
-                event = parser.parse(buf, pos, end, eof)
-            except ParseError as error:
-                pos += parser.consumed
-                self._on_parse_error(error)
-                break
-            pos += parser.consumed
-            if event is None:
-                break
-            if type(event) is Request:  # the common case first, without a call
-                self._on_request(event)
-                if pos == end and not queue and not eof and not self._draining:
-                    # Answered and retired, every byte taken: a parse would only say
-                    # it needs more.
-                    break
             else:
-                self._on_event(event)
+                try:
+                    event = parser.parse(buf, pos, end, eof)
+                except ParseError as error:
+                    pos += parser.consumed
+                    self._on_parse_error(error)
+                    break
+                pos += parser.consumed
+                if event is None:
+                    break
+                if type(event) is Request:  # the common case first, without a call
+                    self._on_request(event)
+                    headed = True
+                else:
+                    self._on_event(event)
+            if queue:
+                self._advance()
             if self._draining and parser.is_idle:
                 self._close_reader()
                 break
+            if headed and pos == end and not queue and not eof:
+                break  # answered and retired, every byte taken: a parse would need more
         return pos - start
 
     def read_steadily(
@@ -287,115 +309,24 @@ class ServerConnection:
         after a wakeup of each). If the call raises, the two fields keep the values
         of the call before.
         """
-        waiter = self._writer_waiter
-        self._writer_waiter = None  # wakeups meanwhile: the caller writes anyway
+        serializer = self._serializer
+        waiter = serializer.waiter
+        serializer.waiter = None  # wakeups meanwhile: the caller writes anyway
         try:
-            queue = self._queue
-            end = off + length
-            if queue or self._reader_closed:
-                consumed = self._read(buf, off, end, False)
-            else:
-                # ``_read``'s first pass with an empty queue, inline, and for a
-                # request without a body ``_on_request``: keep them in step.
-                parser = self._parser
-                if parser is _NO_PARSER:
-                    parser = self._parser = borrow_request_parser(self.config)
-                try:
-                    event = parser.parse(buf, off, end, False)
-                except ParseError as error:
-                    event = None
-                    consumed = parser.consumed
-                    self._on_parse_error(error)
-                else:
-                    consumed = parser.consumed
-                if event is None:
-                    pass
-                elif type(event) is Request:
-                    if parser.body_length == 0:
-                        # ``Reqd(self, event, _EMPTY_BODY, keep_alive, False, upgrade)``
-                        # (``expect_continue`` matters only for a body) without the
-                        # class call, which CPython 3.11 makes a C-to-Python call
-                        # (about 700 instructions); ``Reqd.__new__`` rather than
-                        # ``object.__new__``, which refuses the compiled class. Every
-                        # slot ``Reqd.__init__`` sets is set here: test_native_fastpath
-                        # compares them.
-                        reqd = Reqd.__new__(Reqd)
-                        reqd.request = event
-                        reqd.persistent = reqd._keep_alive = parser.keep_alive
-                        reqd._conn = self
-                        reqd._state = _WAITING
-                        reqd._writer = reqd._response = None
-                        reqd._error = reqd._pending_error = None
-                        reqd._expect_continue = False
-                        reqd._upgradable = parser.upgrade
-                        reqd._on_upgrade = None
-                        reqd.body = _EMPTY_BODY
-                        queue.append(reqd)
-                        self.request_count += 1
-                        try:
-                            self._handler(reqd)
-                        except Exception as exc:
-                            reqd.report_exn(exc)
-                        if (
-                            reqd._state == _COMPLETE
-                            and reqd.persistent
-                            and not self._reader_closed
-                            and queue
-                            and queue[0] is reqd
-                        ):
-                            del queue[0]
-                            if self._reader_waiter is not None:
-                                self._wake_reader()
-                    else:
-                        self._on_request(event)
-                    if consumed != length or queue or self._draining:
-                        consumed += self._read_on(buf, off + consumed, end)
-                else:
-                    self._on_event(event)
-                    consumed += self._read_on(buf, off + consumed, end)
-            serializer = self._serializer
+            consumed = self._read(buf, off, off + length, False)
             output = serializer.take(limit)
-            if (
-                queue
-                or self._reader_closed
-                or self._parse_error is not None
-                or not serializer.is_quiet()
-            ):
-                if self._writer_waiter is None:
-                    self._writer_waiter = waiter
-                self.steady_consumed = consumed
-                self.steady_awaiting = -1
-                return output
-            # ``awaiting()`` with an empty queue.
-            receiving = self._receiving
-            if receiving is not None:
-                body = receiving.body
-                awaiting = AWAIT_BODY if body.is_read_scheduled or body.is_closed else AWAIT_NOTHING
+            if self.is_awaiting_input():
+                awaiting = self._awaiting_input()
+                if waiter is None:
+                    waiter = on_writable
             else:
-                parser = self._parser
-                if parser.at_message_boundary():
-                    awaiting = AWAIT_REQUEST
-                    if parser is not _NO_PARSER:
-                        self._parser = _NO_PARSER
-                        lend_request_parser(parser)
-                else:
-                    awaiting = AWAIT_HEAD
-            if self._writer_waiter is None:
-                self._writer_waiter = waiter if waiter is not None else on_writable
-            self.steady_consumed = consumed
-            self.steady_awaiting = awaiting
-            return output
-        except BaseException:
-            if self._writer_waiter is None:
-                self._writer_waiter = waiter
-            raise
-
-    def _read_on(self, buf: bytes | bytearray, pos: int, end: int) -> int:
-        """The end of ``_read``'s pass after an event, then its next passes."""
-        if self._draining and self._parser.is_idle:
-            self._close_reader()
-            return 0
-        return self._read(buf, pos, end, False)
+                awaiting = -1
+        finally:
+            if serializer.waiter is None:
+                serializer.waiter = waiter
+        self.steady_consumed = consumed
+        self.steady_awaiting = awaiting
+        return output
 
     def _on_event(self, event: object) -> None:
         kind = type(event)
@@ -424,8 +355,9 @@ class ServerConnection:
     def _on_request(self, request: Request) -> None:
         parser = self._parser
         has_body = parser.body_length != 0
-        reqd = Reqd(
+        reqd = make_reqd(
             self,
+            self._serializer,
             request,
             None if has_body else _EMPTY_BODY,
             parser.keep_alive,
@@ -438,24 +370,7 @@ class ServerConnection:
         queue.append(reqd)
         self.request_count += 1
         if len(queue) == 1:
-            # ``_start``, for a request that cannot have a pending error yet.
-            try:
-                self._handler(reqd)
-            except Exception as exc:
-                reqd.report_exn(exc)
-            # Answered at once, bodiless, persistent: retire it now, as ``_advance``
-            # would first thing (the usual exchange skips the general walk).
-            if (
-                reqd._state == _COMPLETE
-                and reqd.persistent
-                and not has_body
-                and not self._reader_closed
-                and queue
-                and queue[0] is reqd
-            ):
-                del queue[0]
-                if self._reader_waiter is not None:
-                    self._wake_reader()
+            self._start(reqd)
 
     def _on_body(self, data: memoryview) -> None:
         receiving = self._receiving
@@ -609,15 +524,13 @@ class ServerConnection:
         if self._serializer.is_closed:
             callback()
             return
-        if self._writer_waiter is not None:
+        serializer = self._serializer
+        if serializer.waiter is not None:
             raise StateError("yield_writer: only one callback can be registered at a time")
-        self._writer_waiter = callback
+        serializer.waiter = callback
 
     def _wake_writer(self) -> None:
-        waiter = self._writer_waiter
-        if waiter is not None:
-            self._writer_waiter = None
-            waiter()
+        self._serializer.wakeup()
 
     def _close_writer(self) -> None:
         if not self._serializer.is_closed:
@@ -658,9 +571,7 @@ class ServerConnection:
                 response, "GET", None, None, False, True
             )
             started = True
-            writer = BodyWriter(
-                serializer, length, self._wake_writer, self._error_body_closed, discard
-            )
+            writer = BodyWriter(serializer, length, self._error_body_closed, discard)
             self._wake_writer()
             return writer
 
