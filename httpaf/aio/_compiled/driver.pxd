@@ -11,6 +11,14 @@ cdef int _TIMER_NONE, _TIMER_IDLE, _TIMER_HEAD, _TIMER_BODY
 cdef Py_ssize_t _SMALL_WRITE
 
 
+cdef class _ReadBuffer:
+    cdef public bytearray buffer
+    cdef public bint suspect
+
+    @cython.locals(buffer=bytearray)
+    cpdef bytearray take(self)
+
+
 cdef class _Clock:
     cdef public object loop
     cdef public object time
@@ -24,8 +32,7 @@ cdef class Driver:
     cdef public object conn
     cdef public object _config
     cdef public object loop
-    cdef public object _shared_view
-    cdef public object _shared
+    cdef public _ReadBuffer _reads
     cdef public object _buf
     cdef public object _view
     cdef public object _input
@@ -49,6 +56,7 @@ cdef class Driver:
     cdef public bint _reader_waiting
     cdef public bint _writer_waiting
     cdef public bint _reader_done
+    cdef public bint _buf_lent
     cdef public bint _writer_done
     cdef public bint _upgraded
     cdef public bint _lost
@@ -62,6 +70,8 @@ cdef class Driver:
 
     @cython.locals(start=Py_ssize_t)
     cdef _consume(self, Py_ssize_t consumed)
+
+    cdef _after_read(self, bint lent)
 
 
 cdef class ServerDriver(Driver):
