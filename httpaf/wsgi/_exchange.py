@@ -302,7 +302,7 @@ class Exchange:
             raise ValueError(f"a WSGI application cannot send a {code} response")
         fields: list[tuple[str, str]] = []
         remaining = -1
-        has_date = has_server = False
+        has_server = False
         for field in headers:
             if type(field) is not tuple or len(field) != 2:
                 raise TypeError(f"a header must be a (name, value) tuple, not {field!r}")
@@ -315,14 +315,11 @@ class Exchange:
                 if not text.isdigit() or not text.isascii():
                     raise ValueError(f"bad Content-Length {value!r}")
                 remaining = int(text)
-            elif lower == "date":
-                has_date = True
             elif lower == "server":
                 has_server = True
             fields.append(field)
         state = self.state
-        if state.date_header and not has_date:
-            fields.append(("Date", state.dates.get()))
+        # (The runtime adds Date when the response has none: Config.date_header.)
         if state.server_header and not has_server:
             fields.append(("Server", "httpaf"))
         # The serializer checks names and values once more (tokens, no CTLs) in the

@@ -90,6 +90,8 @@ async def serve(
     unknown = set(config_options) - _CONFIG_FIELDS
     if unknown:
         raise TypeError(f"httpaf.wsgi.serve: unknown options {sorted(unknown)}")
+    if not date_header:
+        config_options["date_header"] = False  # (the runtime adds Date: Config)
     if config_options:
         config = dataclasses.replace(config, **config_options)
     loop = asyncio.get_running_loop()
@@ -106,7 +108,6 @@ async def serve(
         multiprocess=multiprocess,
         header_underscores=header_underscores,
         server_header=server_header,
-        date_header=date_header,
     )
     connections: set[Any] = set()
 
