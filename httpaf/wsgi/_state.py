@@ -73,6 +73,7 @@ class AppState:
         header_underscores: str,
         server_header: bool,
         date_header: bool,
+        headers: Iterable[tuple[str, str]] = (),
     ) -> None:
         if header_underscores not in ("refuse", "drop"):
             raise ValueError("header_underscores must be 'refuse' or 'drop'")
@@ -94,6 +95,7 @@ class AppState:
         self.refuse_underscores = header_underscores == "refuse"
         self.server_header = server_header
         self.date_header = date_header
+        self.headers = [(str(name), str(value)) for name, value in headers]
         self.dates = DateCache()
         self.active = 0  # requests being answered (loop thread only)
         self.keys: dict[str, str | None] = {}  # header name -> environ key (None: refused)
