@@ -126,7 +126,7 @@ def test_uvicorn_machinery_options_are_accepted_with_a_notice(
 ) -> None:
     server = serve(
         "--http", "httptools", "--loop", "zuvloop", "--h11-max-incomplete-event-size", "4096",
-        "--ws", "auto", "--interface", "asgi3", "plain_app:app",
+        "--ws", "none", "--interface", "asgi3", "plain_app:app",
     )
     servers.append(server)
     assert httpx.get(server.url).json()["path"] == "/"
@@ -543,6 +543,14 @@ def test_import_httpaf_still_loads_no_asyncio() -> None:
     code = "import sys, httpaf; httpaf.run; print('asyncio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_web_concurrency_sets_the_workers(servers: list[ServerProcess]) -> None:
+    server = serve("plain_app:app", env={"WEB_CONCURRENCY": "2"})
+    servers.append(server)
+    assert "with 2 workers" in server.output
+    assert wait_until(lambda: len(children_of(server.process.pid)) == 2)
+    assert server.stop() == 0
 
 
 # -- supervisor: health checks, SIGHUP, SIGTTIN/SIGTTOU ------------------------------------

@@ -211,13 +211,20 @@ def serve_in_process(
                 app, loaded.interface, sock=sock, config=config, ssl_context=ssl_context, **kwargs
             )
         except TypeError as error:
-            ws = [k for k in options.ws_options() if k in str(error)]
-            if ws:
+            ws = options.ws_options()
+            named = [k for k in ws if k in str(error)]
+            if not named:
+                raise
+            if ws != {"ws": "none"}:
                 raise AppLoadError(
-                    f"--{ws[0].replace('_', '-')}: this httpaf's ASGI server has no "
+                    f"--{named[0].replace('_', '-')}: this httpaf's ASGI server has no "
                     "WebSocket support to configure"
                 ) from None
-            raise
+            # --ws none asks for no WebSocket support: what a server without it gives.
+            del kwargs["ws"]
+            server = await start_server(
+                app, loaded.interface, sock=sock, config=config, ssl_context=ssl_context, **kwargs
+            )
         state.started = True
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
