@@ -400,13 +400,23 @@ def test_limit_max_requests_with_workers(servers: list[ServerProcess], app: str)
     servers.append(server)
     seen: set[int] = set()
     for _ in range(12):
-        r = httpx.get(server.url, headers={"connection": "close"}, timeout=10)
+        r = _get_once_more_if_cut(server.url)
         assert r.status_code == 200
         seen.add(r.json()["pid"])
     # Each worker serves at most three requests: twelve need at least four workers.
     assert len(seen) >= 4, server.output
     assert wait_until(lambda: len(children_of(server.process.pid)) == 2)
     assert server.stop() == 0
+
+
+def _get_once_more_if_cut(url: str) -> httpx.Response:
+    """GET ``url`` on a new connection; once more if it was closed unanswered (a worker
+    that reached its limit closes what it accepted just before it stopped listening,
+    as any graceful stop does)."""
+    try:
+        return httpx.get(url, headers={"connection": "close"}, timeout=10)
+    except httpx.RemoteProtocolError:
+        return httpx.get(url, headers={"connection": "close"}, timeout=10)
 
 
 def test_timeout_keep_alive(servers: list[ServerProcess]) -> None:

@@ -172,6 +172,7 @@ class Reloader:
         self.should_exit.set()
 
     def start(self) -> None:
+        """Start a worker: a fresh interpreter, handed the socket."""
         self.process = self._context.Process(
             target=_worker_main, args=(self.options, self.sock), name="httpaf-worker"
         )
@@ -197,6 +198,7 @@ class Reloader:
             )
 
     def run(self) -> int:
+        """Watch and restart until SIGINT or SIGTERM; the exit status."""
         for sig in self.SIGNALS:
             self._previous[sig] = signal.signal(sig, self._signal)
         try:

@@ -104,11 +104,13 @@ class Supervisor:
         return worker
 
     def signal_worker(self, worker: _Worker, sig: int) -> None:
+        """Send ``sig`` to ``worker`` if it is still ours."""
         if worker.pid in self.workers:  # (a reaped pid may belong to another process)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, sig)
 
     def kill_all(self, sig: int) -> None:
+        """Send ``sig`` to every worker."""
         for worker in list(self.workers.values()):
             self.signal_worker(worker, sig)
 
@@ -197,6 +199,7 @@ class Supervisor:
                 self.signal_worker(newest, signal.SIGTERM)
 
     def stop(self) -> None:
+        """Stop every worker gracefully (SIGTERM); none is replaced any more."""
         self.stopping = True
         self.restart_queue = []
         for worker in self.workers.values():
