@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -13,51 +12,7 @@ import pytest
 from httpaf import Config, Reqd, Response
 from httpaf.asyncio import new_event_loop, serve, shutdown
 
-LOOPS = ["asyncio", "uvloop"]
-
-
-def run_with_server(
-    loop_kind: str,
-    handler: Callable[[Reqd], None],
-    scenario: Callable[[int], Awaitable[Any]],
-    **kwargs: Any,
-) -> Any:
-    """Serve ``handler`` on a free port and run ``scenario(port)`` in the same loop."""
-    if loop_kind == "uvloop":
-        pytest.importorskip("uvloop")
-    loop = new_event_loop(use_uvloop=loop_kind == "uvloop")
-
-    async def main() -> Any:
-        server = await serve(handler, "127.0.0.1", 0, **kwargs)
-        port = server.sockets[0].getsockname()[1]
-        try:
-            return await asyncio.wait_for(scenario(port), 20)
-        finally:
-            await shutdown(server, timeout=2)
-
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.close()
-
-
-async def raw_exchange(port: int, data: bytes, until_close: bool = True) -> bytes:
-    """Send ``data`` at once and read until the server closes (or 2 s of silence)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(data)
-    await writer.drain()
-    chunks = []
-    try:
-        while True:
-            chunk = await asyncio.wait_for(reader.read(65536), 2)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    except asyncio.TimeoutError:
-        if until_close:
-            raise
-    writer.close()
-    return b"".join(chunks)
+from helpers import raw_exchange, run_with_server
 
 
 def echo_handler(reqd: Reqd) -> None:
@@ -71,16 +26,15 @@ def echo_handler(reqd: Reqd) -> None:
 
     def on_eof() -> None:
         payload = b"".join(pieces)
-        reqd.respond_with_string(
-            Response(200, [("X-Target", reqd.request.target)]), payload
-        )
+        reqd.respond_with_string(Response(200, [("X-Target", reqd.request.target)]), payload)
 
     body.schedule_read(on_read, on_eof)
 
 
-@pytest.fixture(params=LOOPS)
-def loop_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+
+
+
+
 
 
 def test_httpx_get_and_post_keep_alive(loop_kind: str) -> None:

@@ -24,7 +24,7 @@ from httpaf import (
     StateError,
 )
 
-from protocol_helpers import Runtime, response_bytes
+from helpers import Runtime, response_bytes
 
 GET_ROOT = b"GET / HTTP/1.1\r\n\r\n"
 

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wire_helpers import parse_all, parse_pieces
 
 from httpaf.model.config import Config
 from httpaf.model.errors import ParseError
@@ -28,6 +27,8 @@ from httpaf.model.message import (
 )
 from httpaf.model.method import Method
 from httpaf.model.version import HTTP_1_0, HTTP_1_1
+
+from helpers import parse_all, parse_pieces
 
 HOST = b"Host: h\r\n"
 EOM = END_OF_MESSAGE

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from httpaf import Config, Reqd, Response, ServerConnection
 
-from protocol_helpers import (
+from helpers import (
     Recorder,
     Runtime,
     default_request_handler,

@@ -29,7 +29,7 @@ from httpaf import (
     StateError,
 )
 
-from protocol_helpers import (
+from helpers import (
     ErrorRecorder,
     Recorder,
     Runtime,

@@ -20,7 +20,7 @@ from httpaf import (
     StateError,
 )
 
-from protocol_helpers import Recorder, Runtime, get, ok, request_bytes, response_bytes
+from helpers import Recorder, Runtime, get, ok, request_bytes, response_bytes
 
 WS_REQUEST = request_bytes(
     "GET", "/ws", [("Host", "x"), ("Connection", "Upgrade"), ("Upgrade", "websocket")]

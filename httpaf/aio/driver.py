@@ -624,9 +624,13 @@ class Driver:
             consumed = self.conn.read_eof(self._input, start, end - start)
         else:
             consumed = self.conn.read(self._input, start, end - start)
+        self._consume(consumed)
+
+    def _consume(self, consumed: int) -> None:
+        """The connection consumed ``consumed`` of the unconsumed bytes."""
         self._fed = consumed
-        start += consumed
-        if start == end:
+        start = self._start + consumed
+        if start == self._end:
             self._start = self._end = 0
         else:
             self._start = start
@@ -809,12 +813,7 @@ class ServerDriver(Driver):
                 kind = conn.steady_awaiting
                 if kind >= 0:
                     self._writer_waiting = True  # the connection holds its wakeup
-                self._fed = consumed
-                start += consumed
-                if start == end:
-                    self._start = self._end = 0
-                else:
-                    self._start = start
+                self._consume(consumed)
                 if data is not None:
                     self._transport.write(data)  # type: ignore[union-attr]
                 steady = (
@@ -832,27 +831,7 @@ class ServerDriver(Driver):
                 self._writer_wanted = False
                 self._reading = True
                 self._active = False
-                if kind == _TIMER_IDLE and self._start < self._end:
-                    kind = _TIMER_HEAD  # a request line is arriving
-                # As ``_settle(READ)`` after bytes arrived: the deadline moves, except a
-                # head's, which runs from the head's first byte.
-                if (
-                    kind == _TIMER_IDLE
-                    and self._timer_kind == _TIMER_IDLE
-                    and self._bucket is not None
-                ):
-                    # The usual case, inline: the clock calls back before the new
-                    # deadline, and the connection asks again then.
-                    timeout = self._timeouts[_TIMER_IDLE]
-                    if timeout is not None:
-                        # (The bucket is the clock's: the clock is set.)
-                        self._deadline = self._clock.time() + timeout  # type: ignore[union-attr]
-                elif (
-                    kind != _TIMER_HEAD
-                    or kind != self._timer_kind
-                    or conn.request_count != self._heads  # a new head: its own deadline
-                ):
-                    self._set_timer(kind)
+                self._wait_for_input(kind, True)  # as ``_settle(READ)`` after bytes arrived
             else:
                 self._active = True  # bytes arrived: ``_settle`` restarts the timer
                 self._reader_wanted = self._writer_wanted = True
@@ -886,19 +865,34 @@ class ServerDriver(Driver):
     def _settle(self, op: Any) -> None:
         active, self._active = self._active, False
         if op is READ:
-            kind = self.conn.awaiting()
-            if kind == _TIMER_IDLE and self._start < self._end:
-                kind = _TIMER_HEAD  # a request line is arriving
+            self._wait_for_input(self.conn.awaiting(), active)
         else:
-            kind = _TIMER_NONE
-        # A new wait starts its timer; bytes received restart an idle or body wait
-        # (a head's timer runs from its first byte: it restarts for a new head).
-        if (
-            kind != self._timer_kind
-            or (active and kind != _TIMER_HEAD)
-            or (kind == _TIMER_HEAD and self.conn.request_count != self._heads)
-        ):
-            self._set_timer(kind)
+            self._wait_for(_TIMER_NONE, active)
+
+    def _wait_for_input(self, kind: int, active: bool) -> None:
+        """Reading goes on, the connection waiting for ``kind`` (an ``AWAIT_*``)."""
+        if kind == _TIMER_IDLE and self._start < self._end:
+            kind = _TIMER_HEAD  # a request line is arriving
+        self._wait_for(kind, active)
+
+    def _wait_for(self, kind: int, active: bool) -> None:
+        """The timer rule: a new wait starts its timer; bytes that arrived
+        (``active``) restart an idle or body wait; a head's timer runs from the head's
+        first byte, so it restarts only for a new head."""
+        if kind == self._timer_kind:
+            if kind == _TIMER_HEAD:
+                if self.conn.request_count == self._heads:
+                    return
+            elif not active:
+                return
+            elif kind == _TIMER_IDLE and self._bucket is not None:
+                # Idle again (a busy keep-alive connection): the deadline moves later;
+                # the clock, due before it, calls back and the connection asks again.
+                timeout = self._timeouts[_TIMER_IDLE]
+                if timeout is not None:
+                    self._deadline = self._clock.time() + timeout  # type: ignore[union-attr]
+                return
+        self._set_timer(kind)
 
     def refresh_timer(self) -> None:
         """Re-read what the connection waits for (a handler started reading the body)."""

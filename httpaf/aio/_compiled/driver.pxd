@@ -5,6 +5,12 @@ cimport cython
 
 from httpaf.connection._compiled.server cimport ServerConnection as CServerConnection
 
+# The timer kinds (the connection's ``AWAIT_*`` values) and the write size that
+# takes the one-bytes path, as C constants.
+cdef int _TIMER_NONE, _TIMER_IDLE, _TIMER_HEAD, _TIMER_BODY
+cdef Py_ssize_t _SMALL_WRITE
+
+
 cdef class _Clock:
     cdef public object loop
     cdef public object time
@@ -54,6 +60,9 @@ cdef class Driver:
 
     cpdef buffer_updated(self, nbytes)
 
+    @cython.locals(start=Py_ssize_t)
+    cdef _consume(self, Py_ssize_t consumed)
+
 
 cdef class ServerDriver(Driver):
     cdef public object _connections
@@ -70,3 +79,8 @@ cdef class ServerDriver(Driver):
         kind=int, steady=bint,
     )
     cpdef buffer_updated(self, nbytes)
+
+    cdef _wait_for_input(self, int kind, bint active)
+
+    @cython.locals(timeout=object)
+    cdef _wait_for(self, int kind, bint active)
