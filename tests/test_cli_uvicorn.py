@@ -22,12 +22,13 @@ from typing import Any
 
 import httpx
 import pytest
-from apps.servers import APPS, ServerProcess, children_of, httpaf_command, wait_until
 
 from httpaf.cli import Options, build_parser, options_from_namespace
 from httpaf.cli._app import resolve_app
 from httpaf.cli._logging import _use_twins, read_log_config
 from httpaf.cli._worker import serve_options
+
+from helpers import APPS, ServerProcess, children_of, httpaf_command, wait_until
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and fork")
 
@@ -111,6 +112,34 @@ def test_uvicorn_run_keywords_are_httpaf_run_keywords() -> None:
     assert options.log_config == uvicorn.config.LOGGING_CONFIG  # theirs, as given
     with pytest.raises(TypeError, match="no_such_option"):
         Options.from_keywords("m:app", {"no_such_option": 1})
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--loop", "bogus"], "--loop"),
+        (["--ssl-keyfile", "key.pem"], "needs --ssl-certfile"),
+        (["--limit-max-requests-jitter", "-1"], "must not be negative"),
+        (["--header", "Bad Name:x"], "invalid header field name"),
+        (["--ws-per-message-deflate", "maybe"], "not a boolean"),
+    ],
+)
+def test_bad_options_are_refused(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from httpaf.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "m:app"])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_click_booleans() -> None:
+    parse = build_parser().parse_args
+    assert parse(["--ws-per-message-deflate", "false", "m:app"]).ws_per_message_deflate is False
+    assert parse(["--ws-per-message-deflate", "1", "m:app"]).ws_per_message_deflate is True
 
 
 def test_http2_is_refused() -> None:
