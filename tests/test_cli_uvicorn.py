@@ -166,13 +166,14 @@ def test_uvicorn_machinery_options_are_accepted_with_a_notice(
     assert server.stop() == 0
 
 
-def test_ws_options_go_to_the_asgi_server_only_when_set() -> None:
-    options = Options("m:app", ws_max_size=1000, ws_ping_interval=None)
+def test_asgi_only_options_go_to_the_asgi_server() -> None:
+    options = Options("m:app", ws_max_size=1000, ws_ping_interval=None, reset_contextvars=True)
     asgi = serve_options(options, resolve_app(_asgi), multiprocess=False)
     assert asgi["ws_max_size"] == 1000 and asgi["ws_ping_interval"] is None
-    assert "ws" not in asgi and "ws_max_queue" not in asgi
+    assert "ws" not in asgi and "ws_max_queue" not in asgi  # (defaults: not repeated)
+    assert asgi["reset_contextvars"] is True
     wsgi = serve_options(options, resolve_app(_wsgi), multiprocess=False)
-    assert not any(key.startswith("ws") for key in wsgi)
+    assert not any(key.startswith(("ws", "reset")) for key in wsgi)
 
 
 async def _asgi(scope: Any, receive: Any, send: Any) -> None: ...

@@ -73,16 +73,24 @@ class Supervisor:
     def spawn(self) -> _Worker:
         """Fork a worker."""
         parent_end, child_end = socket.socketpair()
-        pid = os.fork()
+        # Until the child has its own handlers, the parent's would only record a signal
+        # meant for it (a SIGTERM right after the fork would be lost): block them.
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
+        try:
+            pid = os.fork()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
+            raise
         if pid == 0:  # the child
             code = 1
             try:
                 signal.set_wakeup_fd(-1)
+                for sig in self.SIGNALS:
+                    signal.signal(sig, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
                 if self._pipe is not None:
                     for fd in self._pipe:
                         os.close(fd)
-                for sig in self.SIGNALS:
-                    signal.signal(sig, signal.SIG_DFL)
                 parent_end.close()
                 for other in self.workers.values():
                     other.conn.close()
@@ -98,6 +106,7 @@ class Supervisor:
             finally:
                 logging.shutdown()
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
         child_end.close()
         parent_end.setblocking(False)
         worker = self.workers[pid] = _Worker(pid, parent_end)
