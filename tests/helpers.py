@@ -177,7 +177,7 @@ def parse_pieces(parser: Any, pieces: Iterable[bytes], eof: bool = False) -> lis
 
 # -- a test runtime for the sans-I/O connections ------------------------------
 #
-# A test runtime for the sans-I/O connections, modelled on http/af's (reference §5).
+# A test runtime for the sans-I/O connections, modelled on http/af's lib_test runtime.
 #
 # :class:`Runtime` drives a :class:`~httpaf.ServerConnection` or a
 # :class:`~httpaf.ClientConnection` the way http/af's ``test_server_connection.ml`` does:
@@ -406,7 +406,7 @@ def ok(body: bytes = b"", *extra: tuple[str, str]) -> bytes:
     return response_bytes("200 OK", extra + (("Content-Length", str(len(body))),), body)
 
 
-# -- handlers (reference §5, "Handlers used in the tests") ------------------------------
+# -- handlers (as in http/af's lib_test/test_server_connection.ml) -------------------
 
 
 def default_request_handler(reqd: Reqd) -> None:

@@ -202,7 +202,7 @@ def test_invalid_request_split_anywhere(wire: SimpleNamespace, data: bytes, stat
         assert parse_all(wire.RequestParser(), data, split=split) == whole, split
 
 
-# -- what "consumed" counts (reference §4.5) ------------------------------------------------
+# -- what "consumed" counts (docs/state-machine.md) ----------------------------------------
 
 # (request bytes, expected event kind, consumed, same count as http/af)
 REQUEST_CONSUMED = [

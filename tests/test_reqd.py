@@ -1,4 +1,4 @@
-"""``Reqd`` operations (reference §1.9), driven through a ServerConnection."""
+"""``Reqd`` operations (http/af's lib/reqd.ml), driven through a ServerConnection."""
 
 from __future__ import annotations
 
