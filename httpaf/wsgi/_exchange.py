@@ -322,6 +322,8 @@ class Exchange:
         # (The runtime adds Date when the response has none: Config.date_header.)
         if state.server_header and not has_server:
             fields.append(("Server", "httpaf"))
+        if state.headers:
+            fields.extend(state.headers)
         # The serializer checks names and values once more (tokens, no CTLs) in the
         # loop; a head refused there still becomes a 500.
         self.status = status
@@ -683,11 +685,10 @@ class Exchange:
         request = self.reqd.request
         version = request.version
         access_logger.info(
-            '%s - "%s %s HTTP/%d.%d" %d',
+            '%s - "%s %s HTTP/%s" %d',
             escape(f"{self.proto.remote_addr}:{self.proto.remote_port}"),
             escape(str(request.method)),
             escape(request.target),
-            version.major,
-            version.minor,
+            f"{version.major}.{version.minor}",
             self.status_code,
         )

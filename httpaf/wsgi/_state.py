@@ -54,6 +54,7 @@ class AppState:
         multiprocess: bool,
         header_underscores: str,
         server_header: bool,
+        headers: Iterable[tuple[str, str]] = (),
     ) -> None:
         if header_underscores not in ("refuse", "drop"):
             raise ValueError("header_underscores must be 'refuse' or 'drop'")
@@ -74,6 +75,7 @@ class AppState:
         self.multiprocess = multiprocess
         self.refuse_underscores = header_underscores == "refuse"
         self.server_header = server_header
+        self.headers = [(str(name), str(value)) for name, value in headers]
         self.active = 0  # requests being answered (loop thread only)
         self.keys: dict[str, str | None] = {}  # header name -> environ key (None: refused)
 
