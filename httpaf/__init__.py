@@ -64,7 +64,6 @@ implementation = (
 )
 
 
-
 def run(app: Any, **options: Any) -> None:
     """Serve ``app`` (an ASGI or WSGI application, or its ``"module:attribute"``
     import string) until SIGINT or SIGTERM, taking ``uvicorn.run``'s keyword arguments

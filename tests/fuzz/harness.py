@@ -314,6 +314,8 @@ STRICTER = [
     ("target form", r"target|CONNECT needs",
      "RFC 9112 §3.2: four forms, authority-form only for CONNECT, '*' only for OPTIONS"),
     ("Host", r"Host field", "RFC 9112 §3.2: exactly one Host, else 400"),
+    ("Host value", r"invalid Host",
+     "RFC 9112 §3.2, RFC 3986 §3.2.2: a Host is uri-host [':' port]; h11 takes any value"),
     ("chunk line", r"chunk-size line|missing CRLF after chunk",
      "RFC 9112 §7.1: chunk-ext grammar, no whitespace before CRLF, CRLF after data"),
     ("trailer", r"forbidden trailer|trailer field|trailer section",
