@@ -36,6 +36,7 @@ cdef class _Parser:
     # The framing fields noted while scanning a request head.
     cdef int _hosts
     cdef object _host_fault  # what is wrong with the Host value, or None
+    cdef bytes _valid_host  # the last Host value found valid (checked again by memcmp)
     cdef list _cl
     cdef list _te
     cdef bint _conn_close, _conn_keep_alive, _conn_upgrade, _expect, _upgrade_field

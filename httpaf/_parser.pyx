@@ -17,7 +17,7 @@ shared with the pure module.
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.unicode cimport (
@@ -800,15 +800,27 @@ cdef class _Parser:
         cdef Py_ssize_t i, a, b
         if kind == F_HOST:
             self._hosts += 1
-            # The usual host (and port) checked here; anything else by the rule itself.
+            # The usual host (and port) checked here, the one this parser saw valid last
+            # at once; anything else by the rule itself (``_host_fault`` is None from
+            # ``_reset_notes``).
+            known = self._valid_host
+            if (
+                known is not None
+                and PyBytes_GET_SIZE(known) == n
+                and memcmp(PyBytes_AS_STRING(known), v, n) == 0
+            ):
+                return 0
             i = 0
             while i < n and HOST_NAME[v[i]]:
                 i += 1
             if i < n and v[i] == b':':
                 i += 1
-                while i < n and 48 <= v[i] <= 57:
+                while i < n and <unsigned char>(v[i] - 48) < 10:
                     i += 1
-            self._host_fault = None if i == n else host_fault(value)
+            if i == n:
+                self._valid_host = PyBytes_FromStringAndSize(<const char*>v, n)
+            else:
+                self._host_fault = host_fault(value)
         elif kind == F_CONTENT_LENGTH:
             if self._cl is None:
                 self._cl = []
