@@ -38,7 +38,6 @@ from httpaf.model import (
     is_chunked,
     parse_content_length,
     response_body_length,
-    response_has_body,
 )
 from httpaf.model import Method
 from httpaf.model import check_code
@@ -1325,12 +1324,12 @@ cdef class ResponseParser(_Parser):
     cdef int _describe(self, response, headers) except -1:
         status = response.status
         try:
-            self.body_length = response_body_length(status, headers, self.request_method)
+            self.body_length = response_body_length(
+                status, headers, self.request_method, response.version
+            )
         except ParseError as error:
             raise self._fail(f"invalid response body length: {error.message}", 400, 0) from None
         self.keep_alive = response.keep_alive and self.body_length != CLOSE_DELIMITED
         self.expect_continue = False
         self.upgrade = status == 101 or (self.request_method == "CONNECT" and 200 <= status < 300)
-        if not response_has_body(status, self.request_method):
-            self.body_length = 0
         return 0

@@ -53,7 +53,6 @@ from httpaf.model import (
     is_chunked,
     parse_content_length,
     response_body_length,
-    response_has_body,
 )
 
 __all__ = ["RequestParser", "ResponseParser", "borrow_request_parser", "lend_request_parser"]
@@ -862,14 +861,14 @@ class ResponseParser(_Parser):
     def _describe(self, response: Response, headers: Headers) -> None:
         status = response.status
         try:
-            self.body_length = response_body_length(status, headers, self.request_method)
+            self.body_length = response_body_length(
+                status, headers, self.request_method, response.version
+            )
         except ParseError as error:
             raise self._fail(f"invalid response body length: {error.message}", 400, 0) from None
         self.keep_alive = response.keep_alive and self.body_length != CLOSE_DELIMITED
         self.expect_continue = False
         self.upgrade = status == 101 or (self.request_method == "CONNECT" and 200 <= status < 300)
-        if not response_has_body(status, self.request_method):
-            self.body_length = 0
 
 
 def _status_line_error(line: bytes) -> str:
