@@ -23,6 +23,8 @@ from collections.abc import Callable
 from httpaf.model import (
     CHUNKED,
     CLOSE,
+    HTTP_1_0,
+    HTTP_1_1,
     READ,
     UPGRADE,
     YIELD,
@@ -83,9 +85,36 @@ class _Respd:
 
 def request_body_length(request: Request) -> int:
     """How a request's body is framed: a byte count or CHUNKED (``ValueError`` else)."""
-    headers = request.headers
-    te = headers.get_all("transfer-encoding")
-    cl = headers.get_all("content-length")
+    return request_framing(request)[0]
+
+
+def request_framing(request: Request) -> tuple[int, bool]:
+    """A request's body framing (a byte count or CHUNKED) and whether it keeps the
+    connection (RFC 9112 §9.3, as :func:`~httpaf.model.is_keep_alive`); one pass over
+    the fields. ``ValueError`` for framing a server would refuse."""
+    te: list[str] = []
+    cl: list[str] = []
+    close = keep_alive = False
+    for name, value in request.headers._fields:
+        size = len(name)
+        if size == 17 or size == 14 or size == 10:  # only these names matter here
+            low = name.lower()
+            if low == "transfer-encoding":
+                te.append(value)
+            elif low == "content-length":
+                cl.append(value)
+            elif low == "connection":
+                for token in value.split(","):
+                    token = token.strip(" \t").lower()
+                    if token == "close":
+                        close = True
+                    elif token == "keep-alive":
+                        keep_alive = True
+    version = request.version
+    if version is HTTP_1_1:  # (identity first: Version compares in Python)
+        persistent = not close
+    else:
+        persistent = not close and (keep_alive if version == HTTP_1_0 else version >= HTTP_1_1)
     try:
         if te:
             if cl:
@@ -93,8 +122,8 @@ def request_body_length(request: Request) -> int:
                     "a request must not have both Transfer-Encoding and Content-Length"
                 )
             is_chunked(te, strict=True)
-            return CHUNKED
-        return parse_content_length(cl) if cl else 0
+            return CHUNKED, persistent
+        return (parse_content_length(cl) if cl else 0), persistent
     except ParseError as error:
         raise ValueError(f"invalid request body length: {error.message}") from None
 
@@ -167,11 +196,11 @@ class ClientConnection:
         if self._writing is not None and not self._writing.is_closed:
             # Its next bytes would be read as that body: a request desync.
             raise StateError("close the previous request's body before the next request")
-        length = request_body_length(request)
+        length, keep_alive = request_framing(request)
         sent_at = self._written + serializer.pending_bytes
         serializer.write_request_head(request)
         respd = _Respd(request, response_handler, error_handler, interim_handler, sent_at)
-        if not request.keep_alive:
+        if not keep_alive:
             self._persistent = False
         respd.writer = BodyWriter(serializer, length, self._body_closed)
         self._writing = respd.writer
@@ -185,7 +214,12 @@ class ClientConnection:
     def _body_closed(self, delimited: bool) -> None:
         if not delimited:
             self._persistent = False
-            self._fail_all(ValueError("request body shorter than its Content-Length"))
+            queue = self._queue
+            if queue and queue[-1].body is None:
+                self._fail_all(ValueError("request body shorter than its Content-Length"))
+            # Else its response is in already (an early answer: to ``Expect:
+            # 100-continue``, say): it stands, and the connection ends after it.
+            self._wake_reader()
 
     # -- reading ---------------------------------------------------------------------
 

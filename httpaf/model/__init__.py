@@ -20,6 +20,7 @@ from .message import (
     parse_content_length,
     request_body_length,
     response_body_length,
+    response_framing,
     response_has_body,
     response_head_framing,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "reason_phrase",
     "request_body_length",
     "response_body_length",
+    "response_framing",
     "response_has_body",
     "response_head_framing",
     "shiftv",

@@ -17,6 +17,7 @@ __all__ = [
     "CLOSE_DELIMITED",
     "request_body_length",
     "response_body_length",
+    "response_framing",
     "parse_content_length",
     "is_chunked",
     "is_keep_alive",
@@ -212,22 +213,46 @@ def response_body_length(
 ) -> int:
     """RFC 9112 §6.3 for responses, as a client that distrusts servers reads them.
 
-    A 2xx to CONNECT is a tunnel, whatever its fields say (RFC 9110 §9.3.6: the client
-    MUST ignore them). Otherwise the framing fields must be sound even where no body
-    follows, or ``ParseError``: Content-Length is one field of digits (repeated
-    fields, even equal ones, are refused, as in requests); Transfer-Encoding is a list
-    of tokens with ``chunked`` at most once; never both (§6.1: a sign of smuggling or
-    response splitting); no Transfer-Encoding in an HTTP/1.0 response (§6.1: faulty
-    framing); none in a 1xx or 204, and no Content-Length there but ``0`` (RFC 9110
-    §8.6, RFC 9112 §6.1: a server MUST NOT send them; ``0`` says what the status says
-    and is common). Then HEAD, 1xx, 204 and 304 have no body; Transfer-Encoding ending
-    in ``chunked`` is :data:`CHUNKED` and any other is :data:`CLOSE_DELIMITED` (§6.3
-    item 4); Content-Length is the length; without either, the body runs to EOF.
+    :func:`response_framing` with the framing fields of ``headers``.
+    """
+    return response_framing(
+        status,
+        request_method,
+        version,
+        headers.get_all("transfer-encoding") or None,
+        headers.get_all("content-length") or None,
+    )
+
+
+def response_framing(
+    status: int,
+    request_method: str,
+    version: Version,
+    te: list[str] | None,
+    cl: list[str] | None,
+) -> int:
+    """A response's body length from its Transfer-Encoding and Content-Length values.
+
+    The one place of the client's framing rule (the parsers gather the values as they
+    scan a head). A 2xx to CONNECT is a tunnel, whatever its fields say (RFC 9110
+    §9.3.6: the client MUST ignore them). Otherwise the framing fields must be sound
+    even where no body follows, or ``ParseError``: Content-Length is one field of
+    digits (repeated fields, even equal ones, are refused, as in requests);
+    Transfer-Encoding is a list of tokens with ``chunked`` at most once; never both
+    (§6.1: a sign of smuggling or response splitting); no Transfer-Encoding in an
+    HTTP/1.0 response (§6.1: faulty framing); none in a 1xx or 204, and no
+    Content-Length there but ``0`` (RFC 9110 §8.6, RFC 9112 §6.1: a server MUST NOT
+    send them; ``0`` says what the status says and is common). Then HEAD, 1xx, 204 and
+    304 have no body; Transfer-Encoding ending in ``chunked`` is :data:`CHUNKED` and
+    any other is :data:`CLOSE_DELIMITED` (§6.3 item 4); Content-Length is the length;
+    without either, the body runs to EOF.
     """
     if request_method == "CONNECT" and 200 <= status < 300:
         return 0 if status == 204 else CLOSE_DELIMITED  # (http/af reads no 204 body)
-    te = headers.get_all("transfer-encoding")
-    cl = headers.get_all("content-length")
+    if te is None and cl is None:  # the usual case for bodiless answers
+        if request_method == "HEAD" or status < 200 or status == 204 or status == 304:
+            return 0
+        return CLOSE_DELIMITED
     length = parse_content_length(cl) if cl else None
     chunked = False
     if te:
