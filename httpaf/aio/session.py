@@ -18,7 +18,7 @@ from typing import Any
 
 from httpaf import __version__
 from httpaf.connection import BodyWriter
-from httpaf.model import Config, StateError
+from httpaf.model import Config, ConnectionClosed, StateError
 from httpaf.net import (
     URL,
     Body,
@@ -27,6 +27,7 @@ from httpaf.net import (
     Outgoing,
     Proxies,
     Proxy,
+    RemoteProtocolError,
     Timeout,
     TransportError,
     WriteError,
@@ -192,12 +193,11 @@ class Session:
         try:
             return await self.exchange(proto, out, timeout)
         except TransportError as error:
-            if not (proto.uses > 1 and out.body.replayable and retryable(error)):
+            if not (out.body.replayable and retryable(error)):
                 raise
-            cause = error.__cause__
-            sent = getattr(cause, "request_sent", True)
-            if sent and not out.idempotent:
-                raise
+            sent = getattr(error.__cause__, "request_sent", True)
+            if sent and (proto.uses == 1 or not out.idempotent):
+                raise  # a new connection failed, or a request that changes things
         # The reused connection was closed under us: once more, on a new one.
         proto = await pool.acquire(route.key, route, timeout.connect, timeout.pool, fresh=True)
         return await self.exchange(proto, out, timeout)
@@ -209,6 +209,10 @@ class Session:
         body = out.body
         hold = out.expect_continue
         whole = body.stream is None and not hold
+        if not proto.conn.is_idle:
+            # Closed (or found out of step) after the pool handed it over: nothing sent.
+            proto.close()
+            raise _closed_before_sending()
         proto._busy = True
         try:
             writer = proto.conn.request(
@@ -337,6 +341,12 @@ class Session:
         """Close every connection."""
         self._closed = True
         await self._pool.aclose()
+
+
+def _closed_before_sending() -> RemoteProtocolError:
+    error = RemoteProtocolError("the server closed the connection before the request")
+    error.__cause__ = ConnectionClosed("connection closed", False, False)
+    return error
 
 
 async def _drain(proto: PooledProtocol, exchange: Exchange, timeout: float | None) -> None:
