@@ -1,64 +1,25 @@
 """Opening client connections: TCP or a Unix socket, TLS, and tunnels through proxies.
 
-A :class:`Route` says how to reach a server: straight to it, through a forward proxy
-(plain ``http``: requests go to the proxy in absolute form), or through a ``CONNECT``
-tunnel (``https``: TLS with the origin inside the tunnel, RFC 9110 §9.3.6).
-:func:`open_connection` opens one within the connect timeout and hands back the
+A :class:`~httpaf.net.Route` says how to reach a server; :func:`open_connection` opens
+a connection on it within the connect timeout (a ``CONNECT`` tunnel first when the
+route goes through one, then TLS with the origin inside it) and hands back the
 :class:`~httpaf.aio.pooled.PooledProtocol` on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
-from collections.abc import Hashable
 from typing import Any
 
 from httpaf.model import Config, ParseError, Request, Response
-from httpaf.net import ConnectError, ConnectTimeout, ProxyError
+from httpaf.net import ConnectError, ConnectTimeout, ProxyError, Route
 from httpaf.wire import ResponseParser, Serializer
 
 from .pooled import PooledProtocol
 
-__all__ = ["Route", "open_connection"]
-
-
-class Route:
-    """How to reach a server; ``key`` names the connections that can be shared."""
-
-    __slots__ = (
-        "key", "host", "port", "ssl", "server_hostname", "uds", "forward",
-        "proxy_headers", "tunnel", "tunnel_ssl", "tunnel_hostname", "local_address",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        key: Hashable,
-        host: str,
-        port: int,
-        *,
-        ssl: ssl.SSLContext | None = None,
-        server_hostname: str | None = None,
-        uds: str | None = None,
-        forward: bool = False,
-        proxy_headers: list[tuple[str, str]] | None = None,
-        tunnel: str | None = None,
-        tunnel_ssl: ssl.SSLContext | None = None,
-        tunnel_hostname: str | None = None,
-        local_address: str | None = None,
-    ) -> None:
-        self.key = key
-        self.host = host
-        self.port = port
-        self.ssl = ssl  # TLS to (host, port): the origin, or an https proxy
-        self.server_hostname = server_hostname
-        self.uds = uds
-        self.forward = forward  # a forward proxy: absolute-form targets
-        self.proxy_headers = proxy_headers
-        self.tunnel = tunnel  # "host:port" to CONNECT to through the proxy
-        self.tunnel_ssl = tunnel_ssl  # TLS to the origin, inside the tunnel
-        self.tunnel_hostname = tunnel_hostname
-        self.local_address = local_address
+__all__ = ["open_connection"]
 
 
 async def open_connection(
@@ -82,9 +43,9 @@ async def open_connection(
                 )
             else:
                 _, proto = await loop.create_connection(
-                    factory, route.host, route.port, ssl=route.ssl,
+                    factory, ssl=route.ssl,
                     server_hostname=_hostname(route) if route.ssl else None,
-                    local_addr=(route.local_address, 0) if route.local_address else None,
+                    **await _where(loop, route),
                 )
     except TimeoutError:
         raise ConnectTimeout(f"connecting to {route.host}:{route.port} took over {timeout} s") from None
@@ -94,6 +55,30 @@ async def open_connection(
         proto.forward = True
         proto.proxy_headers = route.proxy_headers
     return proto  # type: ignore[no-any-return]
+
+
+async def _where(loop: asyncio.AbstractEventLoop, route: Route) -> dict[str, Any]:
+    """``create_connection``'s address arguments: a host and port, or a socket made
+    here when socket options must be set before connecting."""
+    local = (route.local_address, 0) if route.local_address else None
+    if not route.socket_options:
+        return {"host": route.host, "port": route.port, "local_addr": local}
+    infos = await loop.getaddrinfo(route.host, route.port, type=socket.SOCK_STREAM)
+    error: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            for option in route.socket_options:
+                sock.setsockopt(*option)
+            if local is not None:
+                sock.bind(local)
+            await loop.sock_connect(sock, address)
+            return {"sock": sock}
+        except OSError as failure:
+            sock.close()
+            error = failure
+    raise error if error is not None else OSError(f"cannot resolve {route.host}")
 
 
 def _hostname(route: Route) -> str:
@@ -148,8 +133,8 @@ async def _tunnel(loop: asyncio.AbstractEventLoop, route: Route, factory: Any) -
     request = serializer.take(1 << 20) or b""
     done: asyncio.Future[bytes] = loop.create_future()
     transport, _ = await loop.create_connection(
-        lambda: _Tunnel(request, done), route.host, route.port, ssl=route.ssl,
-        server_hostname=_hostname(route) if route.ssl else None,
+        lambda: _Tunnel(request, done), ssl=route.ssl,
+        server_hostname=_hostname(route) if route.ssl else None, **await _where(loop, route),
     )
     try:
         leftover = await done

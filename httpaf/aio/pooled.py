@@ -14,53 +14,19 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from httpaf.connection import BodyReader
-from httpaf.model import CLOSE, READ, ConnectionClosed, ParseError, Response
-from httpaf.net import (
-    LocalProtocolError,
-    ReadError,
-    ReadTimeout,
-    RemoteProtocolError,
-    TransportError,
-    WriteError,
-)
+from httpaf.model import CLOSE, READ, ConnectionClosed, Response
+from httpaf.net import ReadError, ReadTimeout, WriteError, client_error
 
 from .protocols import ClientProtocol
 
 if TYPE_CHECKING:
     from .pool import Pool
 
-__all__ = ["Exchange", "PooledProtocol", "client_error"]
+__all__ = ["Exchange", "PooledProtocol"]
 
 # The read timeout is checked in this many slots: a silent server fails the request
 # within a slot of the timeout.
 _SLOTS = 4
-
-
-def client_error(error: BaseException) -> BaseException:
-    """What the connection layer reported, as the client's error class."""
-    if isinstance(error, TransportError):
-        return error
-    if isinstance(error, ParseError):
-        mapped: BaseException = RemoteProtocolError(error.message)
-    elif isinstance(error, ConnectionClosed):
-        if error.response_started:
-            mapped = RemoteProtocolError(f"incomplete response: {error}")
-        else:
-            mapped = RemoteProtocolError("server disconnected without sending a response")
-    elif isinstance(error, ValueError):
-        mapped = LocalProtocolError(str(error))
-    elif isinstance(error, OSError):
-        mapped = ReadError(str(error) or type(error).__name__)
-    else:
-        return error
-    mapped.__cause__ = error
-    return mapped
-
-
-def retryable(error: BaseException) -> bool:
-    """Whether ``error`` left the request unanswered: not one byte of a response came."""
-    cause = error.__cause__ if isinstance(error, RemoteProtocolError) else error
-    return isinstance(cause, ConnectionClosed) and not cause.response_started
 
 
 class Exchange:

@@ -154,6 +154,13 @@ class Response(Exchange):
                 return
             yield piece
 
+    async def receive(self) -> bytes | None:
+        """The next piece of the body, or ``None`` at its end (no wait when it is here)."""
+        piece = self._pull()
+        if piece is _PENDING:
+            piece = await self._wait()
+        return piece  # type: ignore[no-any-return]
+
     async def aclose(self) -> None:
         """Close the response; a body not read to its end closes its connection."""
         self._close()

@@ -27,20 +27,22 @@ from httpaf.net import (
     Outgoing,
     Proxies,
     Proxy,
+    Route,
+    Routes,
     RemoteProtocolError,
     Timeout,
     TransportError,
     WriteError,
     WriteTimeout,
     build_request,
-    client_ssl_context,
+    retryable,
 )
 from httpaf.net.request import Content, HeaderFields, header_list
 from httpaf.net.tls import Cert, Verify
 
-from .connector import Route, open_connection
+from .connector import open_connection
 from .pool import Pool
-from .pooled import Exchange, PooledProtocol, retryable
+from .pooled import Exchange, PooledProtocol
 from .response import Response
 
 __all__ = ["Session", "EXPECT_CONTINUE_WAIT", "DEFAULT_HEADERS"]
@@ -52,7 +54,6 @@ EXPECT_CONTINUE_WAIT = 1.0
 DEFAULT_HEADERS: list[tuple[str, str]] = [("User-Agent", f"httpaf/{__version__}")]
 # A body this large goes out as it is (zero-copy) rather than copied with the head.
 _SCHEDULE_AT = 16384
-_ROUTE_CACHE = 1024
 
 
 class Session:
@@ -74,23 +75,22 @@ class Session:
         expect_continue_threshold: int | None = 1 << 20,
         retries: int = 0,
         ssl_context: _ssl.SSLContext | None = None,
+        proxy_from_env: bool | None = None,
+        socket_options: list[tuple[int, int, int]] | None = None,
     ) -> None:
         self.config = config if config is not None else Config()
         self.limits = limits if limits is not None else Limits()
         self.timeout = timeout if timeout is not None else Timeout()
-        self._verify = verify
-        self._cert = cert
-        self._trust_env = trust_env
-        self._ssl: _ssl.SSLContext | None = ssl_context
-        self._proxies = Proxies(proxy, trust_env)
-        self._uds = uds
-        self._local_address = local_address
+        self._routes = Routes(
+            verify=verify, cert=cert, trust_env=trust_env, ssl_context=ssl_context,
+            proxies=Proxies(proxy, trust_env if proxy_from_env is None else proxy_from_env),
+            uds=uds, local_address=local_address, socket_options=socket_options,
+        )
         given = header_list(headers)
         names = {n.lower() for n, _ in given}
         self.headers = [f for f in DEFAULT_HEADERS if f[0].lower() not in names] + given
         self.expect_continue_threshold = expect_continue_threshold
         self.retries = retries  # extra attempts when a connection cannot be opened
-        self._routes: dict[Any, Route] = {}
         self._pool = Pool(self.limits, self._open)
         self._closed = False
 
@@ -99,47 +99,9 @@ class Session:
         """The connection pool."""
         return self._pool
 
-    # -- routes ------------------------------------------------------------------------
-
-    def ssl_context(self) -> _ssl.SSLContext:
-        """The TLS context for origins (built on first use)."""
-        context = self._ssl
-        if context is None:
-            context = self._ssl = client_ssl_context(self._verify, self._cert, self._trust_env)
-        return context
-
     def route(self, url: URL, sni: str | None = None) -> Route:
-        """How to reach ``url``'s origin (cached per origin)."""
-        key = url.origin if sni is None else (*url.origin, sni)
-        route = self._routes.get(key)
-        if route is None:
-            if len(self._routes) >= _ROUTE_CACHE:
-                self._routes.clear()
-            route = self._routes[key] = self._make_route(url, sni)
-        return route
-
-    def _make_route(self, url: URL, sni: str | None) -> Route:
-        https = url.scheme == "https"
-        proxy = self._proxies.for_url(url) if self._proxies else None
-        if proxy is None or self._uds is not None:
-            return Route(
-                url.origin if sni is None else (*url.origin, sni), url.host, url.port,
-                ssl=self.ssl_context() if https else None, server_hostname=sni,
-                uds=self._uds, local_address=self._local_address,
-            )
-        purl = proxy.url
-        proxy_ssl = self.ssl_context() if purl.scheme == "https" else None
-        if not https:
-            return Route(
-                ("forward", *purl.origin), purl.host, purl.port, ssl=proxy_ssl, forward=True,
-                proxy_headers=proxy.headers, local_address=self._local_address,
-            )
-        authority = f"{url.host}:{url.port}" if ":" not in url.host else f"[{url.host}]:{url.port}"
-        return Route(
-            ("tunnel", *purl.origin, *url.origin), purl.host, purl.port, ssl=proxy_ssl,
-            proxy_headers=proxy.headers, tunnel=authority, tunnel_ssl=self.ssl_context(),
-            tunnel_hostname=sni or url.host, local_address=self._local_address,
-        )
+        """How to reach ``url``'s origin."""
+        return self._routes.route(url, sni)
 
     async def _open(self, route: Route, timeout: float | None) -> PooledProtocol:
         attempts = self.retries + 1
@@ -167,23 +129,28 @@ class Session:
         trailers: HeaderFields = None,
         timeout: Timeout | None = None,
         sni: str | None = None,
+        default_headers: bool = True,
     ) -> Response:
-        """Send a request; the response, once its head is in (its body streams)."""
+        """Send a request; the response, once its head is in (its body streams).
+
+        ``default_headers=False`` sends only the fields given (and the framing ones).
+        """
         if self._closed:
             raise TransportError("the client is closed")
         if not isinstance(url, URL):
             url = URL.parse(url)
         timeout = timeout if timeout is not None else self.timeout
         route = self.route(url, sni)
+        defaults = self.headers if default_headers else None
         if route.forward:
             out = build_request(
-                method, url, headers, content, json=json, default_headers=self.headers,
+                method, url, headers, content, json=json, default_headers=defaults,
                 target=url.absolute, extra_headers=route.proxy_headers, trailers=trailers,
                 expect_continue_threshold=self.expect_continue_threshold,
             )
         else:
             out = build_request(
-                method, url, headers, content, json=json, default_headers=self.headers,
+                method, url, headers, content, json=json, default_headers=defaults,
                 trailers=trailers, expect_continue_threshold=self.expect_continue_threshold,
             )
         pool = self._pool

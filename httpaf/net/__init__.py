@@ -29,9 +29,12 @@ from .errors import (
     UnsupportedProtocol,
     WriteError,
     WriteTimeout,
+    client_error,
+    retryable,
 )
 from .proxy import Proxies, Proxy, proxy_for
 from .request import Body, Outgoing, build_request
+from .route import Route, Routes
 from .timeouts import Limits, Timeout
 from .tls import client_ssl_context
 from .url import URL, Origin
@@ -57,6 +60,8 @@ __all__ = [
     "ReadError",
     "ReadTimeout",
     "RemoteProtocolError",
+    "Route",
+    "Routes",
     "StreamClosed",
     "Timeout",
     "TimeoutException",
@@ -65,6 +70,8 @@ __all__ = [
     "WriteError",
     "WriteTimeout",
     "build_request",
+    "client_error",
     "client_ssl_context",
     "proxy_for",
+    "retryable",
 ]

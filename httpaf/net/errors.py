@@ -8,7 +8,7 @@ parser's :class:`~httpaf.ParseError`.
 
 from __future__ import annotations
 
-from httpaf.model import HttpafError
+from httpaf.model import ConnectionClosed, HttpafError, ParseError
 
 __all__ = [
     "ClientError",
@@ -30,6 +30,8 @@ __all__ = [
     "UnsupportedProtocol",
     "WriteError",
     "WriteTimeout",
+    "client_error",
+    "retryable",
 ]
 
 
@@ -108,3 +110,35 @@ class RemoteProtocolError(ProtocolError):
 
 class LocalProtocolError(ProtocolError):
     """The request cannot be sent as given (contradicting framing fields, say)."""
+
+
+def client_error(error: BaseException) -> BaseException:
+    """What the connection layer reported, as the client's error class.
+
+    A :class:`~httpaf.ParseError` or an early :class:`~httpaf.ConnectionClosed` is a
+    :class:`RemoteProtocolError` (with it as ``__cause__``), a ``ValueError`` about the
+    request a :class:`LocalProtocolError`, an ``OSError`` a :class:`ReadError`.
+    """
+    if isinstance(error, TransportError):
+        return error
+    if isinstance(error, ParseError):
+        mapped: BaseException = RemoteProtocolError(error.message)
+    elif isinstance(error, ConnectionClosed):
+        if error.response_started:
+            mapped = RemoteProtocolError(f"incomplete response: {error}")
+        else:
+            mapped = RemoteProtocolError("server disconnected without sending a response")
+    elif isinstance(error, ValueError):
+        mapped = LocalProtocolError(str(error))
+    elif isinstance(error, OSError):
+        mapped = ReadError(str(error) or type(error).__name__)
+    else:
+        return error
+    mapped.__cause__ = error
+    return mapped
+
+
+def retryable(error: BaseException) -> bool:
+    """Whether ``error`` left the request unanswered: not one byte of a response came."""
+    cause = error.__cause__ if isinstance(error, RemoteProtocolError) else error
+    return isinstance(cause, ConnectionClosed) and not cause.response_started

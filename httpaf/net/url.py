@@ -60,6 +60,27 @@ class URL:
             tail = "/" + tail
         self.target = tail if tail.isascii() and _plain(tail) else quote(tail, safe=_TARGET_SAFE)
 
+    @classmethod
+    def from_parts(cls, scheme: str, host: str, port: int | None, target: str,
+                   raw: str | None = None) -> URL:
+        """A URL from parts already split and checked (another library's URL object)."""
+        if scheme not in DEFAULT_PORTS:
+            raise UnsupportedProtocol(f"unsupported URL scheme {scheme[:20]!r}")
+        if not host:
+            raise InvalidURL("no host in the URL")
+        url = cls.__new__(cls)
+        default = DEFAULT_PORTS[scheme]
+        url.scheme = scheme
+        url.host = host.lower()
+        url.port = default if port is None else port
+        url.origin = (scheme, url.host, url.port)
+        shown = f"[{url.host}]" if ":" in url.host else url.host
+        url.authority = shown if url.port == default else f"{shown}:{url.port}"
+        url.target = target or "/"
+        url.userinfo = ""
+        url.raw = raw if raw is not None else f"{scheme}://{url.authority}{url.target}"
+        return url
+
     # A few URLs are requested again and again: parse each once.
     _cache: dict[str, URL] = {}
 
