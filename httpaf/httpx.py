@@ -11,7 +11,10 @@
 They take the arguments of httpx's own transports (``verify``, ``cert``,
 ``trust_env``, ``http1``, ``http2``, ``limits``, ``proxy``, ``uds``,
 ``local_address``, ``retries``, ``socket_options``) and keep httpx's contract: the
-``timeout`` request extension (connect, read, write, pool) applies per request,
+``timeout`` request extension (connect, read, write, pool) applies per request, the
+``sni_hostname`` and ``trace`` extensions are honoured (trace events by the names
+httpx's own transport uses), a connection stays in use until httpx closes the
+response stream,
 errors are httpx's exception classes (``httpx.ConnectTimeout``, ``httpx.ReadTimeout``,
 ``httpx.RemoteProtocolError``, ...), bodies stream both ways, and responses carry the
 ``http_version`` and ``reason_phrase`` extensions. HTTP/2 is refused: httpaf speaks
@@ -101,6 +104,7 @@ def _options(
         "socket_options": list(socket_options) if socket_options else None,
         "expect_continue_threshold": None,  # httpx users set Expect themselves
         "headers": None,
+        "release_early": False,  # a connection is in use until httpx closes the stream
     }
 
 
@@ -167,43 +171,85 @@ def _extensions(version: str, reason: str) -> dict[str, Any]:
     }
 
 
+class _TraceURL:
+    __slots__ = ("target",)
+
+    def __init__(self, target: bytes) -> None:
+        self.target = target
+
+
+class _TraceRequest:
+    """The request a ``trace`` callback is shown, as httpx's own transport shows it:
+    ``method`` and ``url.target`` as bytes, ``headers`` as byte pairs."""
+
+    __slots__ = ("method", "url", "headers", "extensions")
+
+    def __init__(self, request: httpx.Request) -> None:
+        self.method = request.method.encode("ascii")
+        self.url = _TraceURL(request.url.raw_path)
+        self.headers = request.headers.raw
+        self.extensions = request.extensions
+
+
 class _AsyncBody(httpx.AsyncByteStream):
     """A response body, streamed from httpaf into httpx."""
 
-    def __init__(self, response: AsyncResponse, request: httpx.Request) -> None:
+    def __init__(self, response: AsyncResponse, request: httpx.Request, trace: Any) -> None:
         self._response = response
         self._request = request
+        self._trace = trace
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         response = self._response
+        trace = self._trace
+        if trace is not None:
+            await trace("http11.receive_response_body.started", {"request": self._request})
         try:
             if response.is_closed:
                 async for piece in response.aiter_bytes():  # read already: kept content
                     yield piece
-                return
-            receive = response.receive
-            while (piece := await receive()) is not None:
-                yield piece
+            else:
+                receive = response.receive
+                while (piece := await receive()) is not None:
+                    yield piece
         except net.ClientError as error:
             raise _httpx_error(error, self._request) from error
+        if trace is not None:
+            await trace("http11.receive_response_body.complete", {"request": self._request})
 
     async def aclose(self) -> None:
+        trace = self._trace
+        if trace is not None:
+            await trace("http11.response_closed.started", {})
         await self._response.aclose()
+        if trace is not None:
+            await trace("http11.response_closed.complete", {})
 
 
 class _SyncBody(httpx.SyncByteStream):
-    def __init__(self, response: SyncResponse, request: httpx.Request) -> None:
+    def __init__(self, response: SyncResponse, request: httpx.Request, trace: Any) -> None:
         self._response = response
         self._request = request
+        self._trace = trace
 
     def __iter__(self) -> Iterator[bytes]:
+        trace = self._trace
+        if trace is not None:
+            trace("http11.receive_response_body.started", {"request": self._request})
         try:
             yield from self._response.iter_bytes()
         except net.ClientError as error:
             raise _httpx_error(error, self._request) from error
+        if trace is not None:
+            trace("http11.receive_response_body.complete", {"request": self._request})
 
     def close(self) -> None:
+        trace = self._trace
+        if trace is not None:
+            trace("http11.response_closed.started", {})
         self._response.close()
+        if trace is not None:
+            trace("http11.response_closed.complete", {})
 
 
 class AsyncHTTPTransport(httpx.AsyncBaseTransport):
@@ -236,6 +282,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        trace = request.extensions.get("trace")
         try:
             url = _url(request)
             try:
@@ -246,6 +293,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
                 request.method, url, headers=request.headers.raw,
                 content=content or None, timeout=_timeout(request, self._default_timeout),
                 sni=request.extensions.get("sni_hostname"), default_headers=False,
+                trace=trace, trace_request=_TraceRequest(request) if trace else None,
             )
         except net.ClientError as error:
             raise _httpx_error(error, request) from error
@@ -253,7 +301,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
             status_code=response.status,
             headers=[(n.encode("latin-1"), v.encode("latin-1"))
                      for n, v in response.headers.to_list()],
-            stream=_AsyncBody(response, request),
+            stream=_AsyncBody(response, request, trace),
             extensions=_extensions(response.http_version, response.reason),
         )
 
@@ -291,6 +339,7 @@ class HTTPTransport(httpx.BaseTransport):
         return self._session
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        trace = request.extensions.get("trace")
         try:
             url = _url(request)
             try:
@@ -301,6 +350,7 @@ class HTTPTransport(httpx.BaseTransport):
                 request.method, url, headers=request.headers.raw,
                 content=content or None, timeout=_timeout(request, self._default_timeout),
                 sni=request.extensions.get("sni_hostname"), default_headers=False,
+                trace=trace, trace_request=_TraceRequest(request) if trace else None,
             )
         except net.ClientError as error:
             raise _httpx_error(error, request) from error
@@ -308,7 +358,7 @@ class HTTPTransport(httpx.BaseTransport):
             status_code=response.status,
             headers=[(n.encode("latin-1"), v.encode("latin-1"))
                      for n, v in response.headers.to_list()],
-            stream=_SyncBody(response, request),
+            stream=_SyncBody(response, request, trace),
             extensions=_extensions(response.http_version, response.reason),
         )
 

@@ -14,7 +14,7 @@ import ssl
 from typing import Any
 
 from httpaf.model import Config, ParseError, Request, Response
-from httpaf.net import ConnectError, ConnectTimeout, ProxyError, Route
+from httpaf.net import ConnectError, ConnectTimeout, ProxyError, Route, TraceStream
 from httpaf.wire import ResponseParser, Serializer
 
 from .pooled import PooledProtocol
@@ -23,9 +23,38 @@ __all__ = ["open_connection"]
 
 
 async def open_connection(
+    route: Route, timeout: float | None, config: Config, expiry: float | None,
+    trace: Any = None,
+) -> PooledProtocol:
+    """A connection for ``route``, within ``timeout`` seconds (:class:`ConnectTimeout`).
+
+    ``trace(event, info)``, a coroutine function, hears of the connection's steps by
+    the names httpx's ``trace`` extension uses (``connection.connect_tcp.started``...).
+    """
+    if trace is None:
+        return await _open(route, timeout, config, expiry)
+    step = "connection.connect_unix_socket" if route.uds else "connection.connect_tcp"
+    await trace(f"{step}.started", {"host": route.host, "port": route.port,
+                                    "local_address": route.local_address, "timeout": timeout,
+                                    "socket_options": route.socket_options})
+    try:
+        proto = await _open(route, timeout, config, expiry)
+    except BaseException as error:
+        await trace(f"{step}.failed", {"exception": error})
+        raise
+    stream = TraceStream(proto._transport)
+    await trace(f"{step}.complete", {"return_value": stream})
+    if route.ssl is not None or route.tunnel_ssl is not None:
+        await trace("connection.start_tls.started", {"ssl_context": route.ssl or route.tunnel_ssl,
+                                                     "server_hostname": _hostname(route),
+                                                     "timeout": timeout})
+        await trace("connection.start_tls.complete", {"return_value": stream})
+    return proto
+
+
+async def _open(
     route: Route, timeout: float | None, config: Config, expiry: float | None
 ) -> PooledProtocol:
-    """A connection for ``route``, within ``timeout`` seconds (:class:`ConnectTimeout`)."""
     loop = asyncio.get_running_loop()
 
     def factory() -> PooledProtocol:

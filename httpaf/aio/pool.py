@@ -22,8 +22,8 @@ from .pooled import PooledProtocol
 
 __all__ = ["Pool", "Opener"]
 
-#: Opens a connection for a route: ``opener(route, connect_timeout)``.
-Opener = Callable[[Any, "float | None"], Awaitable[PooledProtocol]]
+#: Opens a connection for a route: ``opener(route, connect_timeout, trace)``.
+Opener = Callable[[Any, "float | None", Any], Awaitable[PooledProtocol]]
 
 
 class _Route:
@@ -90,6 +90,7 @@ class Pool:
         connect_timeout: float | None,
         pool_timeout: float | None,
         fresh: bool = False,
+        trace: Any = None,
     ) -> PooledProtocol:
         """A connection for ``key``: an idle one (unless ``fresh``), a new one, or the
         first one released, within ``pool_timeout`` (:class:`PoolTimeout`)."""
@@ -101,7 +102,7 @@ class Pool:
                 if proto is not None:
                     return proto
             if self._room(key):
-                return await self._open(key, route_info, connect_timeout)
+                return await self._open(key, route_info, connect_timeout, trace)
             proto = await self._wait(key, pool_timeout)
             if proto is not None:
                 return proto
@@ -187,7 +188,9 @@ class Pool:
         oldest.close()  # forget() frees its slot now
         return True
 
-    async def _open(self, key: Hashable, route_info: Any, timeout: float | None) -> PooledProtocol:
+    async def _open(
+        self, key: Hashable, route_info: Any, timeout: float | None, trace: Any
+    ) -> PooledProtocol:
         self._total += 1
         self._opening[key] = self._opening.get(key, 0) + 1
         route = self._routes.get(key)
@@ -195,7 +198,7 @@ class Pool:
             route = self._routes[key] = _Route()
         opened = False
         try:
-            proto = await self._opener(route_info, timeout)
+            proto = await self._opener(route_info, timeout, trace)
             opened = True
         finally:
             left = self._opening[key] - 1

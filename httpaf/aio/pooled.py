@@ -34,7 +34,7 @@ class Exchange:
 
     __slots__ = (
         "proto", "head", "reader", "error", "waiter", "read_timeout", "released",
-        "interim_waiter", "continued", "sending",
+        "interim_waiter", "continued", "sending", "hold", "arrived",
     )  # fmt: skip
 
     def __init__(self, proto: PooledProtocol, read_timeout: float | None) -> None:
@@ -48,6 +48,10 @@ class Exchange:
         self.interim_waiter: asyncio.Future[None] | None = None  # 100 Continue
         self.continued = False
         self.sending = True  # the request is still going out (no read timeout yet)
+        #: Keep the connection until the application is done with the response (read
+        #: it to its end or closed it), not only until the response has arrived.
+        self.hold = False
+        self.arrived = False  # the whole response is in (held: not released yet)
 
     # -- the connection layer's callbacks --------------------------------------------
 
@@ -133,12 +137,14 @@ class PooledProtocol(ClientProtocol):
             self._arm(self.loop.time() + limit / _SLOTS)
 
     def abandon(self, exchange: Exchange) -> None:
-        """The application gave ``exchange`` up before its end: close the connection.
-
-        Its response may still be coming; nothing else could be read after it.
-        """
+        """The application gave ``exchange`` up before its end: close the connection
+        (its response may still be coming; nothing else could be read after it), or,
+        when the whole response is in already, release it."""
         if self.exchange is exchange and not exchange.released:
-            self.close()
+            if exchange.arrived and not self._closing:
+                self._release()
+            else:
+                self.close()
 
     def close(self) -> None:
         """Close the connection now (requests on it fail); the pool forgets it."""
@@ -176,10 +182,19 @@ class PooledProtocol(ClientProtocol):
 
     # -- the driver's hooks ------------------------------------------------------------
 
+    def done_with(self, exchange: Exchange) -> None:
+        """The application is done with ``exchange``'s response (read or closed)."""
+        if self.exchange is exchange and exchange.arrived and not self._closing:
+            self._release()
+
     def _settle(self, op: Any) -> None:
         if op is READ:
-            if self.exchange is not None and self.conn.is_idle and not self._closing:
-                self._release()
+            exchange = self.exchange
+            if exchange is not None and self.conn.is_idle and not self._closing:
+                if exchange.hold:
+                    exchange.arrived = True  # released when the application is done
+                else:
+                    self._release()
         elif op is CLOSE and not self._closing:
             self._gone()
 

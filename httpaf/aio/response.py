@@ -232,6 +232,8 @@ class Response(Exchange):
     def _got_end(self) -> None:
         self._ended = True
         self._closed = True
+        if self.hold and not self.released:
+            self.proto.done_with(self)
         waiter = self._body_waiter
         if waiter is not None:
             if not waiter.done():

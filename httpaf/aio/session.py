@@ -77,6 +77,7 @@ class Session:
         ssl_context: _ssl.SSLContext | None = None,
         proxy_from_env: bool | None = None,
         socket_options: list[tuple[int, int, int]] | None = None,
+        release_early: bool = True,
     ) -> None:
         self.config = config if config is not None else Config()
         self.limits = limits if limits is not None else Limits()
@@ -92,6 +93,9 @@ class Session:
         self.expect_continue_threshold = expect_continue_threshold
         self.retries = retries  # extra attempts when a connection cannot be opened
         self._pool = Pool(self.limits, self._open)
+        #: A connection goes back to the pool as soon as its response has arrived
+        #: (else only once the application read the body to its end or closed it).
+        self.release_early = release_early
         self._closed = False
 
     @property
@@ -103,13 +107,13 @@ class Session:
         """How to reach ``url``'s origin."""
         return self._routes.route(url, sni)
 
-    async def _open(self, route: Route, timeout: float | None) -> PooledProtocol:
+    async def _open(self, route: Route, timeout: float | None, trace: Any) -> PooledProtocol:
         attempts = self.retries + 1
         while True:
             attempts -= 1
             try:
                 return await open_connection(
-                    route, timeout, self.config, self.limits.keepalive_expiry
+                    route, timeout, self.config, self.limits.keepalive_expiry, trace
                 )
             except TransportError:
                 if attempts <= 0:
@@ -130,10 +134,14 @@ class Session:
         timeout: Timeout | None = None,
         sni: str | None = None,
         default_headers: bool = True,
+        trace: Any = None,
+        trace_request: Any = None,
     ) -> Response:
         """Send a request; the response, once its head is in (its body streams).
 
         ``default_headers=False`` sends only the fields given (and the framing ones).
+        ``trace(event, info)``, a coroutine function, hears of each step by the names
+        of httpx's ``trace`` extension (``trace_request`` is the request it reports).
         """
         if self._closed:
             raise TransportError("the client is closed")
@@ -153,6 +161,8 @@ class Session:
                 method, url, headers, content, json=json, default_headers=defaults,
                 trailers=trailers, expect_continue_threshold=self.expect_continue_threshold,
             )
+        if trace is not None:
+            return await self._traced(route, out, timeout, trace, trace_request)
         pool = self._pool
         proto = pool.take_idle(route.key)
         if proto is None:
@@ -169,9 +179,37 @@ class Session:
         proto = await pool.acquire(route.key, route, timeout.connect, timeout.pool, fresh=True)
         return await self.exchange(proto, out, timeout)
 
+    async def _traced(self, route: Route, out: Outgoing, timeout: Timeout, trace: Any,
+                      request: Any) -> Response:
+        """:meth:`request`, telling ``trace`` of each step (no retry)."""
+        proto = self._pool.take_idle(route.key)
+        if proto is None:
+            proto = await self._pool.acquire(
+                route.key, route, timeout.connect, timeout.pool, trace=trace
+            )
+        info = {"request": request}
+        await trace("http11.send_request_headers.started", info)
+        await trace("http11.send_request_headers.complete", info)
+        await trace("http11.send_request_body.started", info)
+        try:
+            response = await self.exchange(proto, out, timeout)
+        except BaseException as error:
+            await trace("http11.receive_response_headers.failed", {"exception": error})
+            raise
+        await trace("http11.send_request_body.complete", info)
+        await trace("http11.receive_response_headers.started", info)
+        head = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers.to_list()]
+        await trace("http11.receive_response_headers.complete", {
+            "return_value": (response.http_version.encode("ascii"), response.status,
+                             response.reason.encode("latin-1", "replace"), head),
+        })
+        return response
+
     async def exchange(self, proto: PooledProtocol, out: Outgoing, timeout: Timeout) -> Response:
         """Send ``out`` on ``proto`` (the pool handed it out); the response head."""
         exchange = Response(proto, timeout.read, out.url, out.method)
+        if not self.release_early:
+            exchange.hold = True
         proto.begin(exchange)
         body = out.body
         hold = out.expect_continue
@@ -203,6 +241,12 @@ class Session:
         proto._writer_wanted = True  # (the reader reads already: an idle connection does)
         proto._pump()
         if whole:
+            if proto._write_paused:  # the transport holds more than it should
+                try:
+                    await _drain(proto, exchange, timeout.write)
+                except BaseException:
+                    proto.abandon(exchange)
+                    raise
             exchange.sending = False
         else:
             try:

@@ -36,6 +36,7 @@ from .proxy import Proxies, Proxy, proxy_for
 from .request import Body, Outgoing, build_request
 from .route import Route, Routes
 from .timeouts import Limits, Timeout
+from .trace import TraceStream
 from .tls import client_ssl_context
 from .url import URL, Origin
 
@@ -65,6 +66,7 @@ __all__ = [
     "StreamClosed",
     "Timeout",
     "TimeoutException",
+    "TraceStream",
     "TransportError",
     "UnsupportedProtocol",
     "WriteError",

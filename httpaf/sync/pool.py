@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Hashable
+from typing import Any
 
 from httpaf.model import Config, ParseError, Request, Response
 from httpaf.net import (
@@ -23,6 +24,7 @@ from httpaf.net import (
     PoolTimeout,
     ProxyError,
     Route,
+    TraceStream,
     TransportError,
 )
 from httpaf.wire import ResponseParser, Serializer
@@ -33,8 +35,35 @@ __all__ = ["SyncPool", "open_connection"]
 
 
 def open_connection(route: Route, timeout: float | None, config: Config,
-                    expiry: float | None) -> SyncConnection:
-    """A blocking connection on ``route`` within ``timeout`` (:class:`ConnectTimeout`)."""
+                    expiry: float | None, trace: Any = None) -> SyncConnection:
+    """A blocking connection on ``route`` within ``timeout`` (:class:`ConnectTimeout`).
+
+    ``trace(event, info)`` hears of the steps by the names of httpx's ``trace``
+    extension (``connection.connect_tcp.started``...).
+    """
+    if trace is None:
+        return _open(route, timeout, config, expiry)
+    step = "connection.connect_unix_socket" if route.uds else "connection.connect_tcp"
+    trace(f"{step}.started", {"host": route.host, "port": route.port,
+                              "local_address": route.local_address, "timeout": timeout,
+                              "socket_options": route.socket_options})
+    try:
+        conn = _open(route, timeout, config, expiry)
+    except BaseException as error:
+        trace(f"{step}.failed", {"exception": error})
+        raise
+    stream = TraceStream(conn.sock)
+    trace(f"{step}.complete", {"return_value": stream})
+    if route.ssl is not None or route.tunnel_ssl is not None:
+        trace("connection.start_tls.started", {"ssl_context": route.ssl or route.tunnel_ssl,
+                                               "server_hostname": route.host,
+                                               "timeout": timeout})
+        trace("connection.start_tls.complete", {"return_value": stream})
+    return conn
+
+
+def _open(route: Route, timeout: float | None, config: Config,
+          expiry: float | None) -> SyncConnection:
     try:
         sock = _connect(route, timeout)
         try:
@@ -164,7 +193,8 @@ class SyncPool:
         return self._idle
 
     def acquire(self, route: Route, connect_timeout: float | None,
-                pool_timeout: float | None, fresh: bool = False) -> SyncConnection:
+                pool_timeout: float | None, fresh: bool = False,
+                trace: Any = None) -> SyncConnection:
         """An idle connection (unless ``fresh``), a new one, or one freed in time."""
         deadline = None if pool_timeout is None else time.monotonic() + pool_timeout
         key = route.key
@@ -189,7 +219,7 @@ class SyncPool:
                 self._freed.wait(left)
         try:
             return open_connection(route, connect_timeout, self.config,
-                                   self.limits.keepalive_expiry)
+                                   self.limits.keepalive_expiry, trace)
         except BaseException:
             with self._lock:
                 entry.count -= 1

@@ -158,6 +158,7 @@ class SyncSession:
         ssl_context: _ssl.SSLContext | None = None,
         proxy_from_env: bool | None = None,
         socket_options: list[tuple[int, int, int]] | None = None,
+        release_early: bool = True,
     ) -> None:
         self.config = config if config is not None else Config()
         self.limits = limits if limits is not None else Limits()
@@ -173,6 +174,9 @@ class SyncSession:
         self.expect_continue_threshold = expect_continue_threshold
         self.retries = retries
         self.pool = SyncPool(self.limits, self.config)
+        #: A connection goes back to the pool as soon as its response has arrived
+        #: (else only once the application read the body to its end or closed it).
+        self.release_early = release_early
 
     def request(
         self,
@@ -186,8 +190,14 @@ class SyncSession:
         timeout: Timeout | None = None,
         sni: str | None = None,
         default_headers: bool = True,
+        trace: Any = None,
+        trace_request: Any = None,
     ) -> SyncResponse:
-        """Send a request; the response once its head is in (its body streams)."""
+        """Send a request; the response once its head is in (its body streams).
+
+        ``trace(event, info)`` hears of each step by the names of httpx's ``trace``
+        extension (``trace_request`` is the request it reports).
+        """
         if not isinstance(url, URL):
             url = URL.parse(url)
         timeout = timeout if timeout is not None else self.timeout
@@ -199,6 +209,8 @@ class SyncSession:
             extra_headers=route.proxy_headers if route.forward else None,
             trailers=trailers, expect_continue_threshold=self.expect_continue_threshold,
         )
+        if trace is not None:
+            return self._traced(route, out, timeout, trace, trace_request)
         conn = self._acquire(route, timeout, fresh=False)
         try:
             return self._send(conn, out, timeout)
@@ -211,12 +223,35 @@ class SyncSession:
         conn = self._acquire(route, timeout, fresh=True)
         return self._send(conn, out, timeout)
 
-    def _acquire(self, route: Any, timeout: Timeout, fresh: bool) -> SyncConnection:
+    def _traced(self, route: Any, out: Outgoing, timeout: Timeout, trace: Any,
+                request: Any) -> SyncResponse:
+        """:meth:`request`, telling ``trace`` of each step (no retry)."""
+        conn = self._acquire(route, timeout, fresh=False, trace=trace)
+        info = {"request": request}
+        trace("http11.send_request_headers.started", info)
+        trace("http11.send_request_headers.complete", info)
+        trace("http11.send_request_body.started", info)
+        try:
+            response = self._send(conn, out, timeout)
+        except BaseException as error:
+            trace("http11.receive_response_headers.failed", {"exception": error})
+            raise
+        trace("http11.send_request_body.complete", info)
+        trace("http11.receive_response_headers.started", info)
+        head = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers.to_list()]
+        trace("http11.receive_response_headers.complete", {
+            "return_value": (response.http_version.encode("ascii"), response.status,
+                             response.reason.encode("latin-1", "replace"), head),
+        })
+        return response
+
+    def _acquire(self, route: Any, timeout: Timeout, fresh: bool,
+                 trace: Any = None) -> SyncConnection:
         attempts = self.retries + 1
         while True:
             attempts -= 1
             try:
-                return self.pool.acquire(route, timeout.connect, timeout.pool, fresh)
+                return self.pool.acquire(route, timeout.connect, timeout.pool, fresh, trace)
             except TransportError as error:
                 if attempts <= 0 or type(error).__name__ == "PoolTimeout":
                     raise
@@ -227,7 +262,7 @@ class SyncSession:
         except BaseException:
             self.pool.discard(conn)
             raise
-        if conn.conn.is_idle:  # the whole response is in: the connection is free now
+        if self.release_early and conn.conn.is_idle:  # the whole response is in
             exchange.released = True
             self.pool.release(conn)
         return SyncResponse(exchange, self, out.url, out.method, timeout.read)
