@@ -79,11 +79,15 @@ class RawServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
         try:
             await self.script(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
+            self.tasks.discard(task)
             writer.close()
 
     async def __aenter__(self) -> RawServer:
@@ -93,6 +97,9 @@ class RawServer:
     async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
         self.server.close()
+        for task in list(self.tasks):  # scripts still running (sleeping, say) end now
+            task.cancel()
+        await asyncio.sleep(0)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.server.wait_closed(), 2)
 
@@ -148,8 +155,12 @@ class Proxy:
         self.require_auth = require_auth
         self.seen: list[bytes] = []
         self.server: asyncio.Server | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
         try:
             while True:
                 head = await read_head(reader)
@@ -189,9 +200,10 @@ class Proxy:
                 writer.write(resp_head + await up_reader.readexactly(clen))
                 await writer.drain()
                 up_writer.close()
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
+            self.tasks.discard(task)
             writer.close()
 
     async def __aenter__(self) -> Proxy:
@@ -201,6 +213,9 @@ class Proxy:
     async def __aexit__(self, *exc: object) -> None:
         assert self.server is not None
         self.server.close()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.sleep(0)
 
     @property
     def url(self) -> str:
