@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -233,3 +234,91 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
     finally:
         with contextlib.suppress(Exception):
             writer.close()
+
+
+class Nginx:
+    """nginx (Debian's package) serving ``files`` (name -> bytes) from a temporary root,
+    ``/post`` answering any method with a small JSON body; started and stopped here
+    (its master process, by PID). ``Nginx.available()`` says whether it is installed."""
+
+    def __init__(self, files: dict[str, bytes], workers: int = 1) -> None:
+        self.files = files
+        self.workers = workers
+        self.port = 0
+        self._proc: Any = None
+        self._tmp: Any = None
+
+    @staticmethod
+    def available() -> bool:
+        import shutil
+
+        return shutil.which("nginx") is not None or os.path.exists("/usr/sbin/nginx")
+
+    def __enter__(self) -> Nginx:
+        import socket as _socket
+        import subprocess
+        import tempfile
+        import time
+
+        self._tmp = tempfile.TemporaryDirectory()
+        root = self._tmp.name
+        os.chmod(root, 0o755)  # nginx's workers may run as another user
+        os.makedirs(os.path.join(root, "www"))
+        for name, data in self.files.items():
+            with open(os.path.join(root, "www", name), "wb") as f:
+                f.write(data)
+        probe = _socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        conf = os.path.join(root, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""
+daemon off;
+master_process on;
+worker_processes {self.workers};
+pid {root}/nginx.pid;
+error_log {root}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/body;
+    proxy_temp_path {root}/proxy;
+    fastcgi_temp_path {root}/fastcgi;
+    uwsgi_temp_path {root}/uwsgi;
+    scgi_temp_path {root}/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    server {{
+        listen 127.0.0.1:{self.port};
+        root {root}/www;
+        location /post {{ default_type application/json; return 200 '{{"ok":true}}'; }}
+    }}
+}}
+""")
+        binary = "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "nginx"
+        self._proc = subprocess.Popen([binary, "-c", conf, "-p", root, "-e",
+                                       os.path.join(root, "error.log")])
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                _socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self._proc.terminate()  # the master we started, by its PID
+            try:
+                self._proc.wait(10)
+            except Exception:
+                self._proc.kill()
+                self._proc.wait(5)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
