@@ -175,3 +175,15 @@ test-httpx: install
 	  -p httpx_transports -o addopts="" -p no:cacheprovider -q -rs
 
 .PHONY: test-httpx
+
+# The client benchmark (benchmarks/client_bench.py): Python's HTTP clients against
+# nginx (Debian's package) on core 1, each client alone on core 0; results in
+# benchmarks/results/client.{json,md,png}. CLIENT_BENCH_ARGS=--quick for a short run.
+CLIENT_BENCH_PEERS = aiohttp httpx httpx-aiohttp requests urllib3 uvloop matplotlib
+client-bench: install
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || \
+	  { apt-get update && apt-get install -y nginx-light; }
+	@$(PY) -m pip install -q $(CLIENT_BENCH_PEERS)
+	$(PY) benchmarks/client_bench.py $(CLIENT_BENCH_ARGS)
+
+.PHONY: client-bench
