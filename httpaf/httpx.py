@@ -39,7 +39,7 @@ from httpaf.sync.session import SyncResponse, SyncSession
 __all__ = ["AsyncHTTPTransport", "HTTPTransport"]
 
 # Our errors and httpx's, one to one (most specific first).
-_ERRORS: list[tuple[type[BaseException], type[httpx.HTTPError]]] = [
+_ERRORS: list[tuple[type[BaseException], type[Exception]]] = [
     (net.ConnectTimeout, httpx.ConnectTimeout),
     (net.ReadTimeout, httpx.ReadTimeout),
     (net.WriteTimeout, httpx.WriteTimeout),
@@ -60,6 +60,9 @@ _ERRORS: list[tuple[type[BaseException], type[httpx.HTTPError]]] = [
     (net.TransportError, httpx.TransportError),
 ]
 
+#: httpx's default pool limits (its transports' default too).
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
 _HTTP2_REFUSED = (
     "httpaf's transports speak HTTP/1.1 only: http2=True is not supported "
     "(use httpx's own transport, with the h2 package, for HTTP/2)"
@@ -70,7 +73,7 @@ def _httpx_error(error: BaseException, request: httpx.Request | None) -> BaseExc
     for ours, theirs in _ERRORS:
         if isinstance(error, ours):
             if theirs is httpx.StreamClosed:
-                return httpx.StreamClosed()
+                return httpx.StreamClosed()  # (it says its own message)
             return theirs(str(error), request=request)  # type: ignore[call-arg]
     return error
 
@@ -210,8 +213,8 @@ class _AsyncBody(httpx.AsyncByteStream):
                     yield piece
             else:
                 receive = response.receive
-                while (piece := await receive()) is not None:
-                    yield piece
+                while (chunk := await receive()) is not None:
+                    yield chunk
         except net.ClientError as error:
             raise _httpx_error(error, self._request) from error
         if trace is not None:
@@ -262,7 +265,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         trust_env: bool = True,
         http1: bool = True,
         http2: bool = False,
-        limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        limits: httpx.Limits = DEFAULT_LIMITS,
         proxy: Any = None,
         uds: str | None = None,
         local_address: str | None = None,
@@ -319,7 +322,7 @@ class HTTPTransport(httpx.BaseTransport):
         trust_env: bool = True,
         http1: bool = True,
         http2: bool = False,
-        limits: httpx.Limits = httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        limits: httpx.Limits = DEFAULT_LIMITS,
         proxy: Any = None,
         uds: str | None = None,
         local_address: str | None = None,

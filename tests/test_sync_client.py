@@ -19,13 +19,13 @@ from httpaf.asyncio import serve
 from httpaf.net import (
     ConnectError,
     ConnectTimeout,
+    Limits,
     PoolTimeout,
     ReadTimeout,
     RemoteProtocolError,
     Timeout,
     WriteTimeout,
 )
-from httpaf.net import Limits
 from httpaf.sync import SyncSession
 
 

@@ -45,9 +45,11 @@ async def open_connection(
     stream = TraceStream(proto._transport)
     await trace(f"{step}.complete", {"return_value": stream})
     if route.ssl is not None or route.tunnel_ssl is not None:
-        await trace("connection.start_tls.started", {"ssl_context": route.ssl or route.tunnel_ssl,
-                                                     "server_hostname": _hostname(route),
-                                                     "timeout": timeout})
+        await trace("connection.start_tls.started", {
+            "ssl_context": route.ssl or route.tunnel_ssl,
+            "server_hostname": _hostname(route),
+            "timeout": timeout,
+        })
         await trace("connection.start_tls.complete", {"return_value": stream})
     return proto
 
@@ -60,30 +62,36 @@ async def _open(
     def factory() -> PooledProtocol:
         return PooledProtocol(config, None, route.key, expiry)
 
+    async def connect() -> PooledProtocol:
+        if route.tunnel is not None:
+            return await _tunnel(loop, route, factory)
+        proto: Any
+        if route.uds is not None:
+            _, proto = await loop.create_unix_connection(
+                factory, route.uds, ssl=route.ssl,
+                server_hostname=_hostname(route) if route.ssl else None,
+            )
+        else:
+            _, proto = await loop.create_connection(
+                factory, ssl=route.ssl,
+                server_hostname=_hostname(route) if route.ssl else None,
+                **await _where(loop, route),
+            )
+        return proto  # type: ignore[no-any-return]
+
     try:
-        async with asyncio.timeout(timeout):
-            if route.tunnel is not None:
-                return await _tunnel(loop, route, factory)
-            proto: Any
-            if route.uds is not None:
-                _, proto = await loop.create_unix_connection(
-                    factory, route.uds, ssl=route.ssl,
-                    server_hostname=_hostname(route) if route.ssl else None,
-                )
-            else:
-                _, proto = await loop.create_connection(
-                    factory, ssl=route.ssl,
-                    server_hostname=_hostname(route) if route.ssl else None,
-                    **await _where(loop, route),
-                )
-    except TimeoutError:
-        raise ConnectTimeout(f"connecting to {route.host}:{route.port} took over {timeout} s") from None
+        # (wait_for, not asyncio.timeout: Python 3.10 has no asyncio.timeout)
+        proto = await (connect() if timeout is None else asyncio.wait_for(connect(), timeout))
+    except asyncio.TimeoutError:
+        raise ConnectTimeout(
+            f"connecting to {route.host}:{route.port} took over {timeout} s"
+        ) from None
     except (OSError, ssl.SSLError, ssl.CertificateError) as error:
         raise ConnectError(f"cannot connect to {route.host}:{route.port}: {error}") from error
     if route.forward:
         proto.forward = True
         proto.proxy_headers = route.proxy_headers
-    return proto  # type: ignore[no-any-return]
+    return proto
 
 
 async def _where(loop: asyncio.AbstractEventLoop, route: Route) -> dict[str, Any]:
@@ -141,8 +149,9 @@ class _Tunnel(asyncio.Protocol):
                     if 200 <= event.status < 300:
                         self.done.set_result(bytes(self.buffer))
                     else:
+                        refused = f"{event.status} {event.reason}"
                         self.done.set_exception(
-                            ProxyError(f"the proxy refused the tunnel: {event.status} {event.reason}")
+                            ProxyError(f"the proxy refused the tunnel: {refused}")
                         )
                     return
         except ParseError as error:

@@ -228,9 +228,9 @@ class Pool:
         try:
             if timeout is None:
                 return await future
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
+            # (wait_for, not asyncio.timeout: Python 3.10 has no asyncio.timeout)
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
             raise PoolTimeout(f"no connection became free within {timeout} seconds") from None
         except BaseException:
             # Cancelled: a connection handed over meanwhile goes back, a wakeup on.

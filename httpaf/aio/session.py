@@ -27,9 +27,9 @@ from httpaf.net import (
     Outgoing,
     Proxies,
     Proxy,
+    RemoteProtocolError,
     Route,
     Routes,
-    RemoteProtocolError,
     Timeout,
     TransportError,
     WriteError,
@@ -264,9 +264,9 @@ class Session:
                 proto.abandon(exchange)
                 raise
         if exchange.head is None:
-            error = exchange.error
-            assert error is not None
-            raise error
+            failure = exchange.error
+            assert failure is not None
+            raise failure
         return exchange
 
     async def _send_body(
@@ -282,9 +282,8 @@ class Session:
             if not exchange.continued and exchange.head is None and exchange.error is None:
                 waiter = exchange.interim_waiter = proto.loop.create_future()
                 try:
-                    async with asyncio.timeout(EXPECT_CONTINUE_WAIT):
-                        await waiter
-                except TimeoutError:
+                    await asyncio.wait_for(waiter, EXPECT_CONTINUE_WAIT)
+                except asyncio.TimeoutError:
                     pass  # no answer: send the body anyway
             if exchange.error is not None:
                 return
@@ -369,9 +368,8 @@ async def _drain(proto: PooledProtocol, exchange: Exchange, timeout: float | Non
         if timeout is None:
             await waiter
         else:
-            async with asyncio.timeout(timeout):
-                await waiter
-    except TimeoutError:
+            await asyncio.wait_for(waiter, timeout)
+    except asyncio.TimeoutError:
         proto.conn.report_exn(WriteTimeout(f"the request could not be written in {timeout} s"))
         proto.close()
         raise WriteTimeout(f"the request could not be written in {timeout} s") from None

@@ -36,8 +36,8 @@ from .proxy import Proxies, Proxy, proxy_for
 from .request import Body, Outgoing, build_request
 from .route import Route, Routes
 from .timeouts import Limits, Timeout
-from .trace import TraceStream
 from .tls import client_ssl_context
+from .trace import TraceStream
 from .url import URL, Origin
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json as _json
 from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import Any, Union
+from typing import Any
 
 from httpaf.model import CHUNKED, HTTP_1_1, Headers, Request, is_idempotent
 
@@ -21,10 +21,10 @@ __all__ = ["Body", "Content", "HeaderFields", "Outgoing", "build_request", "head
 
 #: What a request's content may be: bytes (or a str, sent as UTF-8), or an iterable
 #: or async iterable of bytes pieces.
-Content = Union[bytes, bytearray, memoryview, str, Iterable[bytes], AsyncIterable[bytes], None]
+Content = bytes | bytearray | memoryview | str | Iterable[bytes] | AsyncIterable[bytes] | None
 #: Header fields: a mapping, a list of pairs, or :class:`~httpaf.Headers`; names and
 #: values as ``str`` or ``bytes`` (Latin-1).
-HeaderFields = Union[Mapping[Any, Any], Iterable[tuple[Any, Any]], Headers, None]
+HeaderFields = Mapping[Any, Any] | Iterable[tuple[Any, Any]] | Headers | None
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 

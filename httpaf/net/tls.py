@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import ssl
-from typing import Union
 
 __all__ = ["client_ssl_context", "Verify", "Cert"]
 
 #: ``True`` (the system's CAs), ``False`` (no verification: tests only), a CA file or
 #: directory, or a ready context.
-Verify = Union[bool, str, ssl.SSLContext]
+Verify = bool | str | ssl.SSLContext
 #: A client certificate: a file holding it and its key, or ``(certfile, keyfile)``, or
 #: ``(certfile, keyfile, password)``.
-Cert = Union[str, tuple[str, str], tuple[str, str, str]]
+Cert = str | tuple[str, str] | tuple[str, str, str]
 
 _cache: dict[tuple[object, ...], ssl.SSLContext] = {}
 
@@ -66,5 +65,5 @@ def _build(verify: bool | str, cert: Cert | None, trust_env: bool) -> ssl.SSLCon
         elif len(cert) == 2:
             context.load_cert_chain(cert[0], cert[1])
         else:
-            context.load_cert_chain(cert[0], cert[1], cert[2])  # type: ignore[misc]
+            context.load_cert_chain(cert[0], cert[1], cert[2])
     return context

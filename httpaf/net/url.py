@@ -47,14 +47,15 @@ class URL:
             if 0 <= at < end:
                 end = at
         authority, tail = rest[:end], rest[end:]
-        userinfo, at, hostport = authority.rpartition("@")
-        self.userinfo = userinfo if at else ""
+        userinfo, sign, hostport = authority.rpartition("@")
+        self.userinfo = userinfo if sign else ""
         host, port = _split_host_port(hostport, raw)
         self.host = host
         self.port = DEFAULT_PORTS[scheme] if port is None else port
         self.origin: Origin = (scheme, host, self.port)
         shown = f"[{host}]" if ":" in host else host
-        self.authority = shown if port is None or port == DEFAULT_PORTS[scheme] else f"{shown}:{port}"
+        default = DEFAULT_PORTS[scheme]
+        self.authority = shown if port is None or port == default else f"{shown}:{port}"
         tail = tail.partition("#")[0]
         if not tail.startswith("/"):
             tail = "/" + tail

@@ -77,7 +77,9 @@ def _open(route: Route, timeout: float | None, config: Config,
             sock.close()
             raise
     except TimeoutError:
-        raise ConnectTimeout(f"connecting to {route.host}:{route.port} took over {timeout} s") from None
+        raise ConnectTimeout(
+            f"connecting to {route.host}:{route.port} took over {timeout} s"
+        ) from None
     except (OSError, ssl.SSLError, ssl.CertificateError) as error:
         raise ConnectError(f"cannot connect to {route.host}:{route.port}: {error}") from error
     conn = SyncConnection(sock, config, route.key, expiry)
