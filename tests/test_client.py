@@ -13,17 +13,6 @@ import tempfile
 from typing import Any
 
 import pytest
-from client_helpers import (
-    Certs,
-    Proxy,
-    RawServer,
-    echo_handler,
-    ok,
-    our_server,
-    read_head,
-    read_request,
-    run,
-)
 
 from httpaf.asyncio import serve
 from httpaf.client import (
@@ -41,6 +30,18 @@ from httpaf.client import (
     UnsupportedProtocol,
     WriteTimeout,
 )
+
+from helpers import (
+    Certs,
+    Proxy,
+    RawServer,
+    client_test_handler,
+    ok,
+    our_server,
+    read_head,
+    read_request,
+)
+from helpers import run_bounded as run
 
 # -- basics against our server ---------------------------------------------------------
 
@@ -212,7 +213,7 @@ def test_keepalive_expiry_and_max_keepalive() -> None:
 def test_idle_connection_closed_by_server_is_noticed() -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(ok())
+        writer.write(ok(b"ok"))
         await writer.drain()
         writer.close()  # keep-alive announced, then closed while idle
 
@@ -236,7 +237,7 @@ def _closing_after_first_response(count: list[int]) -> Any:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         count[0] += 1
         await read_request(reader)
-        writer.write(ok())
+        writer.write(ok(b"ok"))
         await writer.drain()
         await read_head(reader)  # the next request arrives...
         writer.transport.abort()  # ...and the connection is dropped without an answer
@@ -439,7 +440,7 @@ def test_close_before_any_answer_on_a_new_connection() -> None:
 def test_unsolicited_bytes_on_an_idle_connection() -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(ok() + b"HTTP/1.1 200 OK\r\n")  # a second answer nobody asked for
+        writer.write(ok(b"ok") + b"HTTP/1.1 200 OK\r\n")  # a second answer nobody asked for
         await writer.drain()
         await asyncio.sleep(1)
 
@@ -460,7 +461,7 @@ def test_head_response_with_a_body_does_not_poison_the_next_request() -> None:
             if head.startswith(b"HEAD"):
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
             else:
-                writer.write(ok())
+                writer.write(ok(b"ok"))
             await writer.drain()
 
     async def main() -> None:
@@ -638,7 +639,7 @@ def test_unix_socket() -> None:
         sock.bind(path)
 
         async def main() -> None:
-            async with await serve(echo_handler, sock=sock), Client(uds=path) as client:
+            async with await serve(client_test_handler, sock=sock), Client(uds=path) as client:
                 response = await client.get("http://anything/headers")
                 assert (await response.read()).startswith(b"GET /headers\nHost: anything")
 

@@ -1,4 +1,4 @@
-"""Every case of http/af's ``test_client_connection.ml`` (reference §5.7), and what our
+"""Every case of http/af's ``lib_test/test_client_connection.ml``, and what our
 client does beyond http/af's one-shot one: keep-alive, pipelining, interim responses.
 
 DIFF (all cases): http/af's client closes its writer once the request is sent (one
@@ -27,53 +27,13 @@ from httpaf import (
     StateError,
 )
 
-from protocol_helpers import Runtime, response_bytes
+from helpers import Exchange, Runtime, response_bytes, send
 
 GET_ROOT = b"GET / HTTP/1.1\r\n\r\n"
 
 
-class Exchange:
-    """One request's response handler and error handler, recording what they get."""
-
-    def __init__(self, read: bool = True) -> None:
-        self.response: Response | None = None
-        self.body: BodyReader | None = None
-        self.chunks: list[bytes] = []
-        self.eof = False
-        self.errors: list[BaseException] = []
-        self.read = read  # read the body to its end as it arrives
-
-    def on_response(self, response: Response, body: BodyReader) -> None:
-        self.response = response
-        self.body = body
-        if self.read:
-            self._schedule()
-
-    def _schedule(self) -> None:
-        assert self.body is not None
-        self.body.schedule_read(self._on_read, self._on_eof)
-
-    def _on_read(self, data: memoryview) -> None:
-        self.chunks.append(bytes(data))
-        self._schedule()
-
-    def _on_eof(self) -> None:
-        self.eof = True
-
-    def on_error(self, error: BaseException) -> None:
-        self.errors.append(error)
-
-    @property
-    def data(self) -> bytes:
-        return b"".join(self.chunks)
-
-
 def client(config: Config | None = None) -> Runtime:
     return Runtime(ClientConnection(config))
-
-
-def send(rt: Runtime, request: Request, ex: Exchange):
-    return rt.conn.request(request, ex.on_response, ex.on_error)
 
 
 # 1 -------------------------------------------------------------------------------------

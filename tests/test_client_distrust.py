@@ -9,11 +9,10 @@ implementations in ``test_parser.py``, ``test_message.py`` and
 from __future__ import annotations
 
 import pytest
-from test_client_connection import Exchange, send
 
 from httpaf import ClientConnection, Config, ConnectionClosed, ParseError, Request, Response
 
-from protocol_helpers import Runtime, response_bytes
+from helpers import Exchange, Runtime, response_bytes, send
 
 GET = Request("GET", "/", [("Host", "h")])
 

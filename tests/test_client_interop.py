@@ -8,11 +8,13 @@ import json
 from typing import Any
 
 import pytest
-from client_helpers import Nginx, run
 
 import httpaf.httpx
 from httpaf.client import Client
 from httpaf.sync import SyncSession
+
+from helpers import Nginx
+from helpers import run_bounded as run
 
 FILES = {"small": b"s" * 2000, "kib": b"k" * 1024, "mib": bytes(range(256)) * 4096}
 

@@ -1,4 +1,4 @@
-"""Config: defaults and validation (reference §1.10; http/af has no test file).
+"""Config: defaults and validation (docs/configuration.md; http/af has no test file).
 
 Deliberate difference: http/af's Config holds four buffer sizes; ours also holds every
 limit, each with the status it triggers (the limits are tested in test_parser.py).

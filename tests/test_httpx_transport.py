@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from client_helpers import RawServer, echo_handler, ok, our_server, read_request, run
+
+from helpers import RawServer, client_test_handler, ok, our_server, read_request
+from helpers import run_bounded as run
 
 httpx = pytest.importorskip("httpx")
 
@@ -27,7 +29,7 @@ def server_url() -> Iterator[str]:
 
     def main() -> None:
         async def serve_forever() -> None:
-            async with await serve(echo_handler, "127.0.0.1", 0) as server:
+            async with await serve(client_test_handler, "127.0.0.1", 0) as server:
                 box["url"] = f"http://127.0.0.1:{server.port}"
                 box["stop"] = stop = asyncio.Event()
                 box["loop"] = asyncio.get_running_loop()
@@ -209,7 +211,7 @@ def test_async_retries_a_dropped_keep_alive_connection() -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         count[0] += 1
         await read_request(reader)
-        writer.write(ok())
+        writer.write(ok(b"ok"))
         await writer.drain()
         await reader.readuntil(b"\r\n\r\n")
         writer.transport.abort()

@@ -11,11 +11,12 @@ import tracemalloc
 from typing import Any
 
 import pytest
-from fake_transport import FakeLoop, FakeTransport
 
 from httpaf import Config, Reqd, Response
 from httpaf.aio import ServerProtocol as _ServerProtocol
 from httpaf.aio.driver import _Clock
+
+from helpers import FakeLoop, FakeTransport
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 

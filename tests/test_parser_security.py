@@ -11,12 +11,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from wire_helpers import parse_all
 
 from httpaf.model.config import Config
 from httpaf.model.errors import ParseError
 from httpaf.model.headers import Headers
 from httpaf.model.message import CLOSE_DELIMITED, EndOfMessage, Request
+
+from helpers import parse_all
 
 OK = None
 

@@ -1,4 +1,4 @@
-"""Pipelined requests on a server connection (reference §2.4, http/af #172/#190/#211).
+"""Pipelined requests on a server connection (http/af #172/#190/#211; docs/state-machine.md).
 
 Every complete request in a read is parsed, up to ``Config.max_pipelined_requests``
 queued; handlers run one at a time, in order; responses go out strictly in order.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from httpaf import Config, Reqd, Response, ServerConnection
 
-from protocol_helpers import (
+from helpers import (
     Recorder,
     Runtime,
     default_request_handler,

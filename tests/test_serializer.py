@@ -1,4 +1,4 @@
-"""The Faraday-style serializer (reference §4.1, adapted), in both implementations.
+"""The Faraday-style serializer (Faraday's buffering, adapted), in both implementations.
 
 Our API: ``write`` copies, ``schedule`` queues the caller's buffer (zero-copy),
 ``operation()`` returns the iovecs to write (``[]`` when none), ``shift(n)`` reports

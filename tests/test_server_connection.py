@@ -1,4 +1,4 @@
-"""Every case of http/af's ``test_server_connection.ml`` (reference §5.8, 1-37).
+"""Every case of http/af's ``lib_test/test_server_connection.ml`` (its 37 cases; docs/httpaf-tests-connection.md).
 
 Each test is named after its http/af case and adapted to our deliberate semantics
 where they differ; a ``DIFF:`` comment says how. Recurring differences:
@@ -29,7 +29,7 @@ from httpaf import (
     StateError,
 )
 
-from protocol_helpers import (
+from helpers import (
     ErrorRecorder,
     Recorder,
     Runtime,

@@ -12,7 +12,7 @@ import pytest
 from httpaf import Config, ParseError, Reqd, Response, ServerConnection
 from httpaf.model.status import reason_phrase
 
-from protocol_helpers import Recorder, Runtime, default_request_handler, get, ok, request_bytes
+from helpers import Recorder, Runtime, default_request_handler, get, ok, request_bytes
 
 
 def error_response(status: int) -> bytes:

@@ -1,5 +1,5 @@
 """The blocking runtime (``httpaf.sync``) over real sockets: the same ClientConnection
-as the asyncio client, with the servers of ``client_helpers`` run on a loop thread."""
+as the asyncio client, with the client test servers of ``helpers`` run on a loop thread."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from client_helpers import Certs, Proxy, RawServer, echo_handler, ok, read_head, read_request
 
 from httpaf.asyncio import serve
 from httpaf.net import (
@@ -27,6 +26,16 @@ from httpaf.net import (
     WriteTimeout,
 )
 from httpaf.sync import SyncSession
+
+from helpers import (
+    Certs,
+    Proxy,
+    RawServer,
+    client_test_handler,
+    ok,
+    read_head,
+    read_request,
+)
 
 
 class LoopThread:
@@ -63,7 +72,7 @@ def loop() -> Iterator[LoopThread]:
 
 @pytest.fixture(scope="module")
 def base(loop: LoopThread) -> Iterator[str]:
-    server = loop.call(serve(echo_handler, "127.0.0.1", 0))
+    server = loop.call(serve(client_test_handler, "127.0.0.1", 0))
     yield f"http://127.0.0.1:{server.port}"
     loop.call(server.shutdown(1.0))
 
@@ -169,7 +178,7 @@ def test_retry_on_a_dropped_keep_alive_connection_and_idle_close(loop: LoopThrea
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         count[0] += 1
         await read_request(reader)
-        writer.write(ok())
+        writer.write(ok(b"ok"))
         await writer.drain()
         await read_head(reader)
         writer.transport.abort()
@@ -184,7 +193,7 @@ def test_retry_on_a_dropped_keep_alive_connection_and_idle_close(loop: LoopThrea
 
     async def closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(ok())
+        writer.write(ok(b"ok"))
         await writer.drain()
         writer.close()
 
@@ -201,9 +210,9 @@ def test_retry_on_a_dropped_keep_alive_connection_and_idle_close(loop: LoopThrea
 def test_tls_and_proxies(loop: LoopThread) -> None:
     pytest.importorskip("trustme")
     certs = Certs()
-    tls_server = loop.call(serve(echo_handler, "127.0.0.1", 0, ssl=certs.server))
+    tls_server = loop.call(serve(client_test_handler, "127.0.0.1", 0, ssl=certs.server))
     tls_base = f"https://127.0.0.1:{tls_server.port}"
-    plain_server = loop.call(serve(echo_handler, "127.0.0.1", 0))
+    plain_server = loop.call(serve(client_test_handler, "127.0.0.1", 0))
     plain_base = f"http://127.0.0.1:{plain_server.port}"
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -231,7 +240,7 @@ def test_unix_socket(loop: LoopThread) -> None:
         path = os.path.join(tmp, "s")
         sock = socket.socket(socket.AF_UNIX)
         sock.bind(path)
-        server = loop.call(serve(echo_handler, sock=sock))
+        server = loop.call(serve(client_test_handler, sock=sock))
         try:
             session = SyncSession(uds=path)
             response = session.request("GET", "http://anything/headers")

@@ -11,7 +11,7 @@ application has not read the body yet: the body is then held by its reader.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from httpaf.connection import BodyReader
 from httpaf.model import CLOSE, READ, ConnectionClosed, Response
@@ -19,10 +19,15 @@ from httpaf.net import ReadError, ReadTimeout, WriteError, client_error
 
 from .protocols import ClientProtocol
 
-if TYPE_CHECKING:
-    from .pool import Pool
 
-__all__ = ["Exchange", "PooledProtocol"]
+class Keeper(Protocol):
+    """What keeps a connection (its pool): told when it is idle, and when it closed."""
+
+    def release(self, proto: PooledProtocol) -> None: ...
+
+    def forget(self, proto: PooledProtocol) -> None: ...
+
+__all__ = ["Exchange", "Keeper", "PooledProtocol"]
 
 # The read timeout is checked in this many slots: a silent server fails the request
 # within a slot of the timeout.
@@ -94,7 +99,7 @@ class PooledProtocol(ClientProtocol):
         "_timer", "_timer_at", "_quiet", "_expiry", "_closing",
     )  # fmt: skip
 
-    def __init__(self, config: Any, pool: Pool | None, key: Any, expiry: float | None) -> None:
+    def __init__(self, config: Any, pool: Keeper | None, key: Any, expiry: float | None) -> None:
         super().__init__(config)
         self.pool = pool
         self.key = key

@@ -92,7 +92,7 @@ class ServerConnection:
         "config", "_handler", "_error_handler", "_parser", "_serializer", "_queue",
         "_receiving", "_reader_closed", "_parse_error", "_errored", "_dropped",
         "_draining", "_reader_waiter", "_upgrade_written",
-        "request_count", "steady_consumed", "steady_awaiting",
+        "request_count", "steady_consumed", "steady_awaiting", "views_lent",
     )  # fmt: skip
 
     def __init__(
@@ -106,8 +106,8 @@ class ServerConnection:
         self._error_handler: ErrorHandler = error_handler or default_error_handler
         self._parser = _NO_PARSER  # a parser of its own while a request comes in
         self._serializer = Serializer(config.response_buffer_size)
-        # A list, not a deque: it holds at most ``max_pipelined_requests`` (an empty
-        # deque costs about 760 bytes per idle connection, an empty list 56).
+        # A list, not a deque: it holds at most ``max_pipelined_requests``, and an
+        # empty deque costs an idle connection many times what an empty list does.
         self._queue: list[Reqd] = []
         self._receiving: Reqd | None = None  # whose body the parser is in
         self._reader_closed = False
@@ -123,6 +123,10 @@ class ServerConnection:
         #: What the last :meth:`read_steadily` consumed, and the input it awaits.
         self.steady_consumed = 0
         self.steady_awaiting = -1
+        #: Whether body bytes went to a handler as views of the runtime's read buffer
+        #: since the runtime last cleared this: a handler may have kept one, so the
+        #: runtime must check before it reuses that memory.
+        self.views_lent = False
 
     # -- state -----------------------------------------------------------------------
 
@@ -375,6 +379,7 @@ class ServerConnection:
     def _on_body(self, data: memoryview) -> None:
         receiving = self._receiving
         if receiving is not None:
+            self.views_lent = True
             self._guard(receiving, receiving.body.feed, data)
 
     def _guard(self, reqd: Reqd, fn: Callable[..., None], arg: object) -> None:
@@ -426,13 +431,16 @@ class ServerConnection:
             state = head._state
             if state != _COMPLETE and not (state == _STREAMING and head._writer.is_closed):  # type: ignore[union-attr]
                 return  # no answer yet, still streaming, or upgraded
+            body = head.body
+            # (The shared empty body is complete: no property lookup for it.)
+            complete = body is _EMPTY_BODY or body.is_complete
             if not head.persistent:
                 self._close_writer()
-                if head.body.is_complete:
+                if complete:
                     self._close_reader()
                 return
-            if not head.body.is_complete:
-                if head.body.is_read_scheduled:
+            if not complete:
+                if body.is_read_scheduled:
                     return  # the handler still reads the body it answered
                 # Answered, and nobody reads the rest of the body: discard it as it
                 # arrives, so the next request can follow on this connection.

@@ -10,7 +10,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
 from httpaf._logs import access_logger, escape
@@ -20,10 +20,8 @@ from httpaf.model import Headers, Response, StateError, response_has_body
 
 from ._files import FileWrapper
 from ._input import InputStream
+from ._state import AppState
 from ._types import ClientDisconnected, ExcInfo
-
-if TYPE_CHECKING:
-    from ._protocol import WSGIProtocol
 
 __all__ = ["Exchange", "WRITE_HIGH_WATER"]
 
@@ -50,6 +48,20 @@ class _HeadOnly(Exception):
         self.message = message
 
 
+class Connection(Protocol):
+    """What an exchange uses of its connection (a ``WSGIProtocol``)."""
+
+    state: AppState
+    exchanges: set[Exchange]
+    conn: Any
+    _transport: Any
+    remote_addr: str
+    remote_port: str
+    server_name: str
+    server_port: str
+    scheme: str
+
+
 class Exchange:
     """One request's application call: the loop's side and the thread's side.
 
@@ -57,7 +69,7 @@ class Exchange:
     ``cond`` guards what both touch: the input pieces and the unflushed byte count.
     """
 
-    def __init__(self, proto: WSGIProtocol, reqd: Reqd) -> None:
+    def __init__(self, proto: Connection, reqd: Reqd) -> None:
         self.proto = proto
         self.state = proto.state
         self.loop = proto.state.loop

@@ -30,3 +30,4 @@ cdef class ClientConnection:
     cdef public object _reader_waiter
     cdef public object _writing
     cdef public object _written
+    cdef public bint views_lent

@@ -7,18 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-from test_asgi import raw, with_server
-
 import httpaf
 from httpaf import asgi
 
-LOOPS = ["asyncio", "uvloop"]
-
-
-@pytest.fixture(params=LOOPS)
-def loop_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+from helpers import raw, with_server
 
 
 def heads_and_bodies(data: bytes) -> list[tuple[bytes, bytes]]:

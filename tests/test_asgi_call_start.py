@@ -14,22 +14,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fake_transport import FakeTransport
-from test_asgi import raw, run_async, with_server
 
 import httpaf
 from httpaf import asgi
 from httpaf.asgi import serve
 from httpaf.asgi._start import EAGER
 
-LOOPS = ["asyncio", "uvloop"]
+from helpers import FakeTransport, raw, run_async, with_server
+
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 GET_CLOSE = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
 
-@pytest.fixture(params=LOOPS)
-def loop_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 async def answer(send: Any, body: bytes, status: int = 200) -> None:
