@@ -1293,7 +1293,9 @@ cdef class ResponseParser(_Parser):
         code = (data[start + 9] - 48) * 100 + (data[start + 10] - 48) * 10 + (data[start + 11] - 48)
         response = _alloc(_RESPONSE_TYPE)  # no __init__: the parser has checked everything
         response.status = check_code(code)
-        response.reason = PyUnicode_DecodeLatin1(<const char*>data + start + 13, lf - 1 - start - 13, NULL)
+        response.reason = PyUnicode_DecodeLatin1(
+            <const char*>data + start + 13, lf - 1 - start - 13, NULL
+        )
         response.version = _HTTP_1_1 if data[start + 7] == b'1' else _HTTP_1_0
         self._response = response
         self._reset_notes()
