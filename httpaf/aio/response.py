@@ -49,7 +49,7 @@ class Response(Exchange):
 
     __slots__ = (
         "status", "reason", "headers", "url", "method", "_content", "_body_waiter",
-        "_chunk", "_body_error", "_ended", "_closed", "__weakref__",
+        "_chunk", "_body_error", "_ended", "_closed", "_collect", "__weakref__",
     )  # fmt: skip
 
     def __init__(
@@ -68,6 +68,9 @@ class Response(Exchange):
         self._body_error: BaseException | None = None
         self._ended = False  # the body ended (all of it received and handed out)
         self._closed = False
+        # While read() waits: the pieces so far (each arriving one is added and the
+        # next read scheduled at once, so a long body costs no wakeup per piece).
+        self._collect: list[bytes] | None = None
 
     def on_response(self, response: Head, reader: BodyReader) -> None:
         self.status = int(response.status)
@@ -128,7 +131,13 @@ class Response(Exchange):
         while True:
             piece = self._pull()
             if piece is _PENDING:
-                piece = await self._wait()
+                # The rest is still coming: collect it as it arrives, wake once.
+                self._collect = pieces
+                try:
+                    await self._wait()
+                finally:
+                    self._collect = None
+                break
             if piece is None:
                 break
             pieces.append(piece)
@@ -222,6 +231,13 @@ class Response(Exchange):
         whole = data.obj
         # The one copy, out of the read buffer (a piece the reader held is bytes already).
         piece = whole if type(whole) is bytes and len(whole) == data.nbytes else bytes(data)
+        collect = self._collect
+        if collect is not None:
+            collect.append(piece)
+            reader = self.reader
+            assert reader is not None
+            reader.schedule_read(self._got_piece, self._got_end)  # may call back at once
+            return
         waiter = self._body_waiter
         if waiter is not None:
             if not waiter.done():

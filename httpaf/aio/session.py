@@ -45,7 +45,7 @@ from .pool import Pool
 from .pooled import Exchange, PooledProtocol
 from .response import Response
 
-__all__ = ["Session", "EXPECT_CONTINUE_WAIT", "DEFAULT_HEADERS"]
+__all__ = ["Session", "CLIENT_CONFIG", "EXPECT_CONTINUE_WAIT", "DEFAULT_HEADERS"]
 
 #: Seconds to wait for ``100 Continue`` before sending a held-back body anyway
 #: (RFC 9110 §10.1.1: a client need not wait for ever).
@@ -54,6 +54,10 @@ EXPECT_CONTINUE_WAIT = 1.0
 DEFAULT_HEADERS: list[tuple[str, str]] = [("User-Agent", f"httpaf/{__version__}")]
 # A body this large goes out as it is (zero-copy) rather than copied with the head.
 _SCHEDULE_AT = 16384
+#: The engine's settings for clients unless given: reads of 256 KiB (as asyncio's own
+#: transports read), so a large body takes a quarter of the reads. The loop's clients
+#: share the one read buffer.
+CLIENT_CONFIG = Config(read_buffer_size=256 * 1024)
 
 
 class Session:
@@ -79,7 +83,7 @@ class Session:
         socket_options: list[tuple[int, int, int]] | None = None,
         release_early: bool = True,
     ) -> None:
-        self.config = config if config is not None else Config()
+        self.config = config if config is not None else CLIENT_CONFIG
         self.limits = limits if limits is not None else Limits()
         self.timeout = timeout if timeout is not None else Timeout()
         self._routes = Routes(
