@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # both twins have the API of the stubs (_parser.pyi, _seriali
         borrow_request_parser,
         lend_request_parser,
     )
-    from ._serializer import Serializer, check_field, check_reason
+    from ._serializer import DateField, Serializer, check_field, check_reason
 else:
     try:
         if NO_EXTENSIONS:
@@ -33,7 +33,7 @@ else:
             borrow_request_parser,
             lend_request_parser,
         )
-        from ._serializer import Serializer, check_field, check_reason
+        from ._serializer import DateField, Serializer, check_field, check_reason
     except ImportError:
         from ._parser_pure import (
             FORBIDDEN_TRAILERS,
@@ -42,12 +42,13 @@ else:
             borrow_request_parser,
             lend_request_parser,
         )
-        from ._serializer_pure import Serializer, check_field, check_reason
+        from ._serializer_pure import DateField, Serializer, check_field, check_reason
 
 #: ``"cython"`` when the compiled twins are in use, else ``"python"``.
 implementation = "python" if RequestParser.__module__.endswith("_pure") else "cython"
 
 __all__ = [
+    "DateField",
     "FORBIDDEN_TRAILERS",
     "RequestParser",
     "ResponseParser",

@@ -410,6 +410,12 @@ def ok(body: bytes = b"", *extra: tuple[str, str]) -> bytes:
     return response_bytes("200 OK", extra + (("Content-Length", str(len(body))),), body)
 
 
+def ok_closing(body: bytes = b"") -> bytes:
+    """``ok(body)`` as the last response of a connection: the close is announced."""
+    fields = (("Content-Length", str(len(body))), ("Connection", "close"))
+    return response_bytes("200 OK", fields, body)
+
+
 # -- handlers (as in http/af's lib_test/test_server_connection.ml) -------------------
 
 

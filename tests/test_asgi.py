@@ -90,7 +90,7 @@ def test_scope(loop_kind: str) -> None:
     assert scope["type"] == "http"
     assert scope["asgi"] == {"version": "3.0", "spec_version": "2.4"}
     assert scope["http_version"] == "1.1"
-    assert scope["method"] == "GET"
+    assert scope["method"] == "GET" and type(scope["method"]) is str  # the ASGI type
     assert scope["scheme"] == "http"
     assert scope["root_path"] == "/api"
     assert scope["path"] == "/api/a b/c/d"

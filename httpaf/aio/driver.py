@@ -16,7 +16,9 @@ import heapq
 import math
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 from typing import Any, cast
 
 from httpaf.connection import (
@@ -29,6 +31,7 @@ from httpaf.connection import (
     ServerConnection,
 )
 from httpaf.model import CLOSE, READ, UPGRADE, YIELD, Closed, Config, ParseError, StateError, Write
+from httpaf.wire import DateField
 
 #: Seconds to keep reading (and discarding) after the last byte was sent, so that a
 #: client's unread request bytes do not turn our close into a reset that eats the
@@ -134,6 +137,45 @@ class _Bucket(set["ServerDriver"]):
     def __init__(self, at: float) -> None:
         super().__init__()
         self.at = at
+
+
+class _Dates:
+    """The ``Date`` of the responses of this thread's loop: a value the serializers of
+    its server connections read, set once a second while any connection is open."""
+
+    __slots__ = ("loop", "field", "users", "_handle")
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.field = DateField()
+        self.users = 0  # open connections that use ``field``
+        self._handle: Any = None
+
+    def acquire(self) -> None:
+        """A connection that uses the field opens: keep it current from now on."""
+        self.users += 1
+        if self._handle is None:
+            self._tick()
+
+    def release(self) -> None:
+        """A connection that used the field is gone (the last one stops the ticks)."""
+        self.users -= 1
+        if self.users <= 0 and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _tick(self) -> None:
+        now = time.time()
+        self.field.set(formatdate(now, usegmt=True))
+        self._handle = self.loop.call_later(1.0 - now % 1.0, self._tick)  # on the second
+
+
+def _dates_of(loop: Any) -> _Dates:
+    """The dates of ``loop`` (the thread's running loop, as a rule)."""
+    dates: _Dates | None = getattr(_shared, "dates", None)
+    if dates is None or dates.loop is not loop:
+        dates = _shared.dates = _Dates(loop)
+    return dates
 
 
 def _clock_of(loop: Any) -> _Clock:
@@ -823,7 +865,7 @@ class ServerDriver(Driver):
 
     __slots__ = (
         "_connections", "_timeouts", "_timer_kind", "_deadline", "_clock", "_bucket",
-        "_heads",
+        "_heads", "_dates",
     )  # fmt: skip
 
     def __init__(
@@ -835,7 +877,12 @@ class ServerDriver(Driver):
         loop: Any = None,
     ) -> None:
         super().__init__(config, loop)
-        self.conn = ServerConnection(handler, error_handler, config)
+        # Responses without a Date get the loop's (Config.date_header), kept current
+        # while the connection is open.
+        self._dates = dates = _dates_of(self.loop) if config.date_header else None
+        self.conn = ServerConnection(
+            handler, error_handler, config, None if dates is None else dates.field
+        )
         self._connections = connections
         self._timeouts = _timeouts_of(config)  # indexed by the timer kinds
         self._timer_kind = _TIMER_NONE
@@ -846,6 +893,9 @@ class ServerDriver(Driver):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._connections.add(self)
+        dates = self._dates
+        if dates is not None:
+            dates.acquire()
         super().connection_made(transport)
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -1019,6 +1069,10 @@ class ServerDriver(Driver):
                 conn.report_write_result(CLOSE)
 
     def _connection_ended(self) -> None:
+        dates = self._dates
+        if dates is not None:
+            self._dates = None
+            dates.release()
         self._timer_kind = _TIMER_NONE
         bucket = self._bucket
         if bucket is not None:

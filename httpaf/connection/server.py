@@ -36,7 +36,13 @@ from httpaf.model import (
     StateError,
     Write,
 )
-from httpaf.wire import RequestParser, Serializer, borrow_request_parser, lend_request_parser
+from httpaf.wire import (
+    DateField,
+    RequestParser,
+    Serializer,
+    borrow_request_parser,
+    lend_request_parser,
+)
 
 from .body import BodyReader, BodyWriter
 from .reqd import (
@@ -100,12 +106,16 @@ class ServerConnection:
         request_handler: RequestHandler,
         error_handler: ErrorHandler | None = None,
         config: Config | None = None,
+        date: DateField | None = None,
     ) -> None:
         self.config = config = config if config is not None else Config()
         self._handler = request_handler
         self._error_handler: ErrorHandler = error_handler or default_error_handler
         self._parser = _NO_PARSER  # a parser of its own while a request comes in
-        self._serializer = Serializer(config.response_buffer_size)
+        self._serializer = serializer = Serializer(config.response_buffer_size)
+        # The Date of responses that have none (RFC 9110 §6.6.1): the runtime, which
+        # has a clock, keeps it current; the connection reads none.
+        serializer.date = date
         # A list, not a deque: it holds at most ``max_pipelined_requests``, and an
         # empty deque costs an idle connection many times what an empty list does.
         self._queue: list[Reqd] = []
@@ -573,10 +583,10 @@ class ServerConnection:
             if serializer.is_closed:
                 raise StateError("cannot write to closed writer")
             response = Response(status, headers)  # also accepts a list of pairs
-            # Not persistent, as if the client asked for persistence: the head says
-            # ``Connection: close`` unless it does already.
+            # Not persistent: the head says ``Connection: close`` unless it does
+            # already.
             length, discard, _ = serializer.write_framed_response_head(
-                response, "GET", None, None, False, True
+                response, "GET", None, None, False
             )
             started = True
             writer = BodyWriter(serializer, length, self._error_body_closed, discard)

@@ -302,7 +302,7 @@ class Exchange:
             raise ValueError(f"a WSGI application cannot send a {code} response")
         fields: list[tuple[str, str]] = []
         remaining = -1
-        has_date = has_server = False
+        has_server = False
         for field in headers:
             if type(field) is not tuple or len(field) != 2:
                 raise TypeError(f"a header must be a (name, value) tuple, not {field!r}")
@@ -315,16 +315,15 @@ class Exchange:
                 if not text.isdigit() or not text.isascii():
                     raise ValueError(f"bad Content-Length {value!r}")
                 remaining = int(text)
-            elif lower == "date":
-                has_date = True
             elif lower == "server":
                 has_server = True
             fields.append(field)
         state = self.state
-        if state.date_header and not has_date:
-            fields.append(("Date", state.dates.get()))
+        # (The runtime adds Date when the response has none: Config.date_header.)
         if state.server_header and not has_server:
             fields.append(("Server", "httpaf"))
+        if state.headers:
+            fields.extend(state.headers)
         # The serializer checks names and values once more (tokens, no CTLs) in the
         # loop; a head refused there still becomes a 500.
         self.status = status
@@ -686,11 +685,10 @@ class Exchange:
         request = self.reqd.request
         version = request.version
         access_logger.info(
-            '%s - "%s %s HTTP/%d.%d" %d',
+            '%s - "%s %s HTTP/%s" %d',
             escape(f"{self.proto.remote_addr}:{self.proto.remote_port}"),
             escape(str(request.method)),
             escape(request.target),
-            version.major,
-            version.minor,
+            f"{version.major}.{version.minor}",
             self.status_code,
         )

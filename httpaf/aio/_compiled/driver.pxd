@@ -82,6 +82,7 @@ cdef class ServerDriver(Driver):
     cdef public _Clock _clock
     cdef public object _bucket
     cdef public object _heads
+    cdef public object _dates
 
     # The steady read calls the connection's read_steadily directly (a C call).
     @cython.locals(
