@@ -37,8 +37,7 @@ from httpaf.model import (
     Response,
     is_chunked,
     parse_content_length,
-    response_body_length,
-    response_has_body,
+    response_framing,
 )
 from httpaf.model import Method
 from httpaf.model import check_code
@@ -487,6 +486,7 @@ cdef inline void _put(object obj, Py_ssize_t offset, object value):
 # Module globals the hot path reads, as C variables (no dictionary lookups).
 cdef object _HEADERS_TYPE = Headers
 cdef object _REQUEST_TYPE = Request
+cdef object _RESPONSE_TYPE = Response
 cdef object _HTTP_1_1 = HTTP_1_1
 cdef object _HTTP_1_0 = HTTP_1_0
 cdef object _END_OF_MESSAGE = END_OF_MESSAGE
@@ -1337,12 +1337,14 @@ cdef class ResponseParser(_Parser):
                 0,
             )
         code = (data[start + 9] - 48) * 100 + (data[start + 10] - 48) * 10 + (data[start + 11] - 48)
-        self._response = Response(
-            check_code(code),
-            None,
-            PyUnicode_DecodeLatin1(<const char*>data + start + 13, lf - 1 - start - 13, NULL),
-            HTTP_1_1 if data[start + 7] == b'1' else HTTP_1_0,
+        response = _alloc(_RESPONSE_TYPE)  # no __init__: the parser has checked everything
+        response.status = check_code(code)
+        response.reason = PyUnicode_DecodeLatin1(
+            <const char*>data + start + 13, lf - 1 - start - 13, NULL
         )
+        response.version = _HTTP_1_1 if data[start + 7] == b'1' else _HTTP_1_0
+        self._response = response
+        self._reset_notes()
         self._head_limit = self._lim.max_head - (lf + 1 - start)
         self._state = _HEADERS
         offset = lf + 1 - start
@@ -1353,7 +1355,7 @@ cdef class ResponseParser(_Parser):
             self.consumed += offset
 
     cdef object _parse_headers(self, Py_ssize_t start, Py_ssize_t end, bint eof):
-        self._note_fields = False
+        self._note_fields = True  # the framing fields, noted as the lines are scanned
         cdef Py_ssize_t block_end = self._scan_block(
             start, end, eof, self._head_limit, self._lim.max_headers, "header", 400
         )
@@ -1369,14 +1371,20 @@ cdef class ResponseParser(_Parser):
         return response
 
     cdef int _describe(self, response, headers) except -1:
-        status = response.status
+        """Set body_length, keep_alive, upgrade from the noted framing fields, or fail."""
+        cdef int status = response.status
+        version = response.version
+        method = self.request_method
         try:
-            self.body_length = response_body_length(status, headers, self.request_method)
+            self.body_length = response_framing(status, method, version, self._te, self._cl)
         except ParseError as error:
             raise self._fail(f"invalid response body length: {error.message}", 400, 0) from None
-        self.keep_alive = response.keep_alive and self.body_length != CLOSE_DELIMITED
+        # is_keep_alive (RFC 9112 §9.3), from the noted Connection tokens.
+        persistent = not self._conn_close and (
+            self._conn_keep_alive if version is _HTTP_1_0 else True
+        )
+        self.keep_alive = persistent and self.body_length != CLOSE_DELIMITED
         self.expect_continue = False
-        self.upgrade = status == 101 or (self.request_method == "CONNECT" and 200 <= status < 300)
-        if not response_has_body(status, self.request_method):
-            self.body_length = 0
+        self.upgrade = status == 101 or (method == "CONNECT" and 200 <= status < 300)
+        self._te = self._cl = None
         return 0

@@ -53,8 +53,7 @@ from httpaf.model import (
     check_code,
     is_chunked,
     parse_content_length,
-    response_body_length,
-    response_has_body,
+    response_framing,
 )
 
 __all__ = ["RequestParser", "ResponseParser", "borrow_request_parser", "lend_request_parser"]
@@ -973,11 +972,8 @@ class ResponseParser(_Parser):
         minor, code, reason = match.groups()
         if code[0] == 48:  # "0xx": not a status code (RFC 9110 §15)
             raise self._fail(f"invalid status-code: {code.decode()}", 400, 0)
-        self._response = Response(
-            check_code(int(code)),
-            None,
-            reason.decode("latin-1"),
-            HTTP_1_1 if minor == b"1" else HTTP_1_0,
+        self._response = _new_response(
+            check_code(int(code)), reason.decode("latin-1"), HTTP_1_1 if minor == b"1" else HTTP_1_0
         )
         self._head_limit = self.config.max_head_size - (lf + 1 - start)
         self._state = _HEADERS
@@ -995,24 +991,58 @@ class ResponseParser(_Parser):
         if response is None:  # unreachable: _HEADERS follows a status line
             raise self._fail("no status line", 400, 0)
         self._response = None
-        headers = Headers._of_list(fields)
-        response.headers = headers
-        self._describe(response, headers)
+        response.headers = Headers._of_list(fields)
+        self._describe(response, fields)
         self.consumed = block_end - start
         self._start_body(self.body_length)
         return response
 
-    def _describe(self, response: Response, headers: Headers) -> None:
+    def _describe(self, response: Response, fields: list[tuple[str, str]]) -> None:
+        """Set body_length, keep_alive, upgrade from the framing fields, or fail."""
+        te: list[str] | None = None
+        cl: list[str] | None = None
+        close = keep_alive = False
+        for name, value in fields:  # one pass, as the request side's _describe
+            kind = _kind_of(name)
+            if kind is None:
+                if len(name) not in _NOTED_LENGTHS:
+                    continue
+                kind = _NOTED_KINDS.get(name.lower(), _OTHER)
+            if kind is _CONTENT_LENGTH:
+                cl = [value] if cl is None else [*cl, value]
+            elif kind is _TRANSFER_ENCODING:
+                te = [value] if te is None else [*te, value]
+            elif kind is _CONNECTION:
+                for token in value.split(","):
+                    token = token.strip(" \t").lower()
+                    if token == "close":
+                        close = True
+                    elif token == "keep-alive":
+                        keep_alive = True
         status = response.status
+        version = response.version
+        method = self.request_method
         try:
-            self.body_length = response_body_length(status, headers, self.request_method)
+            self.body_length = response_framing(status, method, version, te, cl)
         except ParseError as error:
             raise self._fail(f"invalid response body length: {error.message}", 400, 0) from None
-        self.keep_alive = response.keep_alive and self.body_length != CLOSE_DELIMITED
+        # is_keep_alive (RFC 9112 §9.3), from the tokens gathered above.
+        persistent = not close and (keep_alive if version is HTTP_1_0 else True)
+        self.keep_alive = persistent and self.body_length != CLOSE_DELIMITED
         self.expect_continue = False
-        self.upgrade = status == 101 or (self.request_method == "CONNECT" and 200 <= status < 300)
-        if not response_has_body(status, self.request_method):
-            self.body_length = 0
+        self.upgrade = status == 101 or (method == "CONNECT" and 200 <= status < 300)
+
+
+_Response_new = Response.__new__
+
+
+def _new_response(status: int, reason: str, version: Version) -> Response:
+    """A Response without running ``__init__`` (the parser has checked everything)."""
+    response = _Response_new(Response)
+    response.status = status
+    response.reason = reason
+    response.version = version
+    return response
 
 
 def _status_line_error(line: bytes) -> str:
