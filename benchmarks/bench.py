@@ -726,6 +726,12 @@ def main() -> None:
     )
     parser.add_argument("--name", default="latest", help="results file names: NAME.json, NAME.md")
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (with its .venv built) whose native and ASGI servers run "
+        "beside these, as httpaf-native@baseline and httpaf-asgi@baseline",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="2 rounds of 3 s, 500 idle connections"
     )
     args = parser.parse_args()
