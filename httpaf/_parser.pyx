@@ -1288,6 +1288,10 @@ def lend_request_parser(RequestParser parser not None):
         parser._lent = True
 
 
+# Every status code a status line can carry (100-999), as check_code gives it.
+cdef list _STATUSES = [check_code(code) for code in range(100, 1000)]
+
+
 cdef class ResponseParser(_Parser):
     """Parses the responses a client receives.
 
@@ -1338,7 +1342,7 @@ cdef class ResponseParser(_Parser):
             )
         code = (data[start + 9] - 48) * 100 + (data[start + 10] - 48) * 10 + (data[start + 11] - 48)
         response = _alloc(_RESPONSE_TYPE)  # no __init__: the parser has checked everything
-        response.status = check_code(code)
+        response.status = _STATUSES[code - 100]  # check_code(code), looked up
         response.reason = PyUnicode_DecodeLatin1(
             <const char*>data + start + 13, lf - 1 - start - 13, NULL
         )
