@@ -22,6 +22,7 @@ from httpaf import (
     Config,
     ConnectionClosed,
     ParseError,
+    PreparedRequest,
     Request,
     Response,
     StateError,
@@ -471,3 +472,54 @@ def test_early_response_does_not_let_next_request_into_open_body() -> None:
     later = Exchange()
     send(rt, Request("GET", "/admin"), later).close()
     rt.write(b"GET /admin HTTP/1.1\r\n\r\n")
+
+
+# PreparedRequest ----------------------------------------------------------------------
+
+
+def test_prepared_request_goes_out_as_the_request_would() -> None:
+    """Serialized once, sent twice: the same bytes and framing as the plain request."""
+    request = Request("GET", "/a", [("Host", "example.com"), ("Accept", "*/*")])
+    prepared = PreparedRequest(request)
+    assert prepared.request is request
+    assert prepared.head == b"GET /a HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n"
+    rt = client()
+    first, second = Exchange(), Exchange()
+    rt.conn.request(prepared, first.on_response, first.on_error).close()
+    rt.write(prepared.head)
+    rt.read(response_bytes("200 OK", [("Content-Length", "3")], b"one"))
+    rt.conn.request(prepared, second.on_response, second.on_error).close()
+    rt.write(prepared.head)
+    rt.read(response_bytes("200 OK", [("Content-Length", "3")], b"two"))
+    assert first.data == b"one" and second.data == b"two"
+    assert first.errors == second.errors == []
+
+
+def test_prepared_request_keeps_framing_and_method() -> None:
+    # The body length is the request's; a HEAD's answer has no body; close ends it.
+    post = PreparedRequest(Request("POST", "/", [("Content-Length", "2")]))
+    rt = client()
+    writer = rt.conn.request(post, Exchange().on_response, Exchange().on_error)
+    writer.write(b"hi")
+    writer.close()
+    rt.write(post.head)
+    rt.write(b"hi")
+    head = PreparedRequest(Request("HEAD", "/", [("Connection", "close")]))
+    assert not head.keep_alive
+    rt = client()
+    ex = Exchange()
+    rt.conn.request(head, ex.on_response, ex.on_error).close()
+    rt.drain()
+    data = response_bytes("200 OK", [("Content-Length", "5")])
+    assert rt.read(data) == len(data)
+    assert ex.eof and ex.data == b""
+    with pytest.raises(StateError):  # not persistent: no second request
+        rt.conn.request(head, ex.on_response, ex.on_error)
+
+
+def test_prepared_request_refuses_what_request_refuses() -> None:
+    bad = Request("GET", "/", [("Content-Length", "1"), ("Transfer-Encoding", "chunked")])
+    with pytest.raises(ValueError):
+        PreparedRequest(bad)
+    with pytest.raises(ValueError):
+        client().conn.request(bad, Exchange().on_response, Exchange().on_error)

@@ -21,7 +21,7 @@ from ._states import AWAIT_BODY, AWAIT_HEAD, AWAIT_NOTHING, AWAIT_REQUEST
 
 if TYPE_CHECKING:
     from .body import BodyReader, BodyWriter, byte_view
-    from .client import ClientConnection, ClientErrorHandler, ResponseHandler
+    from .client import ClientConnection, ClientErrorHandler, PreparedRequest, ResponseHandler
     from .reqd import ErrorHandler, Reqd, StartResponse, default_error_handler, error_status
     from .server import RequestHandler, ServerConnection
 else:
@@ -29,7 +29,12 @@ else:
         if NO_EXTENSIONS:
             raise ImportError("HTTPAF_NO_EXTENSIONS is set")
         from ._compiled.body import BodyReader, BodyWriter, byte_view
-        from ._compiled.client import ClientConnection, ClientErrorHandler, ResponseHandler
+        from ._compiled.client import (
+            ClientConnection,
+            ClientErrorHandler,
+            PreparedRequest,
+            ResponseHandler,
+        )
         from ._compiled.reqd import (
             ErrorHandler,
             Reqd,
@@ -40,7 +45,7 @@ else:
         from ._compiled.server import RequestHandler, ServerConnection
     except ImportError:
         from .body import BodyReader, BodyWriter, byte_view
-        from .client import ClientConnection, ClientErrorHandler, ResponseHandler
+        from .client import ClientConnection, ClientErrorHandler, PreparedRequest, ResponseHandler
         from .reqd import ErrorHandler, Reqd, StartResponse, default_error_handler, error_status
         from .server import RequestHandler, ServerConnection
 
@@ -57,6 +62,7 @@ __all__ = [
     "ClientConnection",
     "ClientErrorHandler",
     "ErrorHandler",
+    "PreparedRequest",
     "Reqd",
     "RequestHandler",
     "ResponseHandler",

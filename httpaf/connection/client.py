@@ -45,7 +45,13 @@ from httpaf.wire import ResponseParser, Serializer
 
 from .body import BodyReader, BodyWriter
 
-__all__ = ["ClientConnection", "ResponseHandler", "ClientErrorHandler", "InterimHandler"]
+__all__ = [
+    "ClientConnection",
+    "ClientErrorHandler",
+    "InterimHandler",
+    "PreparedRequest",
+    "ResponseHandler",
+]
 
 ResponseHandler = Callable[[Response, BodyReader], None]
 ClientErrorHandler = Callable[[BaseException], None]
@@ -128,6 +134,27 @@ def request_framing(request: Request) -> tuple[int, bool]:
         raise ValueError(f"invalid request body length: {error.message}") from None
 
 
+class PreparedRequest:
+    """A request checked and serialized once, to be sent any number of times.
+
+    :meth:`ClientConnection.request` takes it where it takes a :class:`~httpaf.Request`
+    and copies :attr:`head` instead of serializing the request again. The request must
+    not change afterwards (its head would not follow). ``ValueError`` for a request
+    that :meth:`ClientConnection.request` would refuse.
+    """
+
+    __slots__ = ("request", "head", "length", "keep_alive")
+
+    def __init__(self, request: Request) -> None:
+        self.length, self.keep_alive = request_framing(request)
+        serializer = Serializer(4096)
+        serializer.write_request_head(request)
+        head = serializer.take(1 << 62)
+        #: The request line and header fields as they go on the wire.
+        self.head: bytes = head if head is not None else b""
+        self.request = request
+
+
 class ClientConnection:
     """One client connection: serializes requests, parses their responses in order."""
 
@@ -178,7 +205,7 @@ class ClientConnection:
 
     def request(
         self,
-        request: Request,
+        request: Request | PreparedRequest,
         response_handler: ResponseHandler,
         error_handler: ClientErrorHandler,
         interim_handler: InterimHandler | None = None,
@@ -191,7 +218,8 @@ class ClientConnection:
         ``error_handler(error)`` gets a malformed response, an early end of the
         connection (:class:`~httpaf.ConnectionClosed`, saying whether any byte of the
         response came), or an exception reported with :meth:`report_exn`. After an
-        error the response body, if any, is failed: it never ends normally.
+        error the response body, if any, is failed: it never ends normally. A
+        :class:`PreparedRequest` is sent as it was serialized.
         """
         serializer = self._serializer
         if serializer.is_closed or not self._persistent:
@@ -199,10 +227,17 @@ class ClientConnection:
         if self._writing is not None and not self._writing.is_closed:
             # Its next bytes would be read as that body: a request desync.
             raise StateError("close the previous request's body before the next request")
-        length, keep_alive = request_framing(request)
-        sent_at = self._written + serializer.pending_bytes
-        serializer.write_request_head(request)
-        respd = _Respd(request, response_handler, error_handler, interim_handler, sent_at)
+        sent_at = self._written + (0 if serializer.is_quiet() else serializer.pending_bytes)
+        if type(request) is PreparedRequest:
+            length = request.length
+            keep_alive = request.keep_alive
+            serializer.write(request.head)
+            plain = request.request
+        else:
+            plain = request  # type: ignore[assignment]
+            length, keep_alive = request_framing(plain)
+            serializer.write_request_head(plain)
+        respd = _Respd(plain, response_handler, error_handler, interim_handler, sent_at)
         if not keep_alive:
             self._persistent = False
         respd.writer = BodyWriter(serializer, length, self._body_closed)
@@ -211,7 +246,7 @@ class ClientConnection:
         self._wake_writer()
         self._wake_reader()
         if len(self._queue) == 1:
-            self._parser.request_method = request.method
+            self._parser.request_method = plain.method
         return respd.writer
 
     def _body_closed(self, delimited: bool) -> None:

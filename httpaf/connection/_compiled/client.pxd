@@ -18,6 +18,13 @@ cdef class _Respd:
     cdef public int interim
 
 
+cdef class PreparedRequest:
+    cdef public object request
+    cdef public bytes head
+    cdef public object length
+    cdef public bint keep_alive
+
+
 cdef class ClientConnection:
     cdef public object config
     cdef public CResponseParser _parser
