@@ -80,6 +80,26 @@ def test_request_head_carries_host_and_user_agent() -> None:
     run(main())
 
 
+def test_plain_requests_sent_again_follow_the_default_headers() -> None:
+    # A GET of a URL alone is prepared once and sent again as it was: until the
+    # session's default headers change, which prepares it anew.
+    async def main() -> None:
+        async with our_server() as base, Client() as client:
+            url = base + "/headers"
+            texts = [(await (await client.get(url)).read()).decode() for _ in range(3)]
+            assert texts[0] == texts[1] == texts[2]
+            assert "X-Later" not in texts[0]
+            client.session.headers.append(("X-Later", "yes"))
+            later = (await (await client.get(url)).read()).decode()
+            assert "X-Later: yes" in later
+            given = await client.get(url, headers=[("X-Given", "1")])
+            assert "X-Given: 1" in (await given.read()).decode()
+            client.session.headers.pop()
+            assert "X-Later" not in (await (await client.get(url)).read()).decode()
+
+    run(main())
+
+
 def test_streaming_request_bodies_sync_async_and_sized() -> None:
     async def agen() -> Any:
         for i in range(50):

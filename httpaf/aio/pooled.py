@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from httpaf.connection import BodyReader
+from httpaf.connection import BodyReader, BodyWriter
 from httpaf.model import CLOSE, READ, ConnectionClosed, Response
 from httpaf.net import ReadError, ReadTimeout, WriteError, client_error
 
@@ -39,7 +39,7 @@ class Exchange:
 
     __slots__ = (
         "proto", "head", "reader", "error", "waiter", "read_timeout", "released",
-        "interim_waiter", "continued", "sending", "hold", "arrived",
+        "interim_waiter", "continued", "sending", "hold", "arrived", "writer",
     )  # fmt: skip
 
     def __init__(self, proto: PooledProtocol, read_timeout: float | None) -> None:
@@ -57,6 +57,7 @@ class Exchange:
         #: it to its end or closed it), not only until the response has arrived.
         self.hold = False
         self.arrived = False  # the whole response is in (held: not released yet)
+        self.writer: BodyWriter | None = None  # the request body's, once the head is out
 
     # -- the connection layer's callbacks --------------------------------------------
 

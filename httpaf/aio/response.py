@@ -26,6 +26,7 @@ from .pooled import Exchange, PooledProtocol
 __all__ = ["Response", "HTTPStatusError"]
 
 _PENDING: Any = object()
+
 _NO_HEADERS = Headers()
 
 
@@ -55,7 +56,7 @@ class Response(Exchange):
     def __init__(
         self, proto: PooledProtocol, read_timeout: float | None, url: Any, method: str
     ) -> None:
-        super().__init__(proto, read_timeout)
+        Exchange.__init__(self, proto, read_timeout)  # (not super(): a lookup less)
         self.status = 0
         self.reason = ""
         self.headers: Headers = _NO_HEADERS
@@ -127,6 +128,16 @@ class Response(Exchange):
             return self._content
         if self._closed:
             raise StreamClosed("the response was closed before its body was read")
+        reader = self.reader
+        if reader is not None and reader.at_eof:
+            # The whole body is in (the usual case for a small one): the reader hands
+            # all it holds over as one piece at once (or its end if it holds nothing),
+            # and after that piece comes the end, without asking the reader again.
+            piece = self._pull()
+            if piece is not None:
+                self._got_end()
+            self._content = content = b"" if piece is None else piece
+            return content
         pieces: list[bytes] = []
         while True:
             piece = self._pull()

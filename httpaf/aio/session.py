@@ -17,7 +17,7 @@ import ssl as _ssl
 from typing import Any
 
 from httpaf import __version__
-from httpaf.connection import BodyWriter
+from httpaf.connection import BodyWriter, PreparedRequest
 from httpaf.model import Config, ConnectionClosed, StateError
 from httpaf.net import (
     URL,
@@ -58,6 +58,8 @@ _SCHEDULE_AT = 16384
 #: transports read), so a large body takes a quarter of the reads. The loop's clients
 #: share the one read buffer.
 CLIENT_CONFIG = Config(read_buffer_size=256 * 1024)
+# Requests of a method and a URL alone kept prepared, per session.
+_PLAIN_LIMIT = 256
 
 
 class Session:
@@ -101,6 +103,9 @@ class Session:
         #: (else only once the application read the body to its end or closed it).
         self.release_early = release_early
         self._closed = False
+        # (method, URL) -> the request of them alone, and its head serialized.
+        self._plain: dict[tuple[str, URL], tuple[Outgoing, PreparedRequest | None]] = {}
+        self._plain_headers = list(self.headers)  # the defaults they were made with
 
     @property
     def pool(self) -> Pool:
@@ -151,20 +156,31 @@ class Session:
             raise TransportError("the client is closed")
         if not isinstance(url, URL):
             url = URL.parse(url)
-        timeout = timeout if timeout is not None else self.timeout
-        route = self.route(url, sni)
-        defaults = self.headers if default_headers else None
-        if route.forward:
-            out = build_request(
-                method, url, headers, content, json=json, default_headers=defaults,
-                target=url.absolute, extra_headers=route.proxy_headers, trailers=trailers,
-                expect_continue_threshold=self.expect_continue_threshold,
-            )
+        if timeout is None:
+            timeout = self.timeout
+        route = self._routes.route(url, sni)
+        prepared: PreparedRequest | None = None
+        if (
+            headers is None
+            and content is None
+            and json is None
+            and trailers is None
+            and default_headers
+            and not route.forward
+        ):
+            # A request of nothing but a method and a URL: its head is the same every
+            # time, built, checked and serialized once.
+            if self.headers != self._plain_headers:  # (changed since: prepare again)
+                self._plain.clear()
+                self._plain_headers = list(self.headers)
+            key = (method, url)
+            known = self._plain.get(key)
+            if known is None:
+                known = self._prepare(method, url, key)
+            out, prepared = known
         else:
-            out = build_request(
-                method, url, headers, content, json=json, default_headers=defaults,
-                trailers=trailers, expect_continue_threshold=self.expect_continue_threshold,
-            )
+            out = self._build(method, url, route, headers, content, json, trailers,
+                              default_headers)
         if trace is not None:
             return await self._traced(route, out, timeout, trace, trace_request)
         pool = self._pool
@@ -172,7 +188,7 @@ class Session:
         if proto is None:
             proto = await pool.acquire(route.key, route, timeout.connect, timeout.pool)
         try:
-            return await self.exchange(proto, out, timeout)
+            return await self.exchange(proto, out, timeout, prepared)
         except TransportError as error:
             if not (out.body.replayable and retryable(error)):
                 raise
@@ -181,7 +197,39 @@ class Session:
                 raise  # a new connection failed, or a request that changes things
         # The reused connection was closed under us: once more, on a new one.
         proto = await pool.acquire(route.key, route, timeout.connect, timeout.pool, fresh=True)
-        return await self.exchange(proto, out, timeout)
+        return await self.exchange(proto, out, timeout, prepared)
+
+    def _build(self, method: str, url: URL, route: Route, headers: HeaderFields,
+               content: Content, json: Any, trailers: HeaderFields,
+               default_headers: bool) -> Outgoing:
+        defaults = self.headers if default_headers else None
+        if route.forward:
+            return build_request(
+                method, url, headers, content, json=json, default_headers=defaults,
+                target=url.absolute, extra_headers=route.proxy_headers, trailers=trailers,
+                expect_continue_threshold=self.expect_continue_threshold,
+            )
+        return build_request(
+            method, url, headers, content, json=json, default_headers=defaults,
+            trailers=trailers, expect_continue_threshold=self.expect_continue_threshold,
+        )
+
+    def _prepare(self, method: str, url: URL,
+                 key: tuple[str, URL]) -> tuple[Outgoing, PreparedRequest | None]:
+        """The request of ``method`` and ``url`` alone, kept for the next ones."""
+        out = build_request(
+            method, url, default_headers=self.headers,
+            expect_continue_threshold=self.expect_continue_threshold,
+        )
+        try:
+            prepared: PreparedRequest | None = PreparedRequest(out.request)
+        except ValueError:
+            prepared = None  # (sending it fails, as it would unprepared)
+        plain = self._plain
+        if len(plain) >= _PLAIN_LIMIT:
+            plain.clear()
+        known = plain[key] = (out, prepared)
+        return known
 
     async def _traced(self, route: Route, out: Outgoing, timeout: Timeout, trace: Any,
                       request: Any) -> Response:
@@ -209,8 +257,33 @@ class Session:
         })
         return response
 
-    async def exchange(self, proto: PooledProtocol, out: Outgoing, timeout: Timeout) -> Response:
-        """Send ``out`` on ``proto`` (the pool handed it out); the response head."""
+    async def exchange(self, proto: PooledProtocol, out: Outgoing, timeout: Timeout,
+                       prepared: PreparedRequest | None = None) -> Response:
+        """Send ``out`` on ``proto`` (the pool handed it out); the response head.
+
+        ``prepared``, if given, is ``out.request`` serialized already.
+        """
+        exchange = self._begin(proto, out, prepared, timeout)
+        if exchange.sending:
+            await self._finish_sending(proto, exchange, out, timeout)
+        if exchange.head is None and exchange.error is None:
+            waiter = exchange.waiter = proto.loop.create_future()
+            try:
+                await waiter
+            except BaseException:  # cancelled: the connection cannot be reused
+                proto.abandon(exchange)
+                raise
+        if exchange.head is None:
+            failure = exchange.error
+            assert failure is not None
+            raise failure
+        return exchange
+
+    def _begin(self, proto: PooledProtocol, out: Outgoing, prepared: PreparedRequest | None,
+               timeout: Timeout) -> Response:
+        """Start the exchange of ``out`` on ``proto``: its head and a whole body go out
+        now. The response's ``sending`` stays set when more is to be done (a streamed
+        or held-back body, a transport that asks to wait): :meth:`_finish_sending`."""
         exchange = Response(proto, timeout.read, out.url, out.method)
         if not self.release_early:
             exchange.hold = True
@@ -218,15 +291,16 @@ class Session:
         body = out.body
         hold = out.expect_continue
         whole = body.stream is None and not hold
-        if not proto.conn.is_idle:
+        conn = proto.conn
+        if not conn.is_idle:
             # Closed (or found out of step) after the pool handed it over: nothing sent.
             proto.close()
             raise _closed_before_sending()
         proto._busy = True
         try:
-            writer = proto.conn.request(
-                out.request, exchange.on_response, exchange.on_error,
-                exchange.on_interim if hold else None,
+            writer = conn.request(
+                out.request if prepared is None else prepared, exchange.on_response,
+                exchange.on_error, exchange.on_interim if hold else None,
             )
             if whole:
                 data = body.data
@@ -242,36 +316,30 @@ class Session:
             raise LocalProtocolError(str(error)) from error
         finally:
             proto._busy = False
+        exchange.writer = writer
         proto._writer_wanted = True  # (the reader reads already: an idle connection does)
         proto._pump()
-        if whole:
-            if proto._write_paused:  # the transport holds more than it should
-                try:
-                    await _drain(proto, exchange, timeout.write)
-                except BaseException:
-                    proto.abandon(exchange)
-                    raise
+        if whole and not proto._write_paused:
             exchange.sending = False
-        else:
-            try:
-                await self._send_body(proto, exchange, writer, out, body, timeout.write)
-            except BaseException:
-                proto.abandon(exchange)
-                raise
-            exchange.sending = False
-            proto._drive()
-        if exchange.head is None and exchange.error is None:
-            waiter = exchange.waiter = proto.loop.create_future()
-            try:
-                await waiter
-            except BaseException:  # cancelled: the connection cannot be reused
-                proto.abandon(exchange)
-                raise
-        if exchange.head is None:
-            failure = exchange.error
-            assert failure is not None
-            raise failure
         return exchange
+
+    async def _finish_sending(self, proto: PooledProtocol, exchange: Response, out: Outgoing,
+                              timeout: Timeout) -> None:
+        """The rest of :meth:`_begin`'s work: the body, or the wait for the transport."""
+        writer = exchange.writer
+        assert writer is not None
+        try:
+            if out.body.stream is None and not out.expect_continue:
+                # Whole and written: the transport holds more than it should.
+                await _drain(proto, exchange, timeout.write)
+            else:
+                await self._send_body(proto, exchange, writer, out, out.body, timeout.write)
+        except BaseException:
+            proto.abandon(exchange)
+            raise
+        exchange.sending = False
+        if out.body.stream is not None or out.expect_continue:
+            proto._drive()
 
     async def _send_body(
         self,
