@@ -27,6 +27,7 @@ from .method import Method, is_cacheable, is_idempotent, is_safe
 from .operation import CLOSE, READ, UPGRADE, YIELD, Closed, Operation, Write
 from .status import Status, check_code, reason_phrase
 from .version import HTTP_1_0, HTTP_1_1, Version
+from .websocket import FrameError, HandshakeError, WebSocketError, is_valid_close_code
 
 __all__ = [
     "BodyLengthError",
@@ -37,8 +38,10 @@ __all__ = [
     "Config",
     "END_OF_MESSAGE",
     "EndOfMessage",
+    "FrameError",
     "HTTP_1_0",
     "HTTP_1_1",
+    "HandshakeError",
     "Headers",
     "HttpafError",
     "IOVec",
@@ -52,6 +55,7 @@ __all__ = [
     "Status",
     "UPGRADE",
     "Version",
+    "WebSocketError",
     "Write",
     "YIELD",
     "check_code",
@@ -61,6 +65,7 @@ __all__ = [
     "is_idempotent",
     "is_keep_alive",
     "is_safe",
+    "is_valid_close_code",
     "lengthv",
     "lower_ascii",
     "parse_content_length",
