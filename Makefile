@@ -31,6 +31,7 @@ endif
 	$(PY) -m pytest -q
 	HTTPAF_NO_EXTENSIONS=1 $(PY) -m pytest -q
 	$(MAKE) test-uvicorn
+	$(MAKE) test-uvicorn-ws
 
 # The suite (with the extensions) once more on another CPython, the first of
 # OTHER_PYTHONS that is installed (pyenv's too), in .venv-other: asyncio differs
@@ -146,6 +147,54 @@ test-uvicorn: install
 	  -o addopts="" -p no:cacheprovider -q -rfEs
 
 .PHONY: test-uvicorn
+
+# uvicorn's own WebSocket tests (tests/protocols/test_websocket.py) against
+# httpaf.uvicorn:HttpafWebSocketProtocol as the ws_protocol_cls, behind uvicorn's h11
+# and httptools classes and behind HttpafProtocol. Two of its tests assert that the
+# connection is an instance of uvicorn's own classes (wsproto's WSProtocol, under
+# the module name _WSProtocol); the conftest adds ours to that name's classes.
+test-uvicorn-ws: install
+	@$(PY) -m pip install -q $(UVICORN_TEST_DEPS) httpx2
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PY) -m pip download -q --no-deps --no-binary :all: -d "$$tmp" \
+	  'uvicorn==$(UVICORN_VERSION)' && \
+	tar xzf "$$tmp/uvicorn-$(UVICORN_VERSION).tar.gz" -C "$$tmp" && \
+	src="$$tmp/uvicorn-$(UVICORN_VERSION)" && \
+	printf '%s\n' \
+	  '"""Run these WebSocket tests against httpaf (written by make test-uvicorn-ws)."""' \
+	  'import pytest' \
+	  'from uvicorn.importer import import_from_string' \
+	  '' \
+	  'OURS = "httpaf.uvicorn:HttpafWebSocketProtocol"' \
+	  '' \
+	  '' \
+	  '@pytest.fixture(params=[pytest.param(OURS, id="httpaf-ws")])' \
+	  'def ws_protocol_cls(request):' \
+	  '    return import_from_string(request.param)' \
+	  '' \
+	  '' \
+	  '@pytest.fixture(' \
+	  '    params=[' \
+	  '        pytest.param("uvicorn.protocols.http.h11_impl:H11Protocol", id="h11"),' \
+	  '        pytest.param("uvicorn.protocols.http.httptools_impl:HttpToolsProtocol", id="httptools"),' \
+	  '        pytest.param("httpaf.uvicorn:HttpafProtocol", id="httpaf"),' \
+	  '    ]' \
+	  ')' \
+	  'def http_protocol_cls(request):' \
+	  '    return import_from_string(request.param)' \
+	  '' \
+	  '' \
+	  '@pytest.fixture(autouse=True)' \
+	  'def _ours_is_a_websocket_class(request, monkeypatch):' \
+	  '    module = request.module' \
+	  '    if hasattr(module, "_WSProtocol"):' \
+	  '        ours = import_from_string(OURS)' \
+	  '        monkeypatch.setattr(module, "_WSProtocol", (module._WSProtocol, ours))' \
+	  > "$$src/tests/protocols/conftest.py" && \
+	cd "$$src" && $(abspath $(PY)) -m pytest tests/protocols/test_websocket.py \
+	  -o addopts="" -p no:cacheprovider -q -rfEs $(UVICORN_WS_ARGS)
+
+.PHONY: test-uvicorn-ws
 
 clean:
 	rm -rf build/ dist/ site/ *.egg-info .pytest_cache

@@ -967,6 +967,10 @@ class ServerDriver(Driver):
                 conn.report_write_result(CLOSE)
 
     def _connection_ended(self) -> None:
+        if self._upgraded:
+            # Handed over (an upgrade): no longer one of the server's HTTP connections
+            # (the protocol that took the transport joins them if it wants to).
+            self._connections.discard(self)
         self._timer_kind = _TIMER_NONE
         bucket = self._bucket
         if bucket is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import ssl as _ssl
 import threading
@@ -56,6 +57,7 @@ __all__ = ["ConnectionClosed", "WebSocket", "accept_websocket", "connect_websock
 READ_SIZE = 65536
 
 _local = threading.local()
+_logger = logging.getLogger("httpaf.error")
 
 
 def _shared_view() -> memoryview:
@@ -124,7 +126,8 @@ class WebSocket(asyncio.BufferedProtocol):
         self.ping_timeout = ping_timeout
         #: Seconds to wait for the peer's close frame after ours.
         self.close_timeout = close_timeout
-        #: Messages kept for :meth:`receive` before reading pauses.
+        #: Messages waiting for :meth:`receive` (none of them claimed by a waiting
+        #: call) at which reading pauses.
         self.max_queue = max(1, max_queue)
         #: Called with each message instead of queueing it, when set.
         self.on_message: Callable[[str | bytes], object] | None = None
@@ -245,9 +248,21 @@ class WebSocket(asyncio.BufferedProtocol):
             self._pending = b""
             self._before_open(bytes(buf[:end]))
             return
-        used = conn.read(buf, 0, end)
-        self._pending = bytes(buf[used:end]) if used < end else b""
-        self._after_read()
+        pos = 0
+        while pos < end:
+            # One message or control frame at a time, each acted on before the next
+            # is read (replies keep the order of what they answer).
+            used = conn.read(buf, pos, end - pos)
+            pos += used
+            events = conn.events()
+            if events:
+                self._dispatch(events)
+                self._flush()
+            elif not used:
+                break  # a frame head cut short: kept for the next read
+            if self.conn is None:
+                break
+        self._pending = bytes(buf[pos:end]) if pos < end else b""
 
     def _before_open(self, data: bytes) -> None:
         """Bytes that came before :meth:`open` (a subclass reads a handshake in them)."""
@@ -269,18 +284,29 @@ class WebSocket(asyncio.BufferedProtocol):
             if kind is str or kind is bytes:
                 callback = self.on_message
                 if callback is not None:
-                    callback(event)
+                    try:
+                        callback(event)
+                    except Exception as error:  # the application's: it ends the connection
+                        self._callback_failed(error)
                     continue
                 queue.append(event)
+                waiting = len(queue)  # messages no receive() is about to take
                 receiver = self._receiver
                 if receiver is not None and not receiver.done():
                     receiver.set_result(None)
-                if len(queue) >= self.max_queue and not self._read_paused:
+                    waiting -= 1
+                if waiting >= self.max_queue and not self._read_paused:
                     self._pause_reading()
             elif kind is Pong:
                 self._on_pong(event.payload)
             elif kind is Close:
                 self._on_close(event)
+
+    def _callback_failed(self, error: Exception) -> None:
+        if isinstance(error, ConnectionClosed):
+            return  # a reply to a message read before the connection closed
+        _logger.error("Exception in on_message callback", exc_info=error)
+        self.start_close(1011)
 
     def _on_close(self, event: Close) -> None:
         if self.close_event is not None:
@@ -322,7 +348,7 @@ class WebSocket(asyncio.BufferedProtocol):
             finally:
                 self._receiver = None
         message = queue.popleft()
-        if self._read_paused and not queue:
+        if self._read_paused and len(queue) < self.max_queue:
             self._resume_reading()
         return message
 
@@ -350,6 +376,10 @@ class WebSocket(asyncio.BufferedProtocol):
             op = conn.next_write_operation()
             if type(op) is _Closed:
                 self._close_transport()
+
+    def abort(self) -> None:
+        """Close the transport now, without a closing handshake."""
+        self._close_transport()
 
     def _close_transport(self) -> None:
         self._stop_timers()

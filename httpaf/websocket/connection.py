@@ -192,29 +192,27 @@ class WebSocketConnection:
     def read(self, buf: bytes | bytearray | memoryview, off: int = 0, length: int = -1) -> int:
         """Read frames from ``buf[off:off+length]``; return the bytes consumed.
 
-        Once reading is over, every byte is consumed and ignored (§5.5.1: nothing
-        after a close frame is data).
+        Reading stops after each message or control frame, so that a runtime can act
+        on it (answer, echo) before the next frame is read: call again with the rest
+        while :meth:`events` gives something. Once reading is over, every byte is
+        consumed and ignored (§5.5.1: nothing after a close frame is data).
         """
         end = len(buf) if length < 0 else off + length
         if self._read_done:
             return end - off
         reader = self._reader
-        pos = off
-        while True:
-            try:
-                kind = reader.read(buf, pos, end)
-            except FrameError as error:
-                self._fail(error)
+        try:
+            kind = reader.read(buf, off, end)
+        except FrameError as error:
+            self._fail(error)
+            return end - off
+        if kind == MESSAGE:
+            self._message(reader.take_message())
+        elif kind == CONTROL:
+            self._control(reader.opcode, reader.payload)
+            if self._read_done:
                 return end - off
-            pos += reader.consumed
-            if kind == MESSAGE:
-                self._message(reader.take_message())
-            elif kind == CONTROL:
-                self._control(reader.opcode, reader.payload)
-                if self._read_done:
-                    return end - off
-            else:
-                return pos - off
+        return reader.consumed
 
     def read_eof(self, buf: bytes | bytearray | memoryview, off: int = 0, length: int = -1) -> int:
         """Read the last bytes; the peer sent all it will (§7.1.5: 1006 without a
@@ -409,7 +407,7 @@ class WebSocketConnection:
             return Closed(0)
         if self._out:
             return Write(self._out)  # type: ignore[arg-type]
-        if self._close_sent and (self._close_received or self._failed):
+        if self._failed or (self._close_sent and self._close_received):
             self._write_done = True
             return Closed(0)
         return YIELD
