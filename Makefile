@@ -196,6 +196,35 @@ test-uvicorn-ws: install
 
 .PHONY: test-uvicorn-ws
 
+# The Autobahn|Testsuite fuzzing client (../shared/tools/autobahn, Python 2.7) against
+# examples/ws_echo.py, natively and as ASGI: cases 1-7, 9, 10, 12, 13 by default,
+# AUTOBAHN_CASES='1.*,2.*,...' for fewer. Skipped, saying why, without Python 2.7.
+AUTOBAHN ?= ../shared/tools/autobahn
+AUTOBAHN_CASES ?=
+AUTOBAHN_OUT ?= /tmp/httpaf-autobahn
+autobahn: install
+	@if [ ! -x "$(AUTOBAHN)/run.sh" ]; then \
+	  echo "autobahn: skipped: $(AUTOBAHN)/run.sh not found"; exit 0; fi; \
+	if ! { [ -n "$$PY27" ] || [ -x "$$HOME/.pyenv/versions/2.7.18/bin/python" ] || \
+	       command -v python2.7 >/dev/null 2>&1; }; then \
+	  echo "autobahn: skipped: Python 2.7 (which wstest needs) is not installed"; exit 0; fi; \
+	"$(AUTOBAHN)/setup.sh" >/dev/null || exit 1; \
+	status=0; \
+	for mode in native asgi; do \
+	  flag=$$([ $$mode = asgi ] && echo --asgi); \
+	  log=$$(mktemp); \
+	  $(PY) examples/ws_echo.py --port 0 $$flag > "$$log" 2>&1 & pid=$$!; \
+	  for i in $$(seq 50); do grep -q "serving on" "$$log" && break; sleep 0.1; done; \
+	  port=$$(sed -n 's|.*serving on http://[^:]*:\([0-9]*\).*|\1|p' "$$log"); \
+	  echo "== autobahn, $$mode echo on port $$port"; \
+	  "$(AUTOBAHN)/run.sh" "ws://127.0.0.1:$$port/ws" '$(AUTOBAHN_CASES)' \
+	    "$(AUTOBAHN_OUT)-$$mode" || status=1; \
+	  kill $$pid; wait $$pid 2>/dev/null; rm -f "$$log"; \
+	done; \
+	exit $$status
+
+.PHONY: autobahn
+
 clean:
 	rm -rf build/ dist/ site/ *.egg-info .pytest_cache
 	find httpaf \( -name "*.so" -o -name "*.c" -o -name "*.html" \) -delete

@@ -5,12 +5,16 @@ binary (the server the WebSocket benchmarks and the Autobahn run use).
     python -m websockets ws://127.0.0.1:8080/ws
 
 Messages are echoed from ``on_message``, as they are read (no task per message);
-``--iterate`` echoes them from an ``async for`` loop instead. Other paths get 404.
+``--iterate`` echoes them from an ``async for`` loop instead; ``--asgi`` serves the
+ASGI application :func:`app` with :func:`httpaf.asgi.run` (uvicorn's WebSocket
+defaults). Other paths get 404.
 """
 
 from __future__ import annotations
 
 from _cli import announce, parse_args
+
+from typing import Any
 
 from httpaf import Reqd, Response
 from httpaf.asyncio import WebSocket, accept_websocket, run
@@ -18,7 +22,12 @@ from httpaf.asyncio import WebSocket, accept_websocket, run
 
 async def echo_callbacks(ws: WebSocket) -> None:
     """Echo each message as soon as it is read (the handler then just waits)."""
-    ws.on_message = ws.send_nowait
+
+    def on_message(message: str | bytes) -> None:
+        if ws.is_open:  # (messages read with the peer's close are not answered)
+            ws.send_nowait(message)
+
+    ws.on_message = on_message
     await ws.wait_closed()
 
 
@@ -28,8 +37,51 @@ async def echo_iterating(ws: WebSocket) -> None:
         await ws.send(message)
 
 
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The same echo as an ASGI application (404 for HTTP and other paths)."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    if scope["type"] == "http" or scope["path"] != "/ws":
+        if scope["type"] == "websocket":
+            await receive()
+            await send({"type": "websocket.close"})
+            return
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b"not found\n"})
+        return
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message["bytes"]})
+
+
 def main() -> None:
-    args = parse_args("httpaf WebSocket echo", iterate="echo from an async for loop")
+    args = parse_args(
+        "httpaf WebSocket echo",
+        iterate="echo from an async for loop",
+        asgi="serve the ASGI echo application",
+    )
+    if args.asgi:
+        import httpaf.asgi
+
+        httpaf.asgi.run(
+            app,
+            args.host,
+            args.port,
+            use_uvloop=False if args.no_uvloop else None,
+            ready=announce,
+            access_log=False,
+        )
+        return
     session = echo_iterating if args.iterate else echo_callbacks
 
     def handler(reqd: Reqd) -> None:

@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""The WebSocket frame codec (RFC 6455 §5), in Cython.
+"""The WebSocket frame codec (RFC 6455 §5), in Cython (fields declared in _websocket.pxd).
 
 The twin of ``_websocket_pure.py``: same names, results and errors (see its docstring
 for the contract). Here payloads are unmasked while they are copied, eight bytes at a
@@ -17,7 +17,7 @@ from cpython.buffer cimport (
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeUTF8
-from libc.stdint cimport uint8_t, uint64_t
+from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
 from httpaf.model import FrameError
@@ -165,8 +165,10 @@ def encode_frame(int opcode, payload, bint fin=True, bint rsv1=False, mask_key=N
     cdef const uint8_t* k = NULL
     PyObject_GetBuffer(payload, &view, PyBUF_SIMPLE)
     try:
-        key = _check_frame(opcode, view.len, fin, mask_key)
-        if key is not None:
+        if opcode < 0 or opcode > 15 or (opcode >= 8 and (view.len > 125 or not fin)):
+            _check_frame(opcode, view.len, fin, None)  # (raises the precise error)
+        if mask_key is not None:
+            key = _check_frame(opcode, view.len, fin, mask_key)
             k = <const uint8_t*>PyBytes_AS_STRING(key)
         n = _write_head(head, opcode, <unsigned long long>view.len, fin, rsv1, k)
         frame = PyBytes_FromStringAndSize(NULL, n + view.len)
@@ -182,12 +184,6 @@ def encode_frame(int opcode, payload, bint fin=True, bint rsv1=False, mask_key=N
 
 
 # -- UTF-8 -----------------------------------------------------------------------------
-
-cdef struct _Utf8:
-    int need  # continuation bytes still to come in the current sequence
-    uint8_t lo  # the range of the next continuation byte (RFC 3629 §4)
-    uint8_t hi
-
 
 cdef inline bint _utf8_feed(_Utf8* st, const uint8_t* p, Py_ssize_t n) noexcept nogil:
     """Check ``n`` more bytes; False at the first byte no valid text can have there."""
@@ -246,36 +242,6 @@ cdef inline bint _utf8_feed(_Utf8* st, const uint8_t* p, Py_ssize_t n) noexcept 
 cdef class FrameReader:
     """Reads frames from a stream of bytes and assembles messages (RFC 6455 §5)."""
 
-    cdef readonly bint client
-    cdef public Py_ssize_t max_frame_size
-    cdef public Py_ssize_t max_message_size
-    cdef public bint rsv1_allowed
-    cdef readonly Py_ssize_t consumed
-    cdef readonly int opcode
-    cdef readonly bint compressed
-    # The frame being read.
-    cdef bint _in_frame
-    cdef int _frame_opcode
-    cdef bint _fin
-    cdef bint _masked
-    cdef uint8_t _key[4]
-    cdef int _phase
-    cdef unsigned long long _remaining
-    # The data message being read.
-    cdef bint _in_message
-    cdef int _message_opcode
-    cdef bint _message_compressed
-    cdef Py_ssize_t _size
-    cdef bint _validate
-    cdef _Utf8 _utf8
-    cdef uint8_t* _acc  # the message's payload, assembled (PyMem)
-    cdef Py_ssize_t _acc_len
-    cdef Py_ssize_t _acc_cap
-    cdef object _whole  # a message that came whole in one frame, made at once
-    cdef uint8_t _control[125]
-    cdef Py_ssize_t _control_len
-    cdef object _payload
-
     def __cinit__(self, client, Py_ssize_t max_frame_size, Py_ssize_t max_message_size):
         self.client = bool(client)
         self.max_frame_size = max_frame_size
@@ -297,7 +263,7 @@ cdef class FrameReader:
         """Whether a fragmented data message has started and not finished."""
         return self._in_message
 
-    def read(self, buf, Py_ssize_t start=0, end=None):
+    cpdef int read(self, buf, Py_ssize_t start=0, object end=None) except -1:
         """Read frames from ``buf[start:end]`` up to the end of a message or control frame.
 
         Returns ``MESSAGE``, ``CONTROL`` or ``NOTHING``; sets :attr:`consumed`.
@@ -357,7 +323,7 @@ cdef class FrameReader:
         finally:
             PyBuffer_Release(&view)
 
-    def take_message(self):
+    cpdef object take_message(self):
         """The message completed by the last ``MESSAGE``, once.
 
         A ``str`` for uncompressed text (already validated), else the ``bytes`` of
@@ -489,7 +455,7 @@ cdef class FrameReader:
             self._whole = made
         return 0
 
-    cdef inline void _unmask_into(self, uint8_t* dst, const uint8_t* src, Py_ssize_t n) noexcept:
+    cdef void _unmask_into(self, uint8_t* dst, const uint8_t* src, Py_ssize_t n) noexcept:
         if self._masked:
             _xor_copy(dst, src, n, self._key, self._phase)
             self._phase = (self._phase + n) & 3

@@ -50,9 +50,11 @@ from httpaf.model.websocket import (
 )
 from httpaf.wire import CONTROL, MESSAGE, FrameReader, encode_frame, frame_header
 
-from .config import WebSocketConfig
-from .deflate import PerMessageDeflate
-from .events import Close, Ping, Pong
+# Absolute imports: the compiled build of this module lives in _compiled/, where
+# these plain modules are not (see _compiled/__init__.py).
+from httpaf.websocket.config import WebSocketConfig
+from httpaf.websocket.deflate import PerMessageDeflate
+from httpaf.websocket.events import Close, Ping, Pong
 
 __all__ = ["WebSocketConnection", "random_mask_keys"]
 
