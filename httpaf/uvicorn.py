@@ -399,8 +399,6 @@ class HttpafWebSocketProtocol(WebSocket):
     any ``--http`` class; with :class:`HttpafProtocol` the request is not replayed).
     """
 
-    shutdown_code = 1012  # Service Restart, as uvicorn's classes send
-
     def __init__(
         self,
         config: Any,
@@ -427,6 +425,7 @@ class HttpafWebSocketProtocol(WebSocket):
             max_queue=1,
             connections=server_state.connections,
         )
+        self.shutdown_code = 1012  # Service Restart, as uvicorn's classes send
         self.cycle: WebSocketCycle | None = None
         self._parser: RequestParser | None = None
         self._head = bytearray()
