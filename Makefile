@@ -79,7 +79,7 @@ lint: install
 	if [ -n "$(PYX)" ]; then \
 	  echo "== stubtest"; \
 	  $(PY) -m mypy.stubtest --concise --allowlist .ci/stubtest-allowlist.txt \
-	    httpaf._parser httpaf._serializer || status=1; \
+	    httpaf._parser httpaf._serializer httpaf._websocket || status=1; \
 	  echo "== cython-lint"; \
 	  PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint \
 	    $(PYX) $(wildcard httpaf/*.pxd httpaf/*.pxi httpaf/*/_compiled/*.pxd) || status=1; \
@@ -119,7 +119,20 @@ soak: install
 	@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
 	$(PY) benchmarks/soak.py --minutes $(MINUTES)
 
-.PHONY: fuzz soak
+# The same with WebSocket traffic against examples/ws_echo.py (chart: soak-ws.png).
+soak-ws: install
+	@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
+	$(PY) benchmarks/soak.py --websocket --minutes $(MINUTES)
+
+# The WebSocket benchmark (benchmarks/ws_bench.py; results in benchmarks/results/ws-latest.*):
+# echo round trips against uvicorn (websockets, websockets-sansio, wsproto), websockets'
+# own server, picows, aiohttp and granian. WS_BENCH_ARGS=--quick for a short run.
+WS_BENCH_PEERS = 'uvicorn==0.54.0' granian aiohttp httptools uvloop psutil picows websockets wsproto
+ws-bench: install
+	$(PY) -m pip install -q $(WS_BENCH_PEERS)
+	$(PY) benchmarks/ws_bench.py $(WS_BENCH_ARGS)
+
+.PHONY: fuzz soak soak-ws ws-bench
 
 # uvicorn's own protocol tests (tests/protocols/test_http.py from its sdist) against
 # httpaf.uvicorn:HttpafProtocol: a tests/protocols/conftest.py dropped next to them

@@ -28,7 +28,9 @@ class Counter:
         self.running = True
 
 
-async def picows_clients(url: str, conns: int, payload: Any, text: bool, counter: Counter) -> list[Any]:
+async def picows_clients(
+    url: str, conns: int, payload: Any, text: bool, counter: Counter
+) -> list[Any]:
     from picows import WSListener, WSMsgType, ws_connect
 
     kind = WSMsgType.TEXT if text else WSMsgType.BINARY

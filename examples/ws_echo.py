@@ -12,22 +12,21 @@ defaults). Other paths get 404.
 
 from __future__ import annotations
 
-from _cli import announce, parse_args
-
 from typing import Any
+
+from _cli import announce, parse_args
 
 from httpaf import Reqd, Response
 from httpaf.asyncio import WebSocket, accept_websocket, run
 
 
 async def echo_callbacks(ws: WebSocket) -> None:
-    """Echo each message as soon as it is read (the handler then just waits)."""
+    """Echo each message as soon as it is read (the handler then just waits).
 
-    def on_message(message: str | bytes) -> None:
-        if ws.is_open:  # (messages read with the peer's close are not answered)
-            ws.send_nowait(message)
-
-    ws.on_message = on_message
+    (A message read together with the peer's close frame is not answered: the
+    ``ConnectionClosed`` its ``send_nowait`` raises is ignored by the runtime.)
+    """
+    ws.on_message = ws.send_nowait
     await ws.wait_closed()
 
 

@@ -44,7 +44,9 @@ cdef class FrameReader:
 
     cpdef int read(self, buf, Py_ssize_t start=*, object end=*) except -1
     cpdef object take_message(self)
-    cdef Py_ssize_t _read_head(self, const uint8_t* data, Py_ssize_t pos, Py_ssize_t stop) except -1
+    cdef Py_ssize_t _read_head(
+        self, const uint8_t* data, Py_ssize_t pos, Py_ssize_t stop
+    ) except -1
     cdef void _start_message(self, int opcode, bint compressed) noexcept
     cdef int _whole_message(self, const uint8_t* src, Py_ssize_t n) except -1
     cdef void _unmask_into(self, uint8_t* dst, const uint8_t* src, Py_ssize_t n) noexcept

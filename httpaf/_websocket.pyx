@@ -1,4 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# cython: auto_pickle=False, autotestdict=False
 """The WebSocket frame codec (RFC 6455 §5), in Cython (fields declared in _websocket.pxd).
 
 The twin of ``_websocket_pure.py``: same names, results and errors (see its docstring
@@ -21,6 +22,8 @@ from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
 from httpaf.model import FrameError
+
+__all__ = ["NOTHING", "MESSAGE", "CONTROL", "FrameReader", "encode_frame", "frame_header", "mask"]
 
 NOTHING = 0
 MESSAGE = 1
@@ -347,7 +350,9 @@ cdef class FrameReader:
 
     # -- frame heads -----------------------------------------------------------------
 
-    cdef Py_ssize_t _read_head(self, const uint8_t* data, Py_ssize_t pos, Py_ssize_t stop) except -1:
+    cdef Py_ssize_t _read_head(
+        self, const uint8_t* data, Py_ssize_t pos, Py_ssize_t stop
+    ) except -1:
         """Parse the frame head at ``pos``: its length, or 0 if it is incomplete."""
         cdef Py_ssize_t avail = stop - pos
         cdef uint8_t b0, b1, rsv

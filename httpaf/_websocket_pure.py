@@ -213,7 +213,9 @@ class FrameReader:
         """Whether a fragmented data message has started and not finished."""
         return self._in_message
 
-    def read(self, buf: bytes | bytearray | memoryview, start: int = 0, end: int | None = None) -> int:
+    def read(
+        self, buf: bytes | bytearray | memoryview, start: int = 0, end: int | None = None
+    ) -> int:
         """Read frames from ``buf[start:end]`` up to the end of a message or control frame.
 
         Returns ``MESSAGE``, ``CONTROL`` or ``NOTHING`` (the bytes ran out first); sets

@@ -470,17 +470,17 @@ class HttpafWebSocketProtocol(WebSocket):
         if parser is None:
             parser = self._parser = RequestParser()
         try:
-            request = parser.parse(head, 0, len(head))
+            event = parser.parse(head, 0, len(head))
         except ParseError as error:
             self._refuse(HandshakeError(error.message, error.status))
             return
-        if request is None:
-            return
+        if not isinstance(event, Request):
+            return  # the head is not whole yet
         self._pending = bytes(head[parser.consumed :])
         self._head = bytearray()
         self._parser = None
         try:
-            handshake = read_request(request)  # type: ignore[arg-type]
+            handshake = read_request(event)
         except HandshakeError as error:
             self._refuse(error)
             return
@@ -489,14 +489,14 @@ class HttpafWebSocketProtocol(WebSocket):
         settings = self.settings
         scope = websocket_scope(
             settings,
-            request,  # type: ignore[arg-type]
+            event,
             handshake,
-            scope_headers(request.headers),  # type: ignore[union-attr]
+            scope_headers(event.headers),
             server_address(get("sockname")),
             address(get("peername")),
             "https" if get("sslcontext") else "http",
         )
-        self.request = request  # type: ignore[assignment]
+        self.request = event
         cycle = self.cycle = WebSocketCycle(
             scope,
             handshake,

@@ -3,9 +3,9 @@ WebSocket frame codec.
 
 Each has a pure-Python module, the readable specification (``_parser_pure.py``,
 ``_serializer_pure.py``, ``_websocket_pure.py``), and a Cython twin with the same API,
-results and errors (``_parser.pyx``, ``_serializer.pyx``, ``_websocket.pyx``). This module picks the twins once, at import:
-the compiled ones when they are built and ``HTTPAF_NO_EXTENSIONS`` is not set;
-:data:`implementation` says which.
+results and errors (``_parser.pyx``, ``_serializer.pyx``, ``_websocket.pyx``). This
+module picks the twins once, at import: the compiled ones when they are built and
+``HTTPAF_NO_EXTENSIONS`` is not set; :data:`implementation` says which.
 """
 
 from __future__ import annotations

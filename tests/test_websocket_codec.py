@@ -235,7 +235,7 @@ def streams(draw: st.DrawFn) -> bytes:
         opcode = draw(st.sampled_from([1, 1, 2]))
         payload = draw(_payloads)
         cuts = sorted(draw(st.lists(st.integers(0, len(payload)), max_size=3)))
-        pieces = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)])]
+        pieces = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
         rsv = draw(st.sampled_from([0, 0, 0, 0x40, 0x20]))
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1

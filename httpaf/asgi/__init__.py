@@ -51,13 +51,6 @@ from ._protocol import ASGIProtocol
 from ._scope import address, decode_fields, scope_headers, server_address
 from ._server import run, serve
 from ._settings import Settings
-from ._websocket import (
-    WS_CHOICES,
-    ReqdResponder,
-    WebSocketCycle,
-    WebSocketOptions,
-    websocket_scope,
-)
 from ._types import (
     ASGIApp,
     ClientDisconnected,
@@ -66,6 +59,13 @@ from ._types import (
     Receive,
     Scope,
     Send,
+)
+from ._websocket import (
+    WS_CHOICES,
+    ReqdResponder,
+    WebSocketCycle,
+    WebSocketOptions,
+    websocket_scope,
 )
 
 __all__ = [

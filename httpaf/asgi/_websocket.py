@@ -334,7 +334,8 @@ class WebSocketCycle:
                 ws.start_close(code, reason)
             else:
                 raise RuntimeError(
-                    f"Expected ASGI message 'websocket.send' or 'websocket.close', but got '{kind}'."
+                    "Expected ASGI message 'websocket.send' or 'websocket.close', "
+                    f"but got '{kind}'."
                 )
             return
         if self.lost:

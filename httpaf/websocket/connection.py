@@ -48,13 +48,13 @@ from httpaf.model.websocket import (
     PROTOCOL_ERROR,
     TEXT,
 )
-from httpaf.wire import CONTROL, MESSAGE, FrameReader, encode_frame, frame_header
 
 # Absolute imports: the compiled build of this module lives in _compiled/, where
 # these plain modules are not (see _compiled/__init__.py).
 from httpaf.websocket.config import WebSocketConfig
 from httpaf.websocket.deflate import PerMessageDeflate
 from httpaf.websocket.events import Close, Ping, Pong
+from httpaf.wire import CONTROL, MESSAGE, FrameReader, encode_frame, frame_header
 
 __all__ = ["WebSocketConnection", "random_mask_keys"]
 
@@ -116,8 +116,8 @@ class WebSocketConnection:
         "_mask_key",
         "_sending",
         "_sending_compressed",
-        "_close_sent",
-        "_close_received",
+        "close_sent",
+        "close_received",
         "_read_done",
         "_failed",
         "_write_done",
@@ -154,8 +154,10 @@ class WebSocketConnection:
         self._mask_key = (mask_key or random_mask_keys()) if client else None
         self._sending = 0  # opcode of a message sent in fragments, until its last
         self._sending_compressed = False  # ... and whether it is compressed
-        self._close_sent = False
-        self._close_received = False
+        #: Whether our close frame is queued (no more messages may be sent).
+        self.close_sent = False
+        #: Whether the peer's close frame has arrived.
+        self.close_received = False
         self._read_done = False  # a close frame came, the peer failed, or input ended
         self._failed = False  # no closing handshake to wait for: close once written
         self._write_done = False  # the transport is gone, or Closed was returned
@@ -164,16 +166,6 @@ class WebSocketConnection:
         self._max_output = config.max_queued_output
 
     # -- state ---------------------------------------------------------------------
-
-    @property
-    def close_sent(self) -> bool:
-        """Whether our close frame is queued (no more messages may be sent)."""
-        return self._close_sent
-
-    @property
-    def close_received(self) -> bool:
-        """Whether the peer's close frame has arrived."""
-        return self._close_received
 
     @property
     def is_closed(self) -> bool:
@@ -240,21 +232,20 @@ class WebSocketConnection:
             if deflate is None:  # (the reader lets RSV1 through only with deflate)
                 raise StateError("a compressed message without permessage-deflate")
             try:
-                data = deflate.decompress(data, self._max_message)  # type: ignore[arg-type]
-                if reader.opcode == TEXT:
-                    data = data.decode()  # type: ignore[union-attr]
+                raw = deflate.decompress(data, self._max_message)  # type: ignore[arg-type]
+                data = raw.decode() if reader.opcode == TEXT else raw
             except FrameError as error:
                 self._fail(error)
                 return
             except UnicodeDecodeError:
                 self._fail(FrameError(INVALID_PAYLOAD, "invalid UTF-8 in text"))
                 return
-        if not self._close_sent:  # after our close the application reads no more
+        if not self.close_sent:  # after our close the application reads no more
             self._events.append(data)
 
     def _control(self, opcode: int, payload: bytes) -> None:
         if opcode == PING:
-            if not self._close_sent:
+            if not self.close_sent:
                 self._queue_control(PONG, payload)
             self._events.append(Ping(payload))
         elif opcode == PONG:
@@ -279,9 +270,9 @@ class WebSocketConnection:
             except UnicodeDecodeError:
                 self._fail(FrameError(INVALID_PAYLOAD, "invalid UTF-8 in close reason"))
                 return
-        self._close_received = True
-        if not self._close_sent:
-            self._close_sent = True
+        self.close_received = True
+        if not self.close_sent:
+            self.close_sent = True
             echo = b"" if code == NO_STATUS_RECEIVED else code.to_bytes(2, "big")
             self._queue_control(CLOSE_FRAME, echo)
         self._read_done = True
@@ -290,8 +281,8 @@ class WebSocketConnection:
     def _fail(self, error: FrameError) -> None:
         """Fail the connection (§7.1.7): send the close code, read no more."""
         self.error = error
-        if not self._close_sent:
-            self._close_sent = True
+        if not self.close_sent:
+            self.close_sent = True
             self._queue_control(CLOSE_FRAME, _close_payload(error.code, error.reason[:123]))
         self._read_done = True
         self._failed = True
@@ -364,13 +355,13 @@ class WebSocketConnection:
         ``code=None`` sends one without a code. Later calls do nothing.
         """
         payload = _close_payload(code, reason)
-        if self._close_sent or self._write_done:
+        if self.close_sent or self._write_done:
             return
-        self._close_sent = True
+        self.close_sent = True
         self._queue_control(CLOSE_FRAME, payload)
 
     def _check_can_send(self) -> None:
-        if self._close_sent or self._write_done:
+        if self.close_sent or self._write_done:
             raise StateError("the WebSocket is closing or closed")
         if self._queued > self._max_output:
             raise StateError("too much output waiting to be written")
@@ -409,7 +400,7 @@ class WebSocketConnection:
             return Closed(0)
         if self._out:
             return Write(self._out)  # type: ignore[arg-type]
-        if self._failed or (self._close_sent and self._close_received):
+        if self._failed or (self.close_sent and self.close_received):
             self._write_done = True
             return Closed(0)
         return YIELD
@@ -422,7 +413,7 @@ class WebSocketConnection:
         data = out[0] if len(out) == 1 and type(out[0]) is bytes else b"".join(out)
         self._out = []
         self._queued = 0
-        return data  # type: ignore[return-value]
+        return data
 
     def report_write_result(self, result: int | object) -> None:
         """``n`` bytes of the last ``Write`` went out, or ``CLOSE``: the transport is gone."""
@@ -434,7 +425,7 @@ class WebSocketConnection:
                 self._read_done = True
                 self._end(ABNORMAL_CLOSURE, "", False)
             return
-        n = int(result)  # type: ignore[call-overload]
+        n: int = result  # type: ignore[assignment]  # (not CLOSE: a byte count)
         out = self._out
         self._queued -= n
         while n and out:

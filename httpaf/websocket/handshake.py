@@ -143,7 +143,9 @@ def accept(
     return Response(101, fields), extension
 
 
-def reject(error: HandshakeError, headers: Iterable[tuple[str, str]] = ()) -> tuple[Response, bytes]:
+def reject(
+    error: HandshakeError, headers: Iterable[tuple[str, str]] = ()
+) -> tuple[Response, bytes]:
     """The answer to a bad handshake: ``error.status`` with its message as text."""
     body = (error.message + "\n").encode()
     fields = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]

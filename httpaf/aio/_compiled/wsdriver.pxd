@@ -43,9 +43,12 @@ cdef class WebSocketDriver:
 
     @cython.locals(conn=CConnection, pos=Py_ssize_t, used=Py_ssize_t, events=list)
     cpdef _feed(self, object buf, Py_ssize_t end)
+
     @cython.locals(kind=object, waiting=Py_ssize_t)
     cpdef _dispatch(self, list events)
+
     @cython.locals(conn=CConnection)
     cpdef _flush(self)
+
     @cython.locals(conn=CConnection)
     cpdef send_nowait(self, object data)

@@ -21,8 +21,8 @@ cdef class WebSocketConnection:
     cdef public object _mask_key
     cdef public int _sending
     cdef public bint _sending_compressed
-    cdef public bint _close_sent
-    cdef public bint _close_received
+    cdef public bint close_sent
+    cdef public bint close_received
     cdef public bint _read_done
     cdef public bint _failed
     cdef public bint _write_done
@@ -32,11 +32,17 @@ cdef class WebSocketConnection:
 
     @cython.locals(reader=CFrameReader, end=Py_ssize_t, kind=int)
     cpdef Py_ssize_t read(self, object buf, Py_ssize_t off=*, Py_ssize_t length=*) except -1
+
     cpdef list events(self)
+
     cpdef object send(self, object data, bint final=*)
+
     @cython.locals(sending=int, frame_opcode=int, compress=bint, rsv1=bint)
     cpdef object _send(self, int opcode, object data, bint final)
+
     cpdef object _frame(self, int opcode, object data, bint fin, bint rsv1)
+
     @cython.locals(out=list)
     cpdef object take_output(self)
+
     cpdef object _message(self, object data)
