@@ -60,6 +60,20 @@ class optional_build_ext(build_ext):
         super().copy_extensions_to_source()
 
 
+def forget_stale_c(py_extensions: list[Extension]) -> None:
+    """Remove the generated C of compiled .py modules older than any declaration.
+
+    Cython's change detection looks for a .pxd beside the source only, so it would not
+    see a change to _compiled/<name>.pxd or to a .pxd it cimports: the C is made again.
+    """
+    declarations = glob.glob("httpaf/**/*.pxd", recursive=True) + glob.glob("httpaf/*.pxi")
+    newest = max((os.path.getmtime(p) for p in declarations), default=0.0)
+    for ext in py_extensions:
+        c_file = os.path.splitext(ext.sources[0])[0] + ".c"
+        if os.path.exists(c_file) and os.path.getmtime(c_file) < newest:
+            os.remove(c_file)
+
+
 def extensions() -> list[Extension]:
     if no_extensions():
         return []
@@ -82,14 +96,14 @@ def extensions() -> list[Extension]:
     # in Cython's pure Python mode, into that package under the same name: the
     # declarations are _compiled/<name>.pxd, the source ../<name>.py, which stays the
     # pure build (docs/architecture.md, "Compiled and pure").
-    py = [
-        Extension(
-            os.path.splitext(pxd)[0].replace(os.sep, "."),
-            [os.path.join(os.path.dirname(os.path.dirname(pxd)), os.path.basename(pxd)[:-4] + ".py")],
-            extra_compile_args=args,
-        )
-        for pxd in sorted(glob.glob(os.path.join("httpaf", "*", "_compiled", "*.pxd")))
-    ]
+    def compiled_build(pxd: str) -> Extension:
+        folder, name = os.path.split(pxd)  # httpaf/<layer>/_compiled, <name>.pxd
+        source = os.path.join(os.path.dirname(folder), name[:-4] + ".py")
+        module = os.path.splitext(pxd)[0].replace(os.sep, ".")
+        return Extension(module, [source], extra_compile_args=args)
+
+    py = [compiled_build(p) for p in sorted(glob.glob("httpaf/*/_compiled/*.pxd"))]
+    forget_stale_c(py)
     if pyx:
         try:
             from Cython.Build import cythonize

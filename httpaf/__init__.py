@@ -12,6 +12,8 @@ built, else pure Python; :data:`implementation` says which (``"cython"`` or
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import connection as _connection
 from . import wire as _wire
 from .connection import (
@@ -61,6 +63,19 @@ implementation = (
     "cython" if _wire.implementation == _connection.implementation == "cython" else "python"
 )
 
+
+
+def run(app: Any, **options: Any) -> None:
+    """Serve ``app`` (an ASGI or WSGI application, or its ``"module:attribute"``
+    import string) until SIGINT or SIGTERM, taking ``uvicorn.run``'s keyword arguments
+    (``host``, ``port``, ``workers``, ``reload``, ``log_config``, ``ssl_certfile``, ...):
+    ``uvicorn.run(...)`` becomes ``httpaf.run(...)``. See :func:`httpaf.cli.run`.
+    """
+    from .cli import run as run_command  # (the runtime loads only now)
+
+    run_command(app, **options)
+
+
 __all__ = [
     "BodyLengthError",
     "BodyReader",
@@ -98,5 +113,6 @@ __all__ = [
     "default_error_handler",
     "implementation",
     "lengthv",
+    "run",
     "shiftv",
 ]

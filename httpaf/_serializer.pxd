@@ -2,6 +2,11 @@
 # (httpaf/connection/_compiled/*.pxd) calls it in C. The implementation and the
 # documentation are in _serializer.pyx.
 
+cdef class DateField:
+    cdef public str value  # an IMF-fixdate
+    cdef public bytes line  # b"Date: <value>\r\n"
+
+
 cdef class Serializer:
     cdef Py_ssize_t _size
     cdef bytearray _buffer  # None while nothing copied is pending (see _release)
@@ -17,12 +22,11 @@ cdef class Serializer:
     cdef long long _bytes_written
     cdef bint _closed
     cdef public object waiter  # the writer's wakeup (see _serializer_pure.py)
+    cdef public DateField date  # the Date of responses framed without one, or None
 
     cpdef wakeup(self)
 
-    cpdef object write_whole_response(
-        self, response, request, body, bint persistent, bint keep_alive, bint copy=*,
-    )
+    cpdef object write_whole_response(self, response, request, body, bint persistent, bint copy=*)
 
     cpdef object take(self, Py_ssize_t limit)
 
@@ -43,12 +47,12 @@ cdef class Serializer:
     cdef int _write_fields(self, list fields) except -1
 
     cdef Py_ssize_t _write_head(
-        self, bytes start_line, fields, extra, const char* tail=*, Py_ssize_t tail_len=*
+        self, bytes start_line, fields, extra, const char* tail=*, Py_ssize_t tail_len=*,
+        bytes last=*,
     ) except -1
 
     cdef object _frame_head(
-        self, response, request_method, request_version, body_size, bint persistent,
-        bint keep_alive,
+        self, response, request_method, request_version, body_size, bint persistent
     )
 
     cdef int _write_size_line(self, Py_ssize_t n) except -1

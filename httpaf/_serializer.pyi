@@ -9,7 +9,7 @@ from typing_extensions import disjoint_base
 
 from httpaf.model import Headers, Request, Response, Version
 
-__all__ = ["Serializer", "check_field", "check_reason"]
+__all__ = ["DateField", "Serializer", "check_field", "check_reason"]
 
 _Bytes = bytes | bytearray | memoryview
 
@@ -20,10 +20,20 @@ def check_reason(reason: str) -> None:
     """Refuse a reason phrase holding CTLs."""
 
 @disjoint_base
+class DateField:
+    """The current ``Date`` value that serializers add to responses without one."""
+
+    value: str
+    line: bytes
+    def __init__(self, value: str = "") -> None: ...
+    def set(self, value: str) -> None: ...
+
+@disjoint_base
 class Serializer:
     """A queue of output bytes with copy and zero-copy writes and flush callbacks."""
 
     waiter: Callable[[], object] | None
+    date: DateField | None
     def __init__(self, buffer_size: int = 4096) -> None: ...
     def wakeup(self) -> None: ...
     @property
@@ -48,7 +58,6 @@ class Serializer:
         request_version: Version | None,
         body_size: int | None,
         persistent: bool,
-        keep_alive: bool,
     ) -> tuple[int, bool, bool]: ...
     def write_whole_response(
         self,
@@ -56,7 +65,6 @@ class Serializer:
         request: Request,
         body: bytes | bytearray | memoryview,
         persistent: bool,
-        keep_alive: bool,
         copy: bool = False,
     ) -> bool: ...
     def write_request_head(self, request: Request) -> None: ...

@@ -87,7 +87,7 @@ cdef object _hc_response = None  # the response of the kept head, or None
 cdef object _hc_status, _hc_reason, _hc_version, _hc_headers, _hc_fields
 cdef tuple _hc_items = None  # the field tuples then
 cdef object _hc_method, _hc_request_version, _hc_body_size
-cdef bint _hc_persistent, _hc_keep_alive
+cdef bint _hc_persistent, _hc_has_date
 cdef bytes _hc_head = None
 cdef tuple _hc_result = None
 
@@ -96,9 +96,7 @@ cdef inline bint _same_slot(object obj, Py_ssize_t offset, object value):
     return _slot(obj, offset) == <PyObject*>value
 
 
-cdef bint _is_kept(
-    response, request_method, request_version, body_size, bint persistent, bint keep_alive
-):
+cdef bint _is_kept(response, request_method, request_version, body_size, bint persistent):
     """Whether the kept head is ``response``'s, framed for the same request."""
     cdef Py_ssize_t i, n
     if (
@@ -106,7 +104,6 @@ cdef bint _is_kept(
         or request_method is not _hc_method
         or request_version is not _hc_request_version
         or persistent != _hc_persistent
-        or keep_alive != _hc_keep_alive
         or not _same_slot(response, _AT_STATUS, _hc_status)
         or not _same_slot(response, _AT_REASON, _hc_reason)
         or not _same_slot(response, _AT_VERSION, _hc_version)
@@ -128,13 +125,14 @@ cdef bint _is_kept(
 
 
 cdef void _keep_head(
-    response, request_method, request_version, body_size, bint persistent, bint keep_alive,
+    response, request_method, request_version, body_size, bint persistent, bint has_date,
     bytes head, tuple result,
 ):
-    """Keep ``response``'s head, just framed (``_DIRECT``, exact classes, list fields)."""
+    """Keep ``response``'s head, just framed (``_DIRECT``, exact classes, list fields):
+    all but its ``Date`` line (the current one is added to each copy) and the CRLF."""
     global _hc_response, _hc_status, _hc_reason, _hc_version, _hc_headers, _hc_fields
     global _hc_items, _hc_method, _hc_request_version, _hc_body_size
-    global _hc_persistent, _hc_keep_alive, _hc_head, _hc_result
+    global _hc_persistent, _hc_has_date, _hc_head, _hc_result
     _hc_response = None  # (incomplete while being filled)
     _hc_status = <object>_slot(response, _AT_STATUS)
     _hc_reason = <object>_slot(response, _AT_REASON)
@@ -146,7 +144,7 @@ cdef void _keep_head(
     _hc_request_version = request_version
     _hc_body_size = body_size
     _hc_persistent = persistent
-    _hc_keep_alive = keep_alive
+    _hc_has_date = has_date
     _hc_head = head
     _hc_result = result
     _hc_response = response
@@ -166,7 +164,7 @@ cdef tuple _head_parts(response):
         return status, reason, version, _get(headers, _AT_FIELDS, "_fields")
     return status, reason, version, headers._fields
 
-__all__ = ["Serializer", "check_field", "check_reason"]
+__all__ = ["DateField", "Serializer", "check_field", "check_reason"]
 
 # -- character classes (lookup tables, filled once at import) --------------------------
 
@@ -324,6 +322,7 @@ cdef struct _Framing:
     long long content_length
     bint close  # a Connection token "close"
     bint keep_alive  # a Connection token "keep-alive"
+    bint has_date  # a Date field
 
 
 cdef inline bint _ci_is(const unsigned char* p, Py_ssize_t n, const char* lower, Py_ssize_t m):
@@ -397,7 +396,7 @@ cdef bint _scan_framing(
     )
     f.discard = is_head or f.status < 200 or f.status == 204 or f.status == 304
     f.te_count = f.cl_count = 0
-    f.chunked = f.close = f.keep_alive = False
+    f.chunked = f.close = f.keep_alive = f.has_date = False
     f.content_length = 0
     for field in fields:
         if type(field) is not tuple or PyTuple_GET_SIZE(field) != 2:
@@ -406,6 +405,10 @@ cdef bint _scan_framing(
         if type(name) is not str or PyUnicode_KIND(name) != PyUnicode_1BYTE_KIND:
             continue  # not a framing name (and refused when the head is written)
         nlen = PyUnicode_GET_LENGTH(name)
+        if nlen == 4:
+            if _ci_is(<const unsigned char*>PyUnicode_1BYTE_DATA(name), 4, b"date", 4):
+                f.has_date = True
+            continue
         if nlen != 17 and nlen != 14 and nlen != 10:
             continue
         n = <const unsigned char*>PyUnicode_1BYTE_DATA(name)
@@ -468,6 +471,26 @@ cdef dict _POOLS = {}  # buffer size: _Pool of 64 buffers (more are freed)
 cdef list _NO_QUEUE = []
 
 
+cdef class DateField:
+    """The current ``Date`` value that serializers add to responses without one.
+
+    The serializer reads no clock: a runtime that has one keeps this up to date
+    (:meth:`set`, once a second) and gives it to the serializers of its connections.
+    """
+
+    def __init__(self, str value=""):
+        self.set(value)
+
+    def set(self, str value):
+        """Make ``value`` (an IMF-fixdate) the current date."""
+        try:
+            encoded = value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise ValueError("date is not latin-1 text") from None
+        self.value = value
+        self.line = b"Date: " + encoded + b"\r\n"
+
+
 cdef class Serializer:
     """A queue of output bytes with copy and zero-copy writes and flush callbacks."""
 
@@ -488,6 +511,7 @@ cdef class Serializer:
         self._bytes_written = 0
         self._closed = False
         self.waiter = None
+        self.date = None
 
     cpdef wakeup(self):
         """Tell the waiting writer, if any, that there may be output (once)."""
@@ -669,11 +693,14 @@ cdef class Serializer:
         return 0
 
     cdef Py_ssize_t _write_head(
-        self, bytes start_line, fields, extra, const char* tail=NULL, Py_ssize_t tail_len=0
+        self, bytes start_line, fields, extra, const char* tail=NULL, Py_ssize_t tail_len=0,
+        bytes last=None,
     ) except -1:
         """Validate every field, then copy the start line, the fields, ``extra``, the
-        already formatted ``tail`` fields and the CRLF; the bytes written."""
-        cdef Py_ssize_t total = len(start_line) + 2 + tail_len
+        already formatted ``tail`` fields, the ``last`` line and the CRLF; the bytes
+        written."""
+        cdef Py_ssize_t last_len = 0 if last is None else PyBytes_GET_SIZE(last)
+        cdef Py_ssize_t total = len(start_line) + 2 + tail_len + last_len
         fields = _pairs(fields)
         _check_fields(fields, &total)
         if extra:
@@ -686,6 +713,8 @@ cdef class Serializer:
             self._write_fields(extra)
         if tail_len:
             self._copy(tail, tail_len)
+        if last_len:
+            self._copy(PyBytes_AS_STRING(last), last_len)
         self._copy(b"\r\n", 2)
         return total
 
@@ -699,21 +728,19 @@ cdef class Serializer:
         self._write_head(_status_line_of(status, reason, version), fields, extra)
 
     def write_framed_response_head(
-        self, response, request_method, request_version, body_size, bint persistent,
-        bint keep_alive,
+        self, response, request_method, request_version, body_size, bint persistent
     ):
         """Frame ``response`` as a server sends it and copy its head.
 
-        What :func:`httpaf.message.response_head_framing` decides, computed in C for
-        the usual heads (anything else goes through that function, so results and
-        errors are the pure twin's). Returns ``(length, discard, persistent)``.
+        What :func:`httpaf.model.response_head_framing` decides (with :attr:`date`'s
+        value for a response without a ``Date``), computed in C for the usual heads
+        (anything else goes through that function, so results and errors are the pure
+        twin's). Returns ``(length, discard, persistent)``.
         """
-        return self._frame_head(
-            response, request_method, request_version, body_size, persistent, keep_alive
-        )
+        return self._frame_head(response, request_method, request_version, body_size, persistent)
 
     cpdef object write_whole_response(
-        self, response, request, body, bint persistent, bint keep_alive, bint copy=False,
+        self, response, request, body, bint persistent, bint copy=False
     ):
         """Frame ``response`` to ``request`` for the whole ``body``: head, then body.
 
@@ -749,7 +776,7 @@ cdef class Serializer:
             request_method = request.method
             request_version = request.version
         result = <tuple>self._frame_head(
-            response, request_method, request_version, size, persistent, keep_alive
+            response, request_method, request_version, size, persistent
         )
         if not <object>PyTuple_GET_ITEM(result, 1):  # not discarded
             if <long long>(<object>PyTuple_GET_ITEM(result, 0)) == CHUNKED_C:
@@ -764,25 +791,30 @@ cdef class Serializer:
         return <object>PyTuple_GET_ITEM(result, 2)
 
     cdef object _frame_head(
-        self, response, request_method, request_version, body_size, bint persistent,
-        bint keep_alive,
+        self, response, request_method, request_version, body_size, bint persistent
     ):
         """``write_framed_response_head``: the ``(length, discard, persistent)`` tuple."""
         global _seen
         cdef _Framing f
         cdef char tail[64]
-        cdef Py_ssize_t tail_len = 0, size
+        cdef Py_ssize_t tail_len = 0, size, head_len
         cdef long long length
+        cdef DateField date = self.date
         if _hc_response is not None and _is_kept(
-            response, request_method, request_version, body_size, persistent, keep_alive
+            response, request_method, request_version, body_size, persistent
         ):
             # Locals: ``_reserve`` may run Python code (a garbage collection, another
             # thread) that keeps another head meanwhile.
             head = _hc_head
             result = _hc_result
-            size = PyBytes_GET_SIZE(head)
+            line = date.line if date is not None and not _hc_has_date else None
+            head_len = PyBytes_GET_SIZE(head)
+            size = head_len + 2 + (0 if line is None else PyBytes_GET_SIZE(line))
             self._reserve(size)
-            self._copy(PyBytes_AS_STRING(head), size)
+            self._copy(PyBytes_AS_STRING(head), head_len)
+            if line is not None:
+                self._copy(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))
+            self._copy(b"\r\n", 2)
             return result
         memset(&f, 0, sizeof(f))
         status, reason, version, fields = _head_parts(response)
@@ -790,21 +822,19 @@ cdef class Serializer:
             fields, status, version, request_method, request_version, &f
         ):
             return self._framed_slowly(
-                response, request_method, request_version, body_size, persistent, keep_alive
+                response, request_method, request_version, body_size, persistent
             )
         if f.te_count:
             length = CHUNKED_C if f.chunked else CLOSE_DELIMITED_C
             if f.chunked and request_version is _HTTP_1_0:
                 return self._framed_slowly(
-                    response, request_method, request_version, body_size, persistent,
-                    keep_alive,
+                    response, request_method, request_version, body_size, persistent
                 )
         elif f.cl_count:
             length = f.content_length
             if body_size is not None and body_size != length and not f.discard:
                 return self._framed_slowly(
-                    response, request_method, request_version, body_size, persistent,
-                    keep_alive,
+                    response, request_method, request_version, body_size, persistent
                 )
         elif body_size is not None:
             length = body_size
@@ -819,11 +849,12 @@ cdef class Serializer:
             if request_version is _HTTP_1_0 and not f.keep_alive:
                 memcpy(tail + tail_len, b"Connection: keep-alive\r\n", 24)
                 tail_len += 24
-        elif keep_alive and not f.close:
+        elif not f.close:  # the close is announced (RFC 9112 §9.6)
             memcpy(tail + tail_len, b"Connection: close\r\n", 19)
             tail_len += 19
-        line = _status_line_of(status, reason, version)
-        size = self._write_head(line, fields, None, tail, tail_len)
+        line = date.line if date is not None and not f.has_date else None
+        status_line = _status_line_of(status, reason, version)
+        size = self._write_head(status_line, fields, None, tail, tail_len, line)
         result = (length, f.discard, persistent)
         if response is _seen:  # twice in a row: keep it
             if (
@@ -832,11 +863,12 @@ cdef class Serializer:
                 and type(<object>_slot(response, _AT_HEADERS)) is _HEADERS
                 and type(fields) is list
             ):
+                head_len = size - 2 - (0 if line is None else PyBytes_GET_SIZE(line))
                 _keep_head(
                     response, request_method, request_version, body_size, persistent,
-                    keep_alive,
+                    f.has_date,
                     PyBytes_FromStringAndSize(
-                        <const char*>self._data + self._write_pos - size, size
+                        <const char*>self._data + self._write_pos - size, head_len
                     ),
                     result,
                 )
@@ -844,11 +876,15 @@ cdef class Serializer:
             _seen = response
         return result
 
-    def _framed_slowly(
-        self, response, request_method, request_version, body_size, persistent, keep_alive
-    ):
+    def _framed_slowly(self, response, request_method, request_version, body_size, persistent):
+        date = self.date
         length, discard, persistent, extra = response_head_framing(
-            response, request_method, request_version, body_size, persistent, keep_alive
+            response,
+            request_method,
+            request_version,
+            body_size,
+            persistent,
+            None if date is None else date.value,
         )
         self.write_response_head(response, extra)
         return length, discard, persistent

@@ -32,7 +32,7 @@ from httpaf.model import (
     response_head_framing,
 )
 
-__all__ = ["Serializer", "check_field", "check_reason"]
+__all__ = ["DateField", "Serializer", "check_field", "check_reason"]
 
 Callback = Callable[[], None]
 
@@ -98,12 +98,32 @@ _POOL_LIMIT = 64  # buffers kept per size; more are freed
 _NO_QUEUE: list[memoryview] = []
 
 
+class DateField:
+    """The current ``Date`` value that serializers add to responses without one.
+
+    The serializer reads no clock: a runtime that has one keeps this up to date
+    (:meth:`set`, once a second) and gives it to the serializers of its connections.
+    """
+
+    __slots__ = ("value", "line")
+
+    def __init__(self, value: str = "") -> None:
+        self.value = value  # an IMF-fixdate (RFC 9110 §5.6.7)
+        self.line = b""
+        self.set(value)
+
+    def set(self, value: str) -> None:
+        """Make ``value`` (an IMF-fixdate) the current date."""
+        self.value = value
+        self.line = b"Date: " + _latin1(value, "date") + b"\r\n"
+
+
 class Serializer:
     """A queue of output bytes with copy and zero-copy writes and flush callbacks."""
 
     __slots__ = (
         "_size", "_buffer", "_view", "_capacity", "_scheduled_pos", "_write_pos", "_queue",
-        "_pool", "_flushed", "_bytes_received", "_bytes_written", "_closed", "waiter",
+        "_pool", "_flushed", "_bytes_received", "_bytes_written", "_closed", "waiter", "date",
     )  # fmt: skip
     _capacity: int  # len(_buffer), 0 without one
     _scheduled_pos: int
@@ -128,6 +148,8 @@ class Serializer:
         #: ``Writer.on_wakeup``): :meth:`wakeup` calls it once. ``None`` when nobody
         #: waits.
         self.waiter: Callback | None = None
+        #: The ``Date`` of responses framed without one, or ``None`` for none.
+        self.date: DateField | None = None
 
     def wakeup(self) -> None:
         """Tell the waiting writer, if any, that there may be output (once)."""
@@ -276,18 +298,24 @@ class Serializer:
         request_version: Version | None,
         body_size: int | None,
         persistent: bool,
-        keep_alive: bool,
     ) -> tuple[int, bool, bool]:
         """Frame ``response`` as a server sends it and copy its head.
 
-        :func:`httpaf.message.response_head_framing` decides (``body_size`` is the
-        size of a body given whole, ``persistent`` whether the exchange may keep the
-        connection so far, ``keep_alive`` whether the client asked to); the head goes
-        out with the fields it adds. Returns ``(length, discard, persistent)``.
-        ``ValueError`` (nothing written) for contradictory framing or invalid fields.
+        :func:`httpaf.model.response_head_framing` decides (``body_size`` is the size
+        of a body given whole, ``persistent`` whether the exchange may keep the
+        connection so far; :attr:`date`, when set, gives the ``Date`` of a response
+        without one); the head goes out with the fields it adds. Returns ``(length,
+        discard, persistent)``. ``ValueError`` (nothing written) for contradictory
+        framing or invalid fields.
         """
+        date = self.date
         length, discard, persistent, extra = response_head_framing(
-            response, request_method, request_version, body_size, persistent, keep_alive
+            response,
+            request_method,
+            request_version,
+            body_size,
+            persistent,
+            None if date is None else date.value,
         )
         self.write_response_head(response, extra)
         return length, discard, persistent
@@ -298,7 +326,6 @@ class Serializer:
         request: Request,
         body: bytes | bytearray | memoryview,
         persistent: bool,
-        keep_alive: bool,
         copy: bool = False,
     ) -> bool:
         """Frame ``response`` to ``request`` for the whole ``body``: head, then body.
@@ -323,7 +350,7 @@ class Serializer:
         if self._closed:
             raise StateError("cannot write to closed writer")
         length, discard, persistent = self.write_framed_response_head(
-            response, request.method, request.version, size, persistent, keep_alive
+            response, request.method, request.version, size, persistent
         )
         if not discard:
             if length == CHUNKED:

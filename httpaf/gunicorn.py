@@ -30,7 +30,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker
 
 from httpaf.aio import new_event_loop
-from httpaf.cli import detect_interface, start_server
+from httpaf.cli import count_requests, detect_interface, start_server
 from httpaf.model import Config
 
 __all__ = ["HttpafWorker", "HttpafASGIWorker", "HttpafWSGIWorker"]
@@ -176,20 +176,13 @@ class HttpafWorker(Worker):  # type: ignore[misc]
                 worker._graceful_stop()
 
         if interface == "asgi":
+            return count_requests(app, "asgi", count)
 
-            async def asgi_app(scope: Any, receive: Any, send: Any) -> None:
-                if scope["type"] == "http":
-                    count()
-                await app(scope, receive, send)
-
-            return asgi_app
-
-        def wsgi_app(environ: Any, start_response: Any) -> Any:
+        def count_from_thread() -> None:
             if loop is not None:
                 loop.call_soon_threadsafe(count)
-            return app(environ, start_response)
 
-        return wsgi_app
+        return count_requests(app, "wsgi", count_from_thread)
 
     # -- running ---------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # both twins have the API of the stubs (_parser.pyi, _seriali
         borrow_request_parser,
         lend_request_parser,
     )
-    from ._serializer import Serializer, check_field, check_reason
+    from ._serializer import DateField, Serializer, check_field, check_reason
     from ._websocket import FrameReader, encode_frame, frame_header, mask
 else:
     try:
@@ -35,7 +35,7 @@ else:
             borrow_request_parser,
             lend_request_parser,
         )
-        from ._serializer import Serializer, check_field, check_reason
+        from ._serializer import DateField, Serializer, check_field, check_reason
         from ._websocket import FrameReader, encode_frame, frame_header, mask
     except ImportError:
         from ._parser_pure import (
@@ -45,7 +45,7 @@ else:
             borrow_request_parser,
             lend_request_parser,
         )
-        from ._serializer_pure import Serializer, check_field, check_reason
+        from ._serializer_pure import DateField, Serializer, check_field, check_reason
         from ._websocket_pure import FrameReader, encode_frame, frame_header, mask
 
 #: :meth:`FrameReader.read` results (the same in both twins).
@@ -56,6 +56,7 @@ implementation = "python" if RequestParser.__module__.endswith("_pure") else "cy
 
 __all__ = [
     "CONTROL",
+    "DateField",
     "FORBIDDEN_TRAILERS",
     "FrameReader",
     "MESSAGE",

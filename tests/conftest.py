@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib
 import types
+from pathlib import Path
 
 import pytest
+
+from helpers import DATA, LOOPS
 
 
 def _load(kind: str) -> types.SimpleNamespace | None:
@@ -33,3 +36,17 @@ def wire(request: pytest.FixtureRequest) -> types.SimpleNamespace:
     if impl is None:
         pytest.skip("the Cython extensions are not built")
     return impl
+
+
+@pytest.fixture(params=LOOPS)
+def loop_kind(request: pytest.FixtureRequest) -> str:
+    """Each event loop in turn (asyncio's, then uvloop's)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def data_file(tmp_path: Path) -> Path:
+    """A file holding ``DATA``."""
+    path = tmp_path / "data.bin"
+    path.write_bytes(DATA)
+    return path

@@ -5,8 +5,6 @@ trailers, pathsend, proxy headers, limits, lifespan, graceful shutdown)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import logging
 import os
 import signal
@@ -14,7 +12,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,272 +19,12 @@ import httpx
 import pytest
 
 from httpaf.asgi import ClientDisconnected, LifespanFailure, serve
-from httpaf.asyncio import new_event_loop
+
+from helpers import DATA, dechunk, exercise_framework_app, raw, run_async, with_server
 
 pytest.importorskip("starlette")
 
-from starlette.applications import Starlette  # noqa: E402
-from starlette.background import BackgroundTask  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import (  # noqa: E402
-    FileResponse,
-    JSONResponse,
-    PlainTextResponse,
-    StreamingResponse,
-)
-from starlette.routing import Route  # noqa: E402
-
-try:
-    from fastapi import BackgroundTasks, FastAPI
-    from pydantic import BaseModel
-except ImportError:  # pragma: no cover
-    FastAPI = None  # type: ignore[assignment,misc]
-    BaseModel = object  # type: ignore[assignment,misc]
-
-LOOPS = ["asyncio", "uvloop"]
-
-
-class Item(BaseModel):  # type: ignore[misc,valid-type]
-    """The FastAPI app's request model (module level: FastAPI resolves annotations here)."""
-
-    name: str
-    price: float
-    tags: list[str] = []
-
-DATA = bytes(range(256)) * 1200  # 300 KiB
-
-
-@pytest.fixture(params=LOOPS)
-def loop_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def run_async(loop_kind: str, main: Callable[[], Awaitable[Any]], timeout: float = 30) -> Any:
-    """Run ``main()`` on a fresh loop of ``loop_kind``."""
-    if loop_kind == "uvloop":
-        pytest.importorskip("uvloop")
-    loop = new_event_loop(use_uvloop=loop_kind == "uvloop")
-    try:
-        return loop.run_until_complete(asyncio.wait_for(main(), timeout))
-    finally:
-        loop.close()
-
-
-def with_server(
-    loop_kind: str,
-    app: Any,
-    scenario: Callable[[int], Awaitable[Any]],
-    **options: Any,
-) -> Any:
-    """Serve ``app`` on a free port, run ``scenario(port)``, then shut down."""
-
-    async def main() -> Any:
-        server = await serve(app, "127.0.0.1", 0, **options)
-        try:
-            return await scenario(server.port)
-        finally:
-            await server.shutdown(5)
-
-    return run_async(loop_kind, main)
-
-
-async def raw(port: int, data: bytes, *, until_close: bool = True, wait: float = 5) -> bytes:
-    """Send ``data``; read until the server closes (or ``wait`` s of silence)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(data)
-    chunks = []
-    try:
-        while True:
-            chunk = await asyncio.wait_for(reader.read(65536), wait)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    except asyncio.TimeoutError:
-        if until_close:
-            raise
-    writer.close()
-    return b"".join(chunks)
-
-
-def dechunk(body: bytes) -> tuple[bytes, bytes]:
-    """A chunked body's data and its trailer section."""
-    data = bytearray()
-    while True:
-        line, _, body = body.partition(b"\r\n")
-        size = int(line.split(b";")[0], 16)
-        if size == 0:
-            return bytes(data), body
-        data += body[:size]
-        body = body[size + 2 :]
-
-
-# -- a Starlette application ----------------------------------------------------------
-
-
-def make_starlette_app(data_file: Path) -> tuple[Starlette, list[str]]:
-    """The Starlette app of these tests, and the list its background tasks append to."""
-    done: list[str] = []
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        yield {"greeting": "hello from lifespan"}
-        done.append("lifespan-shutdown")
-
-    async def index(request: Request) -> PlainTextResponse:
-        return PlainTextResponse("hello from starlette")
-
-    async def item(request: Request) -> JSONResponse:
-        return JSONResponse(
-            {
-                "id": request.path_params["item_id"],
-                "q": request.query_params.get("q"),
-                "tags": request.query_params.getlist("tag"),
-            }
-        )
-
-    async def echo(request: Request) -> JSONResponse:
-        digest = hashlib.sha256()
-        size = pieces = 0
-        async for piece in request.stream():
-            digest.update(piece)
-            size += len(piece)
-            pieces += 1
-        return JSONResponse({"size": size, "sha256": digest.hexdigest()})
-
-    async def post_json(request: Request) -> JSONResponse:
-        return JSONResponse({"received": await request.json()})
-
-    async def stream(request: Request) -> StreamingResponse:
-        count = int(request.query_params.get("n", "5"))
-
-        async def generate() -> AsyncIterator[bytes]:
-            for i in range(count):
-                yield f"line {i}\n".encode()
-                await asyncio.sleep(0)
-
-        return StreamingResponse(generate(), media_type="text/plain")
-
-    async def download(request: Request) -> FileResponse:
-        return FileResponse(data_file, media_type="application/octet-stream")
-
-    async def background(request: Request) -> JSONResponse:
-        token = request.query_params["token"]
-
-        async def record() -> None:
-            await asyncio.sleep(0)
-            done.append(token)
-
-        return JSONResponse({"scheduled": token}, background=BackgroundTask(record))
-
-    async def state(request: Request) -> JSONResponse:
-        return JSONResponse({"greeting": request.state.greeting})
-
-    async def slow(request: Request) -> PlainTextResponse:
-        await asyncio.sleep(float(request.query_params.get("delay", "0.3")))
-        return PlainTextResponse("slow done " + request.query_params.get("i", ""))
-
-    app = Starlette(
-        routes=[
-            Route("/", index),
-            Route("/items/{item_id:int}", item),
-            Route("/echo", echo, methods=["POST"]),
-            Route("/json", post_json, methods=["POST"]),
-            Route("/stream", stream),
-            Route("/download", download),
-            Route("/background", background),
-            Route("/state", state),
-            Route("/slow", slow),
-        ],
-        lifespan=lifespan,
-    )
-    return app, done
-
-
-def make_fastapi_app(data_file: Path) -> tuple[Any, list[str]]:
-    """A FastAPI app with the same routes (pydantic models, dependencies)."""
-    if FastAPI is None:
-        pytest.skip("fastapi is not installed")
-    done: list[str] = []
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
-        yield {"greeting": "hello from fastapi lifespan"}
-        done.append("lifespan-shutdown")
-
-    app = FastAPI(lifespan=lifespan)
-
-    @app.get("/items/{item_id}")
-    async def read_item(item_id: int, q: str | None = None) -> dict[str, Any]:
-        return {"id": item_id, "q": q}
-
-    @app.post("/items")
-    async def create_item(item: Item) -> dict[str, Any]:
-        return {"created": item.model_dump(), "total": item.price * 2}
-
-    @app.post("/echo")
-    async def echo(request: Request) -> dict[str, Any]:
-        body = await request.body()
-        return {"size": len(body), "sha256": hashlib.sha256(body).hexdigest()}
-
-    @app.get("/stream")
-    async def stream(n: int = 5) -> Any:
-        async def generate() -> AsyncIterator[bytes]:
-            for i in range(n):
-                yield f"line {i}\n".encode()
-
-        return StreamingResponse(generate(), media_type="text/plain")
-
-    @app.get("/download")
-    async def download() -> Any:
-        return FileResponse(data_file, media_type="application/octet-stream")
-
-    @app.get("/background")
-    async def background(token: str, tasks: BackgroundTasks) -> dict[str, str]:
-        tasks.add_task(done.append, token)
-        return {"scheduled": token}
-
-    @app.get("/state")
-    async def state(request: Request) -> dict[str, str]:
-        return {"greeting": request.state.greeting}
-
-    return app, done
-
-
-@pytest.fixture
-def data_file(tmp_path: Path) -> Path:
-    path = tmp_path / "data.bin"
-    path.write_bytes(DATA)
-    return path
-
-
-async def exercise_framework_app(port: int, greeting: str, server_header: str = "httpaf") -> None:
-    """What both framework apps must do, through httpx."""
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-        r = await client.get("/items/42", params={"q": "x y"})
-        assert r.status_code == 200 and r.json()["id"] == 42 and r.json()["q"] == "x y"
-        assert r.headers["server"] == server_header and r.headers["date"].endswith(" GMT")
-        r = await client.get("/items/nope")
-        assert r.status_code in (404, 422)
-        body = os.urandom(300_000)
-        r = await client.post("/echo", content=body)
-        assert r.json() == {"size": len(body), "sha256": hashlib.sha256(body).hexdigest()}
-
-        async def pieces() -> AsyncIterator[bytes]:  # a chunked request body
-            for i in range(10):
-                yield bytes([i]) * 10_000
-
-        r = await client.post("/echo", content=pieces())
-        expected = b"".join(bytes([i]) * 10_000 for i in range(10))
-        assert r.json()["sha256"] == hashlib.sha256(expected).hexdigest()
-        r = await client.get("/stream", params={"n": 4})
-        assert r.text == "line 0\nline 1\nline 2\nline 3\n"
-        assert r.headers["transfer-encoding"] == "chunked"
-        r = await client.get("/download")
-        assert r.content == DATA and r.headers["content-length"] == str(len(DATA))
-        r = await client.get("/background", params={"token": "t1"})
-        assert r.json() == {"scheduled": "t1"}
-        r = await client.get("/state")
-        assert r.json()["greeting"] == greeting
+from apps.frameworks import make_fastapi_app, make_starlette_app  # noqa: E402
 
 
 def test_starlette_app(loop_kind: str, data_file: Path) -> None:
@@ -353,7 +90,7 @@ def test_scope(loop_kind: str) -> None:
     assert scope["type"] == "http"
     assert scope["asgi"] == {"version": "3.0", "spec_version": "2.4"}
     assert scope["http_version"] == "1.1"
-    assert scope["method"] == "GET"
+    assert scope["method"] == "GET" and type(scope["method"]) is str  # the ASGI type
     assert scope["scheme"] == "http"
     assert scope["root_path"] == "/api"
     assert scope["path"] == "/api/a b/c/d"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -13,51 +12,7 @@ import pytest
 from httpaf import Config, Reqd, Response
 from httpaf.asyncio import new_event_loop, serve, shutdown
 
-LOOPS = ["asyncio", "uvloop"]
-
-
-def run_with_server(
-    loop_kind: str,
-    handler: Callable[[Reqd], None],
-    scenario: Callable[[int], Awaitable[Any]],
-    **kwargs: Any,
-) -> Any:
-    """Serve ``handler`` on a free port and run ``scenario(port)`` in the same loop."""
-    if loop_kind == "uvloop":
-        pytest.importorskip("uvloop")
-    loop = new_event_loop(use_uvloop=loop_kind == "uvloop")
-
-    async def main() -> Any:
-        server = await serve(handler, "127.0.0.1", 0, **kwargs)
-        port = server.sockets[0].getsockname()[1]
-        try:
-            return await asyncio.wait_for(scenario(port), 20)
-        finally:
-            await shutdown(server, timeout=2)
-
-    try:
-        return loop.run_until_complete(main())
-    finally:
-        loop.close()
-
-
-async def raw_exchange(port: int, data: bytes, until_close: bool = True) -> bytes:
-    """Send ``data`` at once and read until the server closes (or 2 s of silence)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(data)
-    await writer.drain()
-    chunks = []
-    try:
-        while True:
-            chunk = await asyncio.wait_for(reader.read(65536), 2)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    except asyncio.TimeoutError:
-        if until_close:
-            raise
-    writer.close()
-    return b"".join(chunks)
+from helpers import raw_exchange, run_with_server
 
 
 def echo_handler(reqd: Reqd) -> None:
@@ -71,16 +26,15 @@ def echo_handler(reqd: Reqd) -> None:
 
     def on_eof() -> None:
         payload = b"".join(pieces)
-        reqd.respond_with_string(
-            Response(200, [("X-Target", reqd.request.target)]), payload
-        )
+        reqd.respond_with_string(Response(200, [("X-Target", reqd.request.target)]), payload)
 
     body.schedule_read(on_read, on_eof)
 
 
-@pytest.fixture(params=LOOPS)
-def loop_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+
+
+
+
 
 
 def test_httpx_get_and_post_keep_alive(loop_kind: str) -> None:
@@ -159,6 +113,59 @@ def test_connections_sharing_the_read_buffer_keep_their_own_bytes(loop_kind: str
         return list(await asyncio.gather(*(client(port, i) for i in range(4))))
 
     assert run_with_server(loop_kind, echo_handler, scenario, config=config) == bodies
+
+
+@pytest.mark.parametrize("read_buffer_size", [64, 65536])
+def test_kept_body_views_never_show_another_connections_bytes(
+    loop_kind: str, read_buffer_size: int
+) -> None:
+    """A handler keeps every body piece it is given (the view itself, a slice of it and
+    a view of the slice) while other connections' bytes are read after them; at the
+    end each kept piece still holds its own connection's bytes and nothing else."""
+    config = Config(read_buffer_size=read_buffer_size)
+    kept: list[tuple[int, memoryview]] = []
+    sizes = [3000 + 101 * i for i in range(6)]
+
+    def handler(reqd: Reqd) -> None:
+        mark = int(reqd.request.target[1:])
+        body = reqd.body
+
+        def on_read(data: memoryview) -> None:
+            kept.append((mark, data))  # the view itself,
+            kept.append((mark, data[1:]))  # a slice of it,
+            kept.append((mark, memoryview(data[:-1])))  # and a view of a slice
+            body.schedule_read(on_read, on_eof)
+
+        def on_eof() -> None:
+            reqd.respond_with_string(Response(200), b"ok")
+
+        body.schedule_read(on_read, on_eof)
+
+    async def client(port: int, i: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = bytes([i]) * sizes[i]  # connection i sends only the byte i
+        request = b"POST /%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (i, len(body))
+        data = request + body
+        for start in range(0, len(data), 700):  # interleaved with the others' reads
+            writer.write(data[start : start + 700])
+            await writer.drain()
+            await asyncio.sleep(0)
+        head = await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(2)
+        writer.close()
+        return head
+
+    async def scenario(port: int) -> list[bytes]:
+        return list(await asyncio.gather(*(client(port, i) for i in range(len(sizes)))))
+
+    heads = run_with_server(loop_kind, handler, scenario, config=config)
+    assert all(head.startswith(b"HTTP/1.1 200 ") for head in heads)
+    received = [0] * len(sizes)
+    for mark, view in kept:
+        assert set(bytes(view)) <= {mark}, f"connection {mark} sees another's bytes"
+    for mark, view in kept[::3]:
+        received[mark] += len(view)
+    assert received == sizes  # every byte was delivered, zero-copy, and kept
 
 
 def test_head_over_the_limit_gets_431(loop_kind: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from httpaf import READ, YIELD, Config, Reqd, Response, ServerConnection
 
-from protocol_helpers import Recorder, Runtime, get, ok, read_body, request_bytes
+from helpers import Recorder, Runtime, get, ok, read_body, request_bytes
 
 
 def post(length: int) -> bytes:

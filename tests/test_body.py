@@ -1,4 +1,4 @@
-"""``BodyReader`` and ``BodyWriter`` on their own (reference §1.5), as tables."""
+"""``BodyReader`` and ``BodyWriter`` on their own (http/af's lib/body.ml), as tables."""
 
 from __future__ import annotations
 

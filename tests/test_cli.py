@@ -13,20 +13,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-from apps.servers import (
+
+from httpaf.cli import build_parser, detect_interface, load_app, make_config
+
+from helpers import (
     APPS,
+    DATA,
     ServerProcess,
     children_of,
+    exercise_asgi_app,
     httpaf_command,
     slow_requests_during_shutdown,
     wait_until,
 )
 
-from httpaf.cli import build_parser, detect_interface, load_app, make_config
-
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and fork")
 
-DATA = bytes(range(256)) * 1200
 
 
 def serve(*args: str, script: bool = False) -> ServerProcess:
@@ -193,42 +195,6 @@ def test_flask_graceful_shutdown(servers: list[ServerProcess], tmp_path: Path) -
 
 
 ASGI_APPS = ["starlette_app:app", "fastapi_app:app"]
-
-
-def exercise_asgi_app(url: str, name: str, *, same_process: bool = True) -> None:
-    """Routes, JSON, parameters, bodies, streaming, files, background tasks, lifespan."""
-    framework = name.split("_")[0]
-    with httpx.Client(base_url=url, timeout=30) as client:
-        r = client.get("/")
-        assert (r.status_code, r.text) == (200, f"hello from {framework}")
-        assert client.get("/json").json() == {"ok": True, "items": [1, 2, 3], "name": framework}
-        r = client.get("/items/12", params={"q": "héllo"})
-        assert r.json()["id"] == 12 and r.json()["q"] == "héllo"
-        assert client.get("/items/abc").status_code in (404, 422)
-        payload = os.urandom(500_000)
-        r = client.post("/echo", content=iter([payload[:1000], payload[1000:]]))
-        assert r.json() == {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
-        r = client.post("/echo", content=payload)
-        assert r.json()["size"] == len(payload)
-        if framework == "fastapi":
-            r = client.post("/items", json={"name": "pen", "price": 1.5, "tags": ["a"]})
-            assert r.json() == {"created": {"name": "pen", "price": 1.5, "tags": ["a"]}, "total": 3.0}
-            assert client.post("/items", json={"name": "pen"}).status_code == 422
-        else:
-            assert client.post("/json", json={"x": [1, 2]}).json() == {"received": {"x": [1, 2]}}
-        with client.stream("GET", "/stream", params={"n": 50}) as r:
-            assert r.headers.get("transfer-encoding") == "chunked"
-            assert "".join(r.iter_text()) == "".join(f"line {i}\n" for i in range(50))
-        r = client.get("/download")
-        assert r.status_code == 200 and r.content == DATA
-        assert r.headers["content-length"] == str(len(DATA))
-        state = client.get("/state").json()
-        assert state["greeting"] == "hello from lifespan"
-        assert state["pid"] == state["here"]
-        if same_process:
-            token = os.urandom(4).hex()
-            assert client.get("/background", params={"token": token}).json() == {"scheduled": token}
-            assert wait_until(lambda: token in client.get("/background-done").json()["done"])
 
 
 @pytest.mark.parametrize("name", ASGI_APPS)

@@ -1,4 +1,4 @@
-"""Every case of http/af's ``test_client_connection.ml`` (reference §5.7), and what our
+"""Every case of http/af's ``lib_test/test_client_connection.ml``, and what our
 client does beyond http/af's one-shot one: keep-alive, pipelining, interim responses.
 
 DIFF (all cases): http/af's client closes its writer once the request is sent (one
@@ -24,7 +24,7 @@ from httpaf import (
     StateError,
 )
 
-from protocol_helpers import Runtime, response_bytes
+from helpers import Runtime, response_bytes
 
 GET_ROOT = b"GET / HTTP/1.1\r\n\r\n"
 

@@ -1,4 +1,4 @@
-"""Config: defaults and validation (reference §1.10; http/af has no test file).
+"""Config: defaults and validation (docs/configuration.md; http/af has no test file).
 
 Deliberate difference: http/af's Config holds four buffer sizes; ours also holds every
 limit, each with the status it triggers (the limits are tested in test_parser.py).
@@ -17,7 +17,7 @@ DEFAULTS = {
     "max_request_line": 8192,
     "max_field_size": 16384,
     "max_head_size": 65536,
-    "max_headers": 100,
+    "max_headers": 1000,
     "max_body_size": None,
     "max_chunk_line": 4096,
     "max_trailer_size": 16384,
@@ -27,6 +27,7 @@ DEFAULTS = {
     "response_buffer_size": 4096,
     "request_body_buffer_size": 4096,
     "require_host": True,
+    "date_header": True,
     "keep_alive_timeout": 5.0,
     "head_timeout": 20.0,
     "body_timeout": 30.0,
@@ -45,7 +46,7 @@ def test_config_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.max_headers = 5  # type: ignore[misc]
     assert dataclasses.replace(config, max_headers=5).max_headers == 5
-    assert config.max_headers == 100
+    assert config.max_headers == 1000
 
 
 def test_config_equality() -> None:

@@ -71,7 +71,7 @@ FIELD_VALUES = st.sampled_from(
 FRAMING_NAMES = st.sampled_from(
     ["Content-Length", "content-length", "CONTENT-LENGTH", "Transfer-Encoding",
      "transfer-encoding", "Connection", "CONNECTION", "X-Other-Field-17", "Content-Lengtx",
-     "Cont\u0130nt-Length", "Conn\xe9ction"]
+     "Cont\u0130nt-Length", "Conn\xe9ction", "Date", "date", "DATE", "Dat\xe9"]
 )
 FRAMING_VALUES = st.sampled_from(
     ["5", "0", "05", "12", " 5", "5 ", "", "1,1", "99999999999999999999", "9223372036854775807",
@@ -210,7 +210,7 @@ WRITE_OPS = st.one_of(
         st.sampled_from([None, HTTP_1_0, HTTP_1_1, Version(2, 0)]),
         st.none() | st.integers(0, 30),
         st.booleans(),
-        st.booleans(),
+        st.none() | st.sampled_from(["Sun, 06 Nov 1994 08:49:37 GMT", "Tue, 07 Dec 2026"]),
         st.sampled_from([HTTP_1_1, HTTP_1_0]),
     )),
     st.tuples(st.just("flush"), st.none()),
@@ -240,10 +240,11 @@ def run_serializer(module: Any, buffer_size: int, ops: list[Any]) -> list[Any]:
                 method, target = arg
                 serializer.write_request_head(Request(method, target, [("Host", "h")]))
             elif op == "framed":
-                status, pairs, method, request_version, size, persistent, keep_alive, version = arg
+                status, pairs, method, request_version, size, persistent, date, version = arg
+                serializer.date = None if date is None else module.DateField(date)
                 log.append(serializer.write_framed_response_head(
                     Response(status, pairs, version=version), method, request_version, size,
-                    persistent, keep_alive,
+                    persistent,
                 ))
             elif op == "take":
                 log.append(("take", serializer.take(arg)))

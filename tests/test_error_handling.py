@@ -6,7 +6,7 @@ from typing import Any
 
 from httpaf import Response, ServerConnection
 
-from protocol_helpers import Runtime, get, request_bytes
+from helpers import Runtime, get, request_bytes
 
 
 def failing_error_handler_before_start(request: Any, error: Any, start_response: Any) -> None:

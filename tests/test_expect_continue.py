@@ -11,7 +11,7 @@ import pytest
 
 from httpaf import Reqd, Response, ServerConnection
 
-from protocol_helpers import Recorder, Runtime, get, ok, read_body, request_bytes
+from helpers import Recorder, Runtime, get, ok, read_body, request_bytes
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 

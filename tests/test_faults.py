@@ -31,12 +31,13 @@ import pytest
 from httpaf import Config, Reqd, Response
 from httpaf.asyncio import Server, new_event_loop, serve
 
+from helpers import LOOPS
+
 if not os.path.isdir("/proc/self/fd"):
     pytest.skip("the fault tests count fds in /proc/self/fd (Linux)", allow_module_level=True)
 
 import resource  # noqa: E402 - POSIX only
 
-LOOPS = ["asyncio", "uvloop"]
 HEALTH = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 PIECE = bytes(range(256)) * 256  # 64 KiB
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from apps.servers import (
+
+from helpers import (
     APPS,
     ServerProcess,
     children_of,
@@ -22,7 +23,7 @@ from apps.servers import (
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gunicorn is POSIX-only")
 pytest.importorskip("gunicorn")
 
-from test_cli import exercise_asgi_app  # noqa: E402
+from helpers import exercise_asgi_app  # noqa: E402
 
 LISTENING = r"Listening at: (http://\S+)"
 

@@ -1,4 +1,4 @@
-"""Headers: http/af's test_headers.ml (reference §5.4) and the rest of §1.4.
+"""Headers: http/af's lib_test/test_headers.ml and the rest of its ``Headers`` interface.
 
 Deliberate differences from http/af: our Headers is mutable (operations change it in
 place and return None), and ``add_list`` appends in the given order.
@@ -71,7 +71,7 @@ def test_headers_ci_equal(x: int) -> None:
         assert ci_equal(cx, cy) is expected, (x, y)
 
 
-# -- the rest of reference §1.4 ----------------------------------------------------
+# -- the rest of http/af's Headers interface (lib/headers.mli) ---------------------
 
 
 def test_headers_of_list_keeps_transmission_order() -> None:

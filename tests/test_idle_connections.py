@@ -11,11 +11,12 @@ import tracemalloc
 from typing import Any
 
 import pytest
-from fake_transport import FakeLoop, FakeTransport
 
 from httpaf import Config, Reqd, Response
 from httpaf.aio import ServerProtocol as _ServerProtocol
 from httpaf.aio.driver import _Clock
+
+from helpers import FakeLoop, FakeTransport
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 
@@ -38,7 +39,9 @@ def send(protocol: Any, data: bytes) -> None:
 
 
 def test_idle_connections_share_one_timer_handle() -> None:
-    loop, config, connections = FakeLoop(), Config(keep_alive_timeout=5.0), set()
+    # (Without the Date ticker, the loop's other handle: see test_date_header.)
+    loop, config = FakeLoop(), Config(keep_alive_timeout=5.0, date_header=False)
+    connections: set[Any] = set()
     pairs = [connect(loop, config, connections) for _ in range(50)]
     for protocol, _ in pairs:
         send(protocol, REQUEST)
@@ -78,7 +81,8 @@ def test_a_closed_connection_leaves_the_clock() -> None:
 
 
 def test_a_timeout_of_none_needs_no_handle() -> None:
-    loop, config, connections = FakeLoop(), Config(keep_alive_timeout=None), set()
+    loop, config = FakeLoop(), Config(keep_alive_timeout=None, date_header=False)
+    connections: set[Any] = set()
     protocol, transport = connect(loop, config, connections)
     send(protocol, REQUEST)
     assert loop.pending() == 0

@@ -1,4 +1,4 @@
-"""IOVec: http/af's test_iovec.ml (reference §5.3).
+"""IOVec: http/af's lib_test/test_iovec.ml.
 
 An iovec is a ``memoryview``; http/af's ``{off; len}`` is its slice of the buffer.
 """

@@ -21,7 +21,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from wire_helpers import parse_all
 
 from httpaf.model.config import Config
 from httpaf.model.errors import ParseError
@@ -43,6 +42,8 @@ from httpaf.model.message import (
 from httpaf.model.method import Method
 from httpaf.model.status import Status
 from httpaf.model.version import HTTP_1_0, HTTP_1_1, Version
+
+from helpers import parse_all
 
 NO_HOST = Config(require_host=False)
 Fields = list[tuple[str, str]]

@@ -1,4 +1,4 @@
-"""Method: http/af's test_method.ml (reference §5.2) and our additions."""
+"""Method: http/af's lib_test/test_method.ml and our additions."""
 
 from __future__ import annotations
 

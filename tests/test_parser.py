@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wire_helpers import parse_all, parse_pieces
 
 from httpaf.model.config import Config
 from httpaf.model.errors import ParseError
@@ -28,6 +27,8 @@ from httpaf.model.message import (
 )
 from httpaf.model.method import Method
 from httpaf.model.version import HTTP_1_0, HTTP_1_1
+
+from helpers import parse_all, parse_pieces
 
 HOST = b"Host: h\r\n"
 EOM = END_OF_MESSAGE
@@ -201,7 +202,7 @@ def test_invalid_request_split_anywhere(wire: SimpleNamespace, data: bytes, stat
         assert parse_all(wire.RequestParser(), data, split=split) == whole, split
 
 
-# -- what "consumed" counts (reference §4.5) ------------------------------------------------
+# -- what "consumed" counts (docs/state-machine.md) ----------------------------------------
 
 # (request bytes, expected event kind, consumed, same count as http/af)
 REQUEST_CONSUMED = [

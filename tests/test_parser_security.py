@@ -11,12 +11,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from wire_helpers import parse_all
 
 from httpaf.model.config import Config
 from httpaf.model.errors import ParseError
 from httpaf.model.headers import Headers
 from httpaf.model.message import CHUNKED, CLOSE_DELIMITED, EndOfMessage, Request, Response
+
+from helpers import parse_all
 
 OK = None
 

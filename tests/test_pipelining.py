@@ -1,4 +1,4 @@
-"""Pipelined requests on a server connection (reference §2.4, http/af #172/#190/#211).
+"""Pipelined requests on a server connection (http/af #172/#190/#211; docs/state-machine.md).
 
 Every complete request in a read is parsed, up to ``Config.max_pipelined_requests``
 queued; handlers run one at a time, in order; responses go out strictly in order.
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from httpaf import Config, Reqd, Response, ServerConnection
 
-from protocol_helpers import (
+from helpers import (
     Recorder,
     Runtime,
     default_request_handler,
     get,
     ok,
+    ok_closing,
     request_bytes,
 )
 
@@ -147,7 +148,7 @@ def test_http10_request_in_pipeline_ends_it() -> None:
     consumed = rt.read(data)
     assert consumed == len(data) - len(get(target="/3"))
     assert [r.request.target for r in handler.reqds] == ["/1", "/2"]
-    assert rt.drain() == ok() + ok()
+    assert rt.drain() == ok() + ok_closing()  # the second ends the connection, and says so
     rt.is_shutdown()
 
 

@@ -1,4 +1,4 @@
-"""``Reqd`` operations (reference §1.9), driven through a ServerConnection."""
+"""``Reqd`` operations (http/af's lib/reqd.ml), driven through a ServerConnection."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from httpaf import (
     StateError,
 )
 
-from protocol_helpers import ErrorRecorder, Recorder, Runtime, get, ok, request_bytes
+from helpers import ErrorRecorder, Recorder, Runtime, get, ok, request_bytes
 
 
 def one_request(data: bytes = b"", errors: Any = None) -> tuple[Runtime, Reqd]:

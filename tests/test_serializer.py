@@ -1,4 +1,4 @@
-"""The Faraday-style serializer (reference §4.1, adapted), in both implementations.
+"""The Faraday-style serializer (Faraday's buffering, adapted), in both implementations.
 
 Our API: ``write`` copies, ``schedule`` queues the caller's buffer (zero-copy),
 ``operation()`` returns the iovecs to write (``[]`` when none), ``shift(n)`` reports
@@ -682,49 +682,110 @@ def test_take_leaves_a_strided_view_to_the_iovec_path(wire: SimpleNamespace) -> 
 # -- write_framed_response_head: framing and persistence decided with the head --------------
 
 FRAMED_CASES = [
-    # (status, fields, method, request version, body size, persistent, keep_alive,
-    #  result, head fields written after the status line)
-    (200, [("Content-Type", "t")], "GET", HTTP_1_1, 14, True, True,
+    # (status, fields, method, request version, body size, persistent, result, head
+    #  fields written after the status line)
+    (200, [("Content-Type", "t")], "GET", HTTP_1_1, 14, True,
      (14, False, True), "Content-Type: t\r\nContent-Length: 14\r\n"),
-    (200, [("content-length", "3")], "GET", HTTP_1_1, None, True, True,
+    (200, [("content-length", "3")], "GET", HTTP_1_1, None, True,
      (3, False, True), "content-length: 3\r\n"),
-    (200, [("Connection", "Upgrade, CLOSE")], "GET", HTTP_1_1, 0, True, True,
+    (200, [("Connection", "Upgrade, CLOSE")], "GET", HTTP_1_1, 0, True,
      (0, False, False), "Connection: Upgrade, CLOSE\r\nContent-Length: 0\r\n"),
-    (200, [], "GET", HTTP_1_0, 2, True, True,
+    (200, [], "GET", HTTP_1_0, 2, True,
      (2, False, True), "Content-Length: 2\r\nConnection: keep-alive\r\n"),
-    (200, [("Connection", "keep-alive")], "GET", HTTP_1_0, 2, True, True,
+    (200, [("Connection", "keep-alive")], "GET", HTTP_1_0, 2, True,
      (2, False, True), "Connection: keep-alive\r\nContent-Length: 2\r\n"),
-    (200, [], "GET", HTTP_1_1, None, True, True,
+    (200, [], "GET", HTTP_1_1, None, True,
      (-2, False, False), "Connection: close\r\n"),  # no length: ends the connection
-    (200, [("Transfer-Encoding", "gzip, chunked")], "GET", HTTP_1_1, None, True, True,
+    (200, [("Transfer-Encoding", "gzip, chunked")], "GET", HTTP_1_1, None, True,
      (-1, False, True), "Transfer-Encoding: gzip, chunked\r\n"),
-    (200, [("Transfer-Encoding", "chunked, gzip")], "GET", HTTP_1_1, None, True, False,
-     (-2, False, False), "Transfer-Encoding: chunked, gzip\r\n"),
-    (200, [("Content-Length", "9")], "HEAD", HTTP_1_1, None, True, True,
+    (200, [("Transfer-Encoding", "chunked, gzip")], "GET", HTTP_1_1, None, True,
+     (-2, False, False), "Transfer-Encoding: chunked, gzip\r\nConnection: close\r\n"),
+    (200, [("Content-Length", "9")], "HEAD", HTTP_1_1, None, True,
      (0, True, True), "Content-Length: 9\r\n"),
-    (204, [], "GET", HTTP_1_1, 0, True, True, (0, True, True), ""),
-    (304, [], "GET", HTTP_1_1, 5, False, True, (0, True, False), "Connection: close\r\n"),
-    (200, [], "GET", None, None, False, True, (-2, False, False), "Connection: close\r\n"),
+    (204, [], "GET", HTTP_1_1, 0, True, (0, True, True), ""),
+    (304, [], "GET", HTTP_1_1, 5, False, (0, True, False), "Connection: close\r\n"),
+    (200, [], "GET", None, None, False, (-2, False, False), "Connection: close\r\n"),
+    # The close is announced whatever the client asked (RFC 9112 §9.6): it asked for
+    # it (not persistent), or HTTP/1.0 without keep-alive.
+    (200, [], "GET", HTTP_1_1, 2, False,
+     (2, False, False), "Content-Length: 2\r\nConnection: close\r\n"),
+    (200, [], "GET", HTTP_1_0, 2, False,
+     (2, False, False), "Content-Length: 2\r\nConnection: close\r\n"),
+    (500, [("Connection", "close")], "GET", HTTP_1_1, 2, False,
+     (2, False, False), "Connection: close\r\nContent-Length: 2\r\n"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("status", "fields", "method", "version", "size", "persistent", "keep_alive", "result",
-     "head"),
+    ("status", "fields", "method", "version", "size", "persistent", "result", "head"),
     FRAMED_CASES,
 )
 def test_write_framed_response_head(
     wire: SimpleNamespace, status: int, fields: list[tuple[str, str]], method: str,
-    version: Version | None, size: int | None, persistent: bool, keep_alive: bool,
+    version: Version | None, size: int | None, persistent: bool,
     result: tuple[int, bool, bool], head: str,
 ) -> None:
     s = wire.Serializer()
     response = Response(status, fields)
-    assert s.write_framed_response_head(
-        response, method, version, size, persistent, keep_alive
-    ) == result
+    assert s.write_framed_response_head(response, method, version, size, persistent) == result
     status_line = f"HTTP/1.1 {status} {response.reason}\r\n"
     assert written(s) == (status_line + head + "\r\n").encode()
+
+
+DATE = "Sun, 06 Nov 1994 08:49:37 GMT"
+
+DATE_CASES = [
+    # (name, fields, body size, persistent, head fields written after the status line)
+    ("added last", [("Content-Type", "t")], 2, True,
+     f"Content-Type: t\r\nContent-Length: 2\r\nDate: {DATE}\r\n"),
+    ("after the close", [], 2, False,
+     f"Content-Length: 2\r\nConnection: close\r\nDate: {DATE}\r\n"),
+    ("the response's own kept", [("date", "Tue, 15 Nov 1994 08:12:31 GMT")], 2, True,
+     "date: Tue, 15 Nov 1994 08:12:31 GMT\r\nContent-Length: 2\r\n"),
+    ("any spelling of the name", [("DATE", "x")], None, True,
+     "DATE: x\r\nConnection: close\r\n"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "size", "persistent", "head"),
+    [case[1:] for case in DATE_CASES],
+    ids=[case[0] for case in DATE_CASES],
+)
+def test_the_date_of_a_response_without_one(
+    wire: SimpleNamespace, fields: list[tuple[str, str]], size: int | None, persistent: bool,
+    head: str,
+) -> None:
+    s = wire.Serializer()
+    s.date = wire.serializer.DateField(DATE)
+    s.write_framed_response_head(Response(200, fields), "GET", HTTP_1_1, size, persistent)
+    assert written(s) == ("HTTP/1.1 200 OK\r\n" + head + "\r\n").encode()
+
+
+def test_a_reused_response_gets_the_current_date(wire: SimpleNamespace) -> None:
+    """The same response framed again and again (its head is kept and copied) carries
+    the date that is current each time, as does a whole response."""
+    s = wire.Serializer()
+    s.date = date = wire.serializer.DateField("Mon, 01 Jan 2024 00:00:00 GMT")
+    response = Response(200, [("Content-Type", "t")])
+    heads = []
+    for when in ["00", "00", "01", "02", "02"]:
+        date.set(f"Mon, 01 Jan 2024 00:00:{when} GMT")
+        s.write_framed_response_head(response, "GET", HTTP_1_1, 2, True)
+        heads.append(written(s))
+        s.write_whole_response(response, GET, b"hi", True)
+        heads.append(written(s).rpartition(b"\r\n\r\n")[0] + b"\r\n\r\n")
+    for head, when in zip(heads, ["00", "00", "00", "00", "01", "01", "02", "02", "02", "02"], strict=True):
+        assert head == (
+            "HTTP/1.1 200 OK\r\nContent-Type: t\r\nContent-Length: 2\r\n"
+            f"Date: Mon, 01 Jan 2024 00:00:{when} GMT\r\n\r\n"
+        ).encode()
+
+
+def test_no_date_without_a_date_field(wire: SimpleNamespace) -> None:
+    s = wire.Serializer()  # (a serializer reads no clock: a runtime gives it a DateField)
+    s.write_framed_response_head(Response(200), "GET", HTTP_1_1, 0, True)
+    assert b"Date" not in written(s)
 
 
 @pytest.mark.parametrize(
@@ -748,7 +809,7 @@ def test_write_framed_response_head_refuses_and_writes_nothing(
 ) -> None:
     s = wire.Serializer()
     with pytest.raises(ValueError) as caught:
-        s.write_framed_response_head(Response(200, fields), "GET", version, size, True, True)
+        s.write_framed_response_head(Response(200, fields), "GET", version, size, True)
     assert str(caught.value) == message
     assert not s.has_pending_output
 
@@ -795,7 +856,7 @@ def test_write_whole_response(
 ) -> None:
     s = wire.Serializer()
     response = Response(200, fields)
-    assert s.write_whole_response(response, Request(method, "/"), body, True, True, copy) is (
+    assert s.write_whole_response(response, Request(method, "/"), body, True, copy) is (
         persistent
     )
     pieces = s.operation()
@@ -827,7 +888,7 @@ def test_write_whole_response_frames_for_the_request(
     wire: SimpleNamespace, request_: Request, expected: bytes
 ) -> None:
     s = wire.Serializer()
-    assert s.write_whole_response(Response(200), request_, b"hi", True, False) is True
+    assert s.write_whole_response(Response(200), request_, b"hi", True) is True
     assert written(s) == expected
 
 
@@ -845,7 +906,7 @@ def test_write_whole_response_refuses_an_interim_response(
 ) -> None:
     s = wire.Serializer()
     with pytest.raises(ValueError, match="1xx"):
-        s.write_whole_response(response, GET, b"", True, True)
+        s.write_whole_response(response, GET, b"", True)
     assert not s.has_pending_output
 
 
@@ -853,7 +914,7 @@ def test_write_whole_response_after_close_raises(wire: SimpleNamespace) -> None:
     s = wire.Serializer()
     s.close()
     with pytest.raises(StateError):
-        s.write_whole_response(Response(200), GET, b"x", True, True)
+        s.write_whole_response(Response(200), GET, b"x", True)
     assert not s.has_pending_output
 
 
@@ -862,9 +923,7 @@ def test_write_whole_response_refuses_a_bad_head_and_writes_nothing(
 ) -> None:
     s = wire.Serializer()
     with pytest.raises(ValueError, match="does not match a body of 2 bytes"):
-        s.write_whole_response(
-            Response(200, [("Content-Length", "3")]), GET, b"hi", True, True
-        )
+        s.write_whole_response(Response(200, [("Content-Length", "3")]), GET, b"hi", True)
     assert not s.has_pending_output
 
 
@@ -874,7 +933,7 @@ def test_write_whole_response_refuses_what_is_not_a_buffer_and_writes_nothing(
 ) -> None:
     s = wire.Serializer()
     with pytest.raises(TypeError):
-        s.write_whole_response(Response(200), GET, body, True, True)
+        s.write_whole_response(Response(200), GET, body, True)
     assert not s.has_pending_output
 
 
@@ -884,7 +943,7 @@ def test_write_whole_response_frames_wide_items_by_their_bytes(
 ) -> None:
     s = wire.Serializer()
     body = array.array("I", [1, 2])
-    s.write_whole_response(Response(200), GET, body, True, True, copy)
+    s.write_whole_response(Response(200), GET, body, True, copy)
     assert written(s) == OK_LENGTH.format(8).encode() + body.tobytes()
 
 
@@ -911,7 +970,7 @@ def test_framed_head_refuses_a_status_changed_to_a_non_status(
     response.status = status
     s = wire.Serializer()
     with pytest.raises(ValueError, match="is not a three-digit number"):
-        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True, True)
+        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True)
     assert not s.has_pending_output
 
 
@@ -929,7 +988,7 @@ def test_heads_of_response_subclasses_use_their_attributes(wire: SimpleNamespace
     s = wire.Serializer()
     s.write_response_head(Teapot(418))
     assert written(s) == b"HTTP/1.1 418 Short And Stout\r\n\r\n"
-    s.write_framed_response_head(Teapot(418), "GET", HTTP_1_1, 0, True, True)
+    s.write_framed_response_head(Teapot(418), "GET", HTTP_1_1, 0, True)
     assert written(s).startswith(b"HTTP/1.1 418 Short And Stout\r\n")
 
 
@@ -939,7 +998,7 @@ def test_a_response_missing_an_attribute_is_an_attribute_error(wire: SimpleNames
     with pytest.raises(AttributeError):
         s.write_response_head(response)
     with pytest.raises(AttributeError):
-        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True, True)
+        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True)
 
 
 def test_serializers_that_never_queued_share_nothing(wire: SimpleNamespace) -> None:
@@ -992,27 +1051,26 @@ def _http_1_0(r: Response) -> None:
 
 REUSE_STEPS: list[tuple[str, Any, tuple[Any, ...]]] = [
     # (name, edit of the response before the call, call args after the response)
-    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
-    ("same again", None, ("GET", HTTP_1_1, 5, True, True)),
-    ("HEAD", None, ("HEAD", HTTP_1_1, 5, True, True)),
-    ("back to GET", None, ("GET", HTTP_1_1, 5, True, True)),
-    ("HTTP/1.0 request", None, ("GET", HTTP_1_0, 5, True, True)),
-    ("not persistent", None, ("GET", HTTP_1_1, 5, False, True)),
-    ("no keep-alive asked", None, ("GET", HTTP_1_1, 5, False, False)),
-    ("streamed body", None, ("GET", HTTP_1_1, None, True, True)),
-    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
-    ("field edited in place", _edit_fields_in_place, ("GET", HTTP_1_1, 5, True, True)),
-    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
-    ("field appended", _append_field, ("GET", HTTP_1_1, 5, True, True)),
-    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
-    ("field dropped", _drop_field, ("GET", HTTP_1_1, 5, True, True)),
-    ("new headers object", _new_headers, ("GET", HTTP_1_1, 5, True, True)),
-    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
-    ("new status", _new_status, ("GET", HTTP_1_1, 5, True, True)),
-    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
-    ("new reason", _new_reason, ("GET", HTTP_1_1, 5, True, True)),
-    ("response version", _http_1_0, ("GET", HTTP_1_1, 5, True, True)),
-    ("same", None, ("GET", HTTP_1_1, 5, True, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True)),
+    ("same again", None, ("GET", HTTP_1_1, 5, True)),
+    ("HEAD", None, ("HEAD", HTTP_1_1, 5, True)),
+    ("back to GET", None, ("GET", HTTP_1_1, 5, True)),
+    ("HTTP/1.0 request", None, ("GET", HTTP_1_0, 5, True)),
+    ("not persistent", None, ("GET", HTTP_1_1, 5, False)),
+    ("streamed body", None, ("GET", HTTP_1_1, None, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True)),
+    ("field edited in place", _edit_fields_in_place, ("GET", HTTP_1_1, 5, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True)),
+    ("field appended", _append_field, ("GET", HTTP_1_1, 5, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True)),
+    ("field dropped", _drop_field, ("GET", HTTP_1_1, 5, True)),
+    ("new headers object", _new_headers, ("GET", HTTP_1_1, 5, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True)),
+    ("new status", _new_status, ("GET", HTTP_1_1, 5, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True)),
+    ("new reason", _new_reason, ("GET", HTTP_1_1, 5, True)),
+    ("response version", _http_1_0, ("GET", HTTP_1_1, 5, True)),
+    ("same", None, ("GET", HTTP_1_1, 5, True)),
 ]
 
 
@@ -1037,11 +1095,11 @@ def test_a_reused_response_with_bad_fields_still_fails(wire: SimpleNamespace) ->
     response = Response(200, [("X-A", "a")])
     for _ in range(3):  # framed, framed again: its head is kept
         s = wire.Serializer()
-        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True, True)
+        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True)
     response.headers._fields.append(("X-B", "bad\r\nvalue"))
     s = wire.Serializer()
     with pytest.raises(ValueError, match="invalid character"):
-        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True, True)
+        s.write_framed_response_head(response, "GET", HTTP_1_1, 0, True)
     assert not s.has_pending_output
 
 
@@ -1053,16 +1111,16 @@ def test_a_kept_head_survives_code_run_while_it_is_copied(wire: SimpleNamespace)
     a = Response(200, [("Content-Type", "text/plain"), ("X-Long", "a" * 200)])
     b = Response(404, [])
     for _ in range(3):  # a's head is kept
-        expected = wire.Serializer().write_framed_response_head(a, "GET", HTTP_1_1, 5, True, True)
+        expected = wire.Serializer().write_framed_response_head(a, "GET", HTTP_1_1, 5, True)
     reference = wire.Serializer()
-    reference.write_framed_response_head(a, "GET", HTTP_1_1, 5, True, True)
+    reference.write_framed_response_head(a, "GET", HTTP_1_1, 5, True)
     head = reference.take(1 << 16)
     armed = []
 
     def frame_b_twice(phase: str, info: Any) -> None:
         if phase == "start" and armed and armed.pop():
             for _ in range(3):
-                wire.Serializer().write_framed_response_head(b, "GET", HTTP_1_1, 0, True, True)
+                wire.Serializer().write_framed_response_head(b, "GET", HTTP_1_1, 0, True)
 
     s = wire.Serializer(16)
     s.write(b"x" * 10)  # a's head does not fit: a new buffer, views, perhaps a collection
@@ -1072,7 +1130,7 @@ def test_a_kept_head_survives_code_run_while_it_is_copied(wire: SimpleNamespace)
     gc.set_threshold(1, 1, 1)
     try:
         armed.append(True)
-        result = s.write_framed_response_head(a, "GET", HTTP_1_1, 5, True, True)
+        result = s.write_framed_response_head(a, "GET", HTTP_1_1, 5, True)
     finally:
         gc.set_threshold(*thresholds)
         gc.callbacks.remove(frame_b_twice)

@@ -12,7 +12,15 @@ import pytest
 from httpaf import Config, ParseError, Reqd, Response, ServerConnection
 from httpaf.model.status import reason_phrase
 
-from protocol_helpers import Recorder, Runtime, default_request_handler, get, ok, request_bytes
+from helpers import (
+    Recorder,
+    Runtime,
+    default_request_handler,
+    get,
+    ok,
+    ok_closing,
+    request_bytes,
+)
 
 
 def error_response(status: int) -> bytes:
@@ -204,7 +212,7 @@ def test_connection_close_ignores_rest_of_pipeline() -> None:
     consumed = rt.read(first + get(target="/second") + garbage)
     assert consumed == len(first)  # the rest is never parsed
     assert handler.count == 1
-    assert rt.drain() == ok()
+    assert rt.drain() == ok_closing()
     rt.is_shutdown()
 
 
@@ -215,7 +223,7 @@ def test_connection_close_with_async_handler_ignores_rest() -> None:
     assert rt.read(first + b"garbage\r\n\r\n") == len(first)
     rt.reader_closed()
     handler.last.respond_with_string(Response(200), b"")
-    assert rt.drain() == ok()
+    assert rt.drain() == ok_closing()
     rt.is_shutdown()
 
 

@@ -1,4 +1,4 @@
-"""Status: codes, reason phrases and classes (reference §1.3; http/af has no test file)."""
+"""Status: codes, reason phrases and classes (http/af's lib/status.ml; it has no test file)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from httpaf.model.status import Status, check_code, reason_phrase
 
-# Every code http/af names, with its default reason phrase (reference §1.3).
+# Every code http/af names, with its default reason phrase (lib/status.ml).
 HTTP_AF_CODES = [
     (100, "Continue"),
     (101, "Switching Protocols"),

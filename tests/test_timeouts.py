@@ -9,18 +9,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from test_asyncio_server import run_with_server as serve_and_run
 
 from httpaf import Config, Reqd, Response
 from httpaf.asyncio import new_event_loop
 
-LOOPS = ["asyncio", "uvloop"]
+from helpers import run_with_server as serve_and_run
+
 SHORT = 0.2  # seconds
 
 
-@pytest.fixture(params=LOOPS)
-def loop_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
 
 def run_with_server(

@@ -1,6 +1,6 @@
 """Upgrades (101) and CONNECT tunnels: the connection is handed over to the application.
 
-Not in http/af (reference §2.8, §8 #65/#203): modelled on ocaml-h1's ``Upgrade``
+Not in http/af (its issues #65 and #203): modelled on ocaml-h1's ``Upgrade``
 operations. An upgrade request stops parsing until its handler answers; once the 101
 head is written both operations are ``UPGRADE`` and the bytes after the request are
 left unconsumed for the upgrade handler.
@@ -20,7 +20,7 @@ from httpaf import (
     StateError,
 )
 
-from protocol_helpers import Recorder, Runtime, get, ok, request_bytes, response_bytes
+from helpers import Recorder, Runtime, get, ok, request_bytes, response_bytes
 
 WS_REQUEST = request_bytes(
     "GET", "/ws", [("Host", "x"), ("Connection", "Upgrade"), ("Upgrade", "websocket")]

@@ -17,23 +17,11 @@ import pytest
 
 uvicorn = pytest.importorskip("uvicorn")
 
-from fake_transport import FakeTransport  # noqa: E402
-from test_asgi import (  # noqa: E402
-    DATA,
-    exercise_framework_app,
-    make_fastapi_app,
-    make_starlette_app,
-)
-
 from httpaf.asyncio import new_event_loop  # noqa: E402
 from httpaf.uvicorn import HttpafProtocol  # noqa: E402
 
-LOOPS = ["asyncio", "uvloop"]
-
-
-@pytest.fixture(params=LOOPS)
-def loop_kind(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+from apps.frameworks import make_fastapi_app, make_starlette_app  # noqa: E402
+from helpers import DATA, FakeTransport, exercise_framework_app  # noqa: E402
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Version: http/af's test_version.ml (reference §5.1) and our additions."""
+"""Version: http/af's lib_test/test_version.ml and our additions."""
 
 from __future__ import annotations
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fake_transport import FakeLoop, FakeTransport
-
 from httpaf import Config, Reqd, Response
 from httpaf.aio import ServerProtocol as _ServerProtocol
+
+from helpers import FakeLoop, FakeTransport
 
 PIECE = b"p" * 65536
 STEPS = 16

@@ -24,8 +24,9 @@ import pytest
 from httpaf.asyncio import new_event_loop
 from httpaf.wsgi import serve
 
+from helpers import LOOPS
+
 APPS = Path(__file__).resolve().parent / "apps"
-LOOPS = ["asyncio", "uvloop"]
 
 
 @contextmanager

@@ -16,7 +16,9 @@ import heapq
 import math
 import socket
 import threading
+import time
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 from typing import Any, cast
 
 from httpaf.connection import (
@@ -29,6 +31,7 @@ from httpaf.connection import (
     ServerConnection,
 )
 from httpaf.model import CLOSE, READ, UPGRADE, YIELD, Closed, Config, ParseError, StateError, Write
+from httpaf.wire import DateField
 
 #: Seconds to keep reading (and discarding) after the last byte was sent, so that a
 #: client's unread request bytes do not turn our close into a reset that eats the
@@ -136,6 +139,45 @@ class _Bucket(set["ServerDriver"]):
         self.at = at
 
 
+class _Dates:
+    """The ``Date`` of the responses of this thread's loop: a value the serializers of
+    its server connections read, set once a second while any connection is open."""
+
+    __slots__ = ("loop", "field", "users", "_handle")
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.field = DateField()
+        self.users = 0  # open connections that use ``field``
+        self._handle: Any = None
+
+    def acquire(self) -> None:
+        """A connection that uses the field opens: keep it current from now on."""
+        self.users += 1
+        if self._handle is None:
+            self._tick()
+
+    def release(self) -> None:
+        """A connection that used the field is gone (the last one stops the ticks)."""
+        self.users -= 1
+        if self.users <= 0 and self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _tick(self) -> None:
+        now = time.time()
+        self.field.set(formatdate(now, usegmt=True))
+        self._handle = self.loop.call_later(1.0 - now % 1.0, self._tick)  # on the second
+
+
+def _dates_of(loop: Any) -> _Dates:
+    """The dates of ``loop`` (the thread's running loop, as a rule)."""
+    dates: _Dates | None = getattr(_shared, "dates", None)
+    if dates is None or dates.loop is not loop:
+        dates = _shared.dates = _Dates(loop)
+    return dates
+
+
 def _clock_of(loop: Any) -> _Clock:
     """The clock of ``loop`` (the thread's running loop, as a rule)."""
     clock: _Clock | None = getattr(_shared, "clock", None)
@@ -161,21 +203,55 @@ def _timeouts_of(config: Config) -> tuple[float | None, ...]:
 _MIN_KEPT = 4096
 
 
-def _shared_buffer(size: int) -> memoryview:
+class _ReadBuffer:
     """The read buffer that every connection of this thread's loop reads into.
 
     A loop runs one callback at a time and a connection consumes what it reads before
-    its callback returns (body pieces are handed on as views valid only during the
-    call), so one buffer serves every connection: an idle connection holds none, and
-    reads can be large. Bytes a connection must keep move to a buffer of its own.
+    its callback returns, so one buffer serves every connection: an idle connection
+    holds none, and reads can be large. Bytes a connection must keep move to a buffer
+    of its own. Body pieces are handed to handlers as views of this buffer (no copy);
+    a handler that keeps one past its callback would see what the next read puts
+    there, another connection's bytes perhaps. So after views went out (``suspect``),
+    a buffer that a view still exports is left to whoever holds the view, and a new
+    one takes its place.
     """
-    buffers: dict[int, memoryview] | None = getattr(_shared, "buffers", None)
+
+    __slots__ = ("buffer", "suspect")
+
+    def __init__(self, size: int) -> None:
+        self.buffer = bytearray(size)
+        #: Body views of ``buffer`` went to handlers since the last check.
+        self.suspect = False
+
+    def take(self) -> bytearray:
+        """The buffer to read into now: the same one unless a view of it is alive."""
+        buffer = self.buffer
+        if self.suspect:
+            self.suspect = False
+            if _exported(buffer):
+                buffer = self.buffer = bytearray(len(buffer))
+        return buffer
+
+
+def _exported(buffer: bytearray) -> bool:
+    """Whether a view of ``buffer`` is alive: a bytearray with one cannot change size."""
+    try:
+        buffer.append(0)
+    except BufferError:
+        return True
+    del buffer[-1]
+    return False
+
+
+def _read_buffer(size: int) -> _ReadBuffer:
+    """This thread's shared read buffer of ``size`` bytes."""
+    buffers: dict[int, _ReadBuffer] | None = getattr(_shared, "buffers", None)
     if buffers is None:
         buffers = _shared.buffers = {}
-    view = buffers.get(size)
-    if view is None:
-        view = buffers[size] = memoryview(bytearray(size))
-    return view
+    reads = buffers.get(size)
+    if reads is None:
+        reads = buffers[size] = _ReadBuffer(size)
+    return reads
 
 
 # An empty ``_buf`` and its view, shared: never written (a write grows ``_buf`` into a
@@ -228,11 +304,11 @@ class Driver:
 
     # Slots, not a dict: thousands of idle connections each hold one of these.
     __slots__ = (
-        "conn", "_config", "loop", "_shared_view", "_shared", "_buf", "_view",
+        "conn", "_config", "loop", "_reads", "_buf", "_view",
         "_input", "_start", "_end", "_transport", "_fresh", "_eof",
         "_reading_paused", "_write_paused", "_writable", "_sending_file", "_busy",
         "_reader_wanted", "_writer_wanted", "_reading", "_fed", "_in_resume", "_active",
-        "_lazy_pause", "_reader_waiting", "_writer_waiting", "_reader_done",
+        "_lazy_pause", "_reader_waiting", "_writer_waiting", "_reader_done", "_buf_lent",
         "_writer_done", "_upgraded", "_lost", "_handoff", "_linger", "_probe",
         "_finished", "_closed",
     )  # fmt: skip
@@ -243,11 +319,11 @@ class Driver:
         self._config = config
         #: The event loop (anything with ``call_later`` and ``create_task``).
         self.loop: Any = loop if loop is not None else asyncio.get_running_loop()
-        self._shared_view = _shared_buffer(config.read_buffer_size)
-        self._shared = cast(bytearray, self._shared_view.obj)
+        self._reads = _read_buffer(config.read_buffer_size)
         # Bytes kept between reads (an incomplete head, a body held back) live here.
         self._buf = _NO_BYTES
         self._view = _NO_VIEW  # memoryview(self._buf) once it has room
+        self._buf_lent = False  # body views of ``_buf`` went out: do not write over it
         # What the connection reads: the shared buffer during a read, else ``_buf``.
         self._input = self._buf
         self._start = 0  # unconsumed bytes are self._input[self._start:self._end]
@@ -289,19 +365,19 @@ class Driver:
         self._transport = transport  # type: ignore[assignment]
         self._drive()
 
-    def get_buffer(self, sizehint: int) -> memoryview:
+    def get_buffer(self, sizehint: int) -> bytearray | memoryview:
         end = self._end
         if not end:
             if self._buf is not _NO_BYTES:
                 self._drop_kept()
-            self._input = self._shared  # the usual case: nothing kept
-            return self._shared_view
+            # The usual case: nothing kept, the loop reads into the shared buffer.
+            shared = self._input = self._reads.take()
+            return shared
         buf, start = self._buf, self._start  # kept bytes are always in ``_buf``
         if end == len(buf):
             if start:
                 # Move the unconsumed bytes to the front; the size does not change.
-                buf[: end - start] = buf[start:end]
-                self._start, self._end = 0, end - start
+                self._compact(buf, start, end)
             else:
                 # A head bigger than the buffer: grow it up to the head limit (#18).
                 size = len(buf) * 2
@@ -321,16 +397,40 @@ class Driver:
         try:
             self._bytes_arrived()
         finally:
-            if self._input is self._shared:
+            self._after_read(self.conn.views_lent)
+
+    def _after_read(self, lent: bool) -> None:
+        """A read is over: keep what is left in ``_buf``; after body views went out
+        (``lent``), check before the memory they show is read into again."""
+        if lent:
+            self.conn.views_lent = False
+            self._reads.suspect = True
+            self._buf_lent = True
+        if self._end:
+            if self._input is not self._buf:  # read into the shared buffer
                 self._keep_unconsumed()
-            elif not self._end:
-                self._drop_kept()
+        elif self._buf is not _NO_BYTES:
+            self._drop_kept()
+
+    def _compact(self, buf: bytearray, start: int, end: int) -> None:
+        """Move the unconsumed ``buf[start:end]`` to the front of ``_buf`` (a fresh
+        one, of the same size, if body views of ``buf`` may be alive)."""
+        if self._buf_lent:
+            self._buf_lent = False
+            fresh = bytearray(len(buf))
+            fresh[: end - start] = buf[start:end]
+            self._buf = self._input = fresh
+            self._view = memoryview(fresh)
+        else:
+            buf[: end - start] = buf[start:end]
+        self._start, self._end = 0, end - start
 
     def _drop_kept(self) -> None:
         """Nothing is kept any more: let ``_buf`` go (idle connections hold none)."""
         if self._buf is not _NO_BYTES:
             self._buf = self._input = _NO_BYTES
             self._view = _NO_VIEW
+            self._buf_lent = False
 
     def _bytes_arrived(self) -> None:
         """New bytes at the end of ``self._input[self._start:self._end]``."""
@@ -341,11 +441,12 @@ class Driver:
 
     def _keep_unconsumed(self) -> None:
         """After a read into the shared buffer: move what is left to ``_buf``."""
-        start, end = self._start, self._end
+        start, end, shared = self._start, self._end, self._input
         self._input = self._buf
         self._start = self._end = 0
         if start < end:
-            self._end = self._keep(self._shared_view[start:end])
+            with memoryview(shared) as view:
+                self._end = self._keep(view[start:end])
 
     def data_received(self, data: bytes) -> None:
         """Take ``data`` as if the loop had read it into :meth:`get_buffer`."""
@@ -361,9 +462,8 @@ class Driver:
         buf, start, end = self._buf, self._start, self._end
         if len(buf) - end < n:
             if start:
-                buf[: end - start] = buf[start:end]
-                end -= start
-                self._start, self._end = 0, end
+                self._compact(buf, start, end)
+                buf, end = self._buf, self._end
             if len(buf) - end < n:
                 grown = bytearray(max(len(buf) * 2, end + n, _MIN_KEPT))
                 grown[:end] = buf[:end]
@@ -624,9 +724,13 @@ class Driver:
             consumed = self.conn.read_eof(self._input, start, end - start)
         else:
             consumed = self.conn.read(self._input, start, end - start)
+        self._consume(consumed)
+
+    def _consume(self, consumed: int) -> None:
+        """The connection consumed ``consumed`` of the unconsumed bytes."""
         self._fed = consumed
-        start += consumed
-        if start == end:
+        start = self._start + consumed
+        if start == self._end:
             self._start = self._end = 0
         else:
             self._start = start
@@ -756,7 +860,7 @@ class ServerDriver(Driver):
 
     __slots__ = (
         "_connections", "_timeouts", "_timer_kind", "_deadline", "_clock", "_bucket",
-        "_heads",
+        "_heads", "_dates",
     )  # fmt: skip
 
     def __init__(
@@ -768,7 +872,12 @@ class ServerDriver(Driver):
         loop: Any = None,
     ) -> None:
         super().__init__(config, loop)
-        self.conn = ServerConnection(handler, error_handler, config)
+        # Responses without a Date get the loop's (Config.date_header), kept current
+        # while the connection is open.
+        self._dates = dates = _dates_of(self.loop) if config.date_header else None
+        self.conn = ServerConnection(
+            handler, error_handler, config, None if dates is None else dates.field
+        )
         self._connections = connections
         self._timeouts = _timeouts_of(config)  # indexed by the timer kinds
         self._timer_kind = _TIMER_NONE
@@ -779,6 +888,9 @@ class ServerDriver(Driver):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._connections.add(self)
+        dates = self._dates
+        if dates is not None:
+            dates.acquire()
         super().connection_made(transport)
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -795,8 +907,8 @@ class ServerDriver(Driver):
         # It does what the two loops would do (feed the bytes, write what the handlers
         # answered, wait for more) without asking for each operation; whenever the
         # connection ends up in any other state, the loops take over.
+        conn = self.conn
         try:
-            conn = self.conn
             start = self._start
             self._end = end = self._end + nbytes
             self._busy = True
@@ -809,12 +921,7 @@ class ServerDriver(Driver):
                 kind = conn.steady_awaiting
                 if kind >= 0:
                     self._writer_waiting = True  # the connection holds its wakeup
-                self._fed = consumed
-                start += consumed
-                if start == end:
-                    self._start = self._end = 0
-                else:
-                    self._start = start
+                self._consume(consumed)
                 if data is not None:
                     self._transport.write(data)  # type: ignore[union-attr]
                 steady = (
@@ -832,38 +939,13 @@ class ServerDriver(Driver):
                 self._writer_wanted = False
                 self._reading = True
                 self._active = False
-                if kind == _TIMER_IDLE and self._start < self._end:
-                    kind = _TIMER_HEAD  # a request line is arriving
-                # As ``_settle(READ)`` after bytes arrived: the deadline moves, except a
-                # head's, which runs from the head's first byte.
-                if (
-                    kind == _TIMER_IDLE
-                    and self._timer_kind == _TIMER_IDLE
-                    and self._bucket is not None
-                ):
-                    # The usual case, inline: the clock calls back before the new
-                    # deadline, and the connection asks again then.
-                    timeout = self._timeouts[_TIMER_IDLE]
-                    if timeout is not None:
-                        # (The bucket is the clock's: the clock is set.)
-                        self._deadline = self._clock.time() + timeout  # type: ignore[union-attr]
-                elif (
-                    kind != _TIMER_HEAD
-                    or kind != self._timer_kind
-                    or conn.request_count != self._heads  # a new head: its own deadline
-                ):
-                    self._set_timer(kind)
+                self._wait_for_input(kind, True)  # as ``_settle(READ)`` after bytes arrived
             else:
                 self._active = True  # bytes arrived: ``_settle`` restarts the timer
                 self._reader_wanted = self._writer_wanted = True
                 self._pump()
         finally:
-            # What is left of a read into the shared buffer moves to ``_buf``.
-            if self._end:
-                if self._input is self._shared:
-                    self._keep_unconsumed()
-            elif self._buf is not _NO_BYTES:
-                self._drop_kept()
+            self._after_read(conn.views_lent)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
@@ -886,19 +968,34 @@ class ServerDriver(Driver):
     def _settle(self, op: Any) -> None:
         active, self._active = self._active, False
         if op is READ:
-            kind = self.conn.awaiting()
-            if kind == _TIMER_IDLE and self._start < self._end:
-                kind = _TIMER_HEAD  # a request line is arriving
+            self._wait_for_input(self.conn.awaiting(), active)
         else:
-            kind = _TIMER_NONE
-        # A new wait starts its timer; bytes received restart an idle or body wait
-        # (a head's timer runs from its first byte: it restarts for a new head).
-        if (
-            kind != self._timer_kind
-            or (active and kind != _TIMER_HEAD)
-            or (kind == _TIMER_HEAD and self.conn.request_count != self._heads)
-        ):
-            self._set_timer(kind)
+            self._wait_for(_TIMER_NONE, active)
+
+    def _wait_for_input(self, kind: int, active: bool) -> None:
+        """Reading goes on, the connection waiting for ``kind`` (an ``AWAIT_*``)."""
+        if kind == _TIMER_IDLE and self._start < self._end:
+            kind = _TIMER_HEAD  # a request line is arriving
+        self._wait_for(kind, active)
+
+    def _wait_for(self, kind: int, active: bool) -> None:
+        """The timer rule: a new wait starts its timer; bytes that arrived
+        (``active``) restart an idle or body wait; a head's timer runs from the head's
+        first byte, so it restarts only for a new head."""
+        if kind == self._timer_kind:
+            if kind == _TIMER_HEAD:
+                if self.conn.request_count == self._heads:
+                    return
+            elif not active:
+                return
+            elif kind == _TIMER_IDLE and self._bucket is not None:
+                # Idle again (a busy keep-alive connection): the deadline moves later;
+                # the clock, due before it, calls back and the connection asks again.
+                timeout = self._timeouts[_TIMER_IDLE]
+                if timeout is not None:
+                    self._deadline = self._clock.time() + timeout  # type: ignore[union-attr]
+                return
+        self._set_timer(kind)
 
     def refresh_timer(self) -> None:
         """Re-read what the connection waits for (a handler started reading the body)."""
@@ -971,6 +1068,10 @@ class ServerDriver(Driver):
             # Handed over (an upgrade): no longer one of the server's HTTP connections
             # (the protocol that took the transport joins them if it wants to).
             self._connections.discard(self)
+        dates = self._dates
+        if dates is not None:
+            self._dates = None
+            dates.release()
         self._timer_kind = _TIMER_NONE
         bucket = self._bucket
         if bucket is not None:

@@ -108,7 +108,9 @@ class ASGIProtocol(ServerProtocol):
             "server": self._server,
             "client": self._client,
             "scheme": self._scheme,
-            "method": request.method,
+            # A plain str: frameworks format and hash it on every request, and the
+            # ASGI spec says str (a Method member is a str subclass, slower there).
+            "method": str(request.method),
             "root_path": settings.root_path,
             "path": path,
             "raw_path": raw_path,

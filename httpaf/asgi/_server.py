@@ -52,8 +52,8 @@ async def serve(
     - ``timeout_graceful_shutdown`` (``30.0``; ``None``: no limit): seconds
       ``shutdown()`` waits for in-flight requests.
     - ``server_header`` / ``date_header`` (``True``): send ``Server: httpaf`` and a
-      ``Date`` (refreshed each second); ``headers``: more ``(name, value)`` fields for
-      every response.
+      ``Date`` (``Config.date_header``) in responses without one; ``headers``: more
+      ``(name, value)`` fields for every response.
     - ``reset_contextvars`` (``False``): run each request in an empty context.
     - WebSocket, with uvicorn's names and defaults: ``ws`` (``"auto"``; ``"none"``
       serves no WebSocket, uvicorn's other values ``"websockets"``,
@@ -96,16 +96,11 @@ async def serve(
     except BaseException:
         await lifespan.shutdown()
         raise
-    settings.start_clock(loop)
-
-    async def stop_clock() -> None:
-        settings.stop_clock()
-
     return Server(
         server,
         settings.connections,
         tasks=settings.tasks,
-        on_shutdown=[stop_clock, lifespan.shutdown],
+        on_shutdown=[lifespan.shutdown],
         shutdown_timeout=timeout,
     )
 

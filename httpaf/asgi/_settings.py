@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
+import dataclasses
 import logging
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -78,6 +76,10 @@ class Settings:
         ws_per_message_deflate: bool = True,
     ) -> None:
         self.app = app
+        if not date_header and config.date_header:
+            config = dataclasses.replace(config, date_header=False)
+        #: The engine's configuration; its ``date_header`` has the runtime add the
+        #: ``Date`` of responses without one.
         self.config = config
         self.state: dict[str, Any] = state if state is not None else {}
         self.root_path = root_path
@@ -103,7 +105,6 @@ class Settings:
         )  # fmt: skip
         self._targets: dict[str, tuple[str, bytes, bytes]] = {}
         self._server_header = server_header
-        self._date_header = date_header
         self._extra_headers = [(str(n), str(v)) for n, v in headers]
         self._fields: list[tuple[str, str]] = []
         self._responses: dict[Any, Response] = {}  # see shared_response
@@ -112,19 +113,17 @@ class Settings:
         self._last_start: list[Any] | None = None
         self._last_response: Response | None = None
         self._source: Any = None  # what the default fields were made of (see _watched)
-        self._ticker: Any = None
         self.refresh_default_fields()
 
     # -- per response ----------------------------------------------------------------
 
     def default_fields(self) -> list[tuple[str, str]]:
-        """Fields every response starts with (``Date``, ``Server``, extra headers)."""
+        """Fields every response starts with (``Server``, extra headers; the runtime
+        adds ``Date``)."""
         return self._fields
 
     def refresh_default_fields(self) -> None:
         fields: list[tuple[str, str]] = []
-        if self._date_header:
-            fields.append(("date", email.utils.formatdate(usegmt=True)))
         if self._server_header:
             fields.append(("server", "httpaf"))
         fields.extend(self._extra_headers)
@@ -161,22 +160,6 @@ class Settings:
             self._last_start = list(headers)
             self._last_response = response
         return response
-
-    def start_clock(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Refresh ``Date`` once a second, on the second."""
-        if not self._date_header:
-            return
-
-        def tick() -> None:
-            self.refresh_default_fields()
-            self._ticker = loop.call_later(1.0 - time.time() % 1.0, tick)
-
-        tick()
-
-    def stop_clock(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            self._ticker = None
 
     def split_target(self, target: str) -> tuple[str, bytes, bytes]:
         """``split_target`` with a small cache (most servers see few targets)."""

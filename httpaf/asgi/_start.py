@@ -1,7 +1,7 @@
 """Starting an application call: eagerly where Python has eager tasks, else as a task.
 
 A call starts from inside the read pass that parsed its request. Where asyncio can
-start a task eagerly (Python 3.12+, ``asyncio.eager_task_factory``), its first step
+start a task eagerly (Python 3.12+: ``asyncio.Task``'s ``eager_start``), its first step
 runs at once: a response given without waiting goes out in the same read-and-write
 pass, and a call that ends in that step is never scheduled. Elsewhere (3.11, or a loop
 that is not an asyncio event loop, such as a test double) it is an ordinary task,
@@ -21,7 +21,7 @@ from typing import Any
 
 __all__ = ["EAGER", "next_turn", "start_task"]
 
-#: Whether this Python starts tasks eagerly (``asyncio.eager_task_factory``).
+#: Whether this Python starts tasks eagerly (``asyncio.Task(..., eager_start=True)``).
 EAGER = sys.version_info >= (3, 12)
 
 Starter = Callable[[Any, Coroutine[Any, Any, None], contextvars.Context], Any]
@@ -31,8 +31,8 @@ def _eager_task(loop: Any, coro: Coroutine[Any, Any, None], context: contextvars
     if loop.get_task_factory() is not None:
         # A factory of the application's (tracing tools install one) makes the task.
         task = loop.create_task(coro, context=context)
-    else:
-        task = asyncio.eager_task_factory(loop, coro, context=context)  # type: ignore[attr-defined,unused-ignore]
+    else:  # (what asyncio.eager_task_factory does, without its extra call)
+        task = asyncio.Task(coro, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg,unused-ignore]
     return None if task.done() else task
 
 

@@ -87,6 +87,9 @@ class ClientConnection:
         self._upgraded = False
         self._dropped = 0
         self._reader_waiter: Callback | None = None  # the writer's is the serializer's
+        #: Whether body bytes went to a handler as views of the runtime's read buffer
+        #: since the runtime last cleared this (see ``ServerConnection.views_lent``).
+        self.views_lent = False
         # The body of the last request sent. It may still be open after its response
         # completed (an early response), so the queue cannot tell.
         self._writing: BodyWriter | None = None
@@ -209,6 +212,7 @@ class ClientConnection:
                 break
             kind = type(event)
             if kind is memoryview:
+                self.views_lent = True
                 self._guard(head, head.body.feed, event)  # type: ignore[union-attr]
             elif kind is EndOfMessage:
                 self._guard(head, head.body.finish, event.trailers)  # type: ignore[union-attr, attr-defined]

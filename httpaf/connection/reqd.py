@@ -94,7 +94,6 @@ class Reqd:
         "_expect_continue",
         "_upgradable",
         "_on_upgrade",
-        "_keep_alive",
     )
 
     # A connection makes its requests' descriptors (:func:`make_reqd`), applications
@@ -113,7 +112,6 @@ class Reqd:
     _expect_continue: bool
     _upgradable: bool
     _on_upgrade: object
-    _keep_alive: bool
 
     # -- reading ---------------------------------------------------------------------
 
@@ -193,7 +191,7 @@ class Reqd:
         serializer = self._serializer
         # Nothing is written (and nothing changes) if the head is refused.
         self.persistent = serializer.write_whole_response(
-            response, self.request, data, persistent, self._keep_alive, copy
+            response, self.request, data, persistent, copy
         )
         self._response = response
         self._state = _COMPLETE
@@ -266,7 +264,6 @@ class Reqd:
             request.version,
             body_size,
             self.persistent and not awaiting_continue,
-            self._keep_alive,
         )
         self.persistent = persistent
         self._response = response
@@ -362,7 +359,8 @@ def make_reqd(
     """The descriptor of a request that ``conn`` parsed, answered through ``serializer``.
 
     ``body`` is the shared empty body of a request without one, else ``None`` (a new
-    reader is made); ``keep_alive`` says whether the client asked for persistence,
+    reader is made); ``keep_alive`` says whether the client asked for persistence
+    (the exchange persists unless something ends it),
     ``expect_continue`` whether it waits for ``100 Continue``, ``upgradable`` whether
     the request may be answered with an upgrade.
     """
@@ -372,7 +370,6 @@ def make_reqd(
     reqd.request = request
     #: Whether the connection may persist after this exchange.
     reqd.persistent = keep_alive
-    reqd._keep_alive = keep_alive  # what the client asked for
     reqd._conn = conn
     reqd._serializer = serializer
     reqd._state = _WAITING

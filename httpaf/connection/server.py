@@ -36,7 +36,13 @@ from httpaf.model import (
     StateError,
     Write,
 )
-from httpaf.wire import RequestParser, Serializer, borrow_request_parser, lend_request_parser
+from httpaf.wire import (
+    DateField,
+    RequestParser,
+    Serializer,
+    borrow_request_parser,
+    lend_request_parser,
+)
 
 from .body import BodyReader, BodyWriter
 from .reqd import (
@@ -92,7 +98,7 @@ class ServerConnection:
         "config", "_handler", "_error_handler", "_parser", "_serializer", "_queue",
         "_receiving", "_reader_closed", "_parse_error", "_errored", "_dropped",
         "_draining", "_reader_waiter", "_upgrade_written",
-        "request_count", "steady_consumed", "steady_awaiting",
+        "request_count", "steady_consumed", "steady_awaiting", "views_lent",
     )  # fmt: skip
 
     def __init__(
@@ -100,14 +106,18 @@ class ServerConnection:
         request_handler: RequestHandler,
         error_handler: ErrorHandler | None = None,
         config: Config | None = None,
+        date: DateField | None = None,
     ) -> None:
         self.config = config = config if config is not None else Config()
         self._handler = request_handler
         self._error_handler: ErrorHandler = error_handler or default_error_handler
         self._parser = _NO_PARSER  # a parser of its own while a request comes in
-        self._serializer = Serializer(config.response_buffer_size)
-        # A list, not a deque: it holds at most ``max_pipelined_requests`` (an empty
-        # deque costs about 760 bytes per idle connection, an empty list 56).
+        self._serializer = serializer = Serializer(config.response_buffer_size)
+        # The Date of responses that have none (RFC 9110 §6.6.1): the runtime, which
+        # has a clock, keeps it current; the connection reads none.
+        serializer.date = date
+        # A list, not a deque: it holds at most ``max_pipelined_requests``, and an
+        # empty deque costs an idle connection many times what an empty list does.
         self._queue: list[Reqd] = []
         self._receiving: Reqd | None = None  # whose body the parser is in
         self._reader_closed = False
@@ -123,6 +133,10 @@ class ServerConnection:
         #: What the last :meth:`read_steadily` consumed, and the input it awaits.
         self.steady_consumed = 0
         self.steady_awaiting = -1
+        #: Whether body bytes went to a handler as views of the runtime's read buffer
+        #: since the runtime last cleared this: a handler may have kept one, so the
+        #: runtime must check before it reuses that memory.
+        self.views_lent = False
 
     # -- state -----------------------------------------------------------------------
 
@@ -375,6 +389,7 @@ class ServerConnection:
     def _on_body(self, data: memoryview) -> None:
         receiving = self._receiving
         if receiving is not None:
+            self.views_lent = True
             self._guard(receiving, receiving.body.feed, data)
 
     def _guard(self, reqd: Reqd, fn: Callable[..., None], arg: object) -> None:
@@ -426,13 +441,16 @@ class ServerConnection:
             state = head._state
             if state != _COMPLETE and not (state == _STREAMING and head._writer.is_closed):  # type: ignore[union-attr]
                 return  # no answer yet, still streaming, or upgraded
+            body = head.body
+            # (The shared empty body is complete: no property lookup for it.)
+            complete = body is _EMPTY_BODY or body.is_complete
             if not head.persistent:
                 self._close_writer()
-                if head.body.is_complete:
+                if complete:
                     self._close_reader()
                 return
-            if not head.body.is_complete:
-                if head.body.is_read_scheduled:
+            if not complete:
+                if body.is_read_scheduled:
                     return  # the handler still reads the body it answered
                 # Answered, and nobody reads the rest of the body: discard it as it
                 # arrives, so the next request can follow on this connection.
@@ -565,10 +583,10 @@ class ServerConnection:
             if serializer.is_closed:
                 raise StateError("cannot write to closed writer")
             response = Response(status, headers)  # also accepts a list of pairs
-            # Not persistent, as if the client asked for persistence: the head says
-            # ``Connection: close`` unless it does already.
+            # Not persistent: the head says ``Connection: close`` unless it does
+            # already.
             length, discard, _ = serializer.write_framed_response_head(
-                response, "GET", None, None, False, True
+                response, "GET", None, None, False
             )
             started = True
             writer = BodyWriter(serializer, length, self._error_body_closed, discard)

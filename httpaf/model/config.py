@@ -25,8 +25,10 @@ class Config:
     max_field_size: int = 16384
     #: Largest whole head (request line, fields, blank line): 431.
     max_head_size: int = 65536
-    #: Most header fields in one head: 431.
-    max_headers: int = 100
+    #: Most header fields in one head: 431. Generous (real requests can carry a
+    #: hundred fields and more); ``max_head_size`` bounds the bytes, this bounds the
+    #: per-field work an abusive head can cause.
+    max_headers: int = 1000
     #: Largest request body, when set: 413 Payload Too Large.
     max_body_size: int | None = None
     #: Longest chunk-size line, extensions and CRLF included: 400.
@@ -47,6 +49,9 @@ class Config:
     request_body_buffer_size: int = 4096
     #: Answer 400 to an HTTP/1.1 request without exactly one Host (RFC 9112 §3.2).
     require_host: bool = True
+    #: Whether a runtime with a clock adds ``Date`` (RFC 9110 §6.6.1) to responses
+    #: that have none; the state machine itself reads no clock.
+    date_header: bool = True
     #: Seconds an idle connection stays open, before its first request and between
     #: requests, with nothing of a request received (``None``: forever). The
     #: runtime closes it silently. (The asyncio runtime checks these timeouts in slots
@@ -86,6 +91,6 @@ class Config:
             raise ValueError("Config.max_request_line must not exceed max_head_size")
 
 
-_BOOL_FIELDS = frozenset({"require_host"})
+_BOOL_FIELDS = frozenset({"require_host", "date_header"})
 _SECONDS_FIELDS = frozenset({"keep_alive_timeout", "head_timeout", "body_timeout"})
 _OPTIONAL_FIELDS = frozenset({"max_body_size"}) | _SECONDS_FIELDS

@@ -234,21 +234,23 @@ def response_head_framing(
     request_version: Version | None,
     body_size: int | None,
     persistent: bool,
-    keep_alive: bool,
+    date: str | None = None,
 ) -> tuple[int, bool, bool, list[tuple[str, str]]]:
     """Everything a server decides before writing a response head (RFC 9112 §6.3, §9.3).
 
     ``body_size`` is the size of a body given whole (it becomes ``Content-Length``
     when no framing field is set), ``persistent`` whether the exchange may keep the
-    connection so far and ``keep_alive`` whether the client asked to keep it.
+    connection so far, ``date`` the current ``Date`` value for a server with a clock.
     Returns ``(length, discard, persistent, extra_fields)``: ``length`` a byte count,
-    CHUNKED or CLOSE_DELIMITED; ``discard`` when the response carries no body bytes
-    at all (HEAD, 1xx, 204, 304); whether the connection persists after it; and the
-    fields to add to the head (``Content-Length`` for a whole body, ``Connection:
-    close`` when a client expecting persistence will not get it, ``Connection:
-    keep-alive`` for HTTP/1.0). ``ValueError`` for framing fields that contradict
-    each other or the body. Both serializers' ``write_framed_response_head``
-    implement this.
+    CHUNKED or CLOSE_DELIMITED; ``discard`` when the response carries no body bytes at
+    all (HEAD, 1xx, 204, 304); whether the connection persists after it; and the
+    fields to add to the head, in this order: ``Content-Length`` for a whole body;
+    ``Connection: close`` whenever the connection ends after this response (RFC 9112
+    §9.6: the close is announced, whatever the client asked) or ``Connection:
+    keep-alive`` for an HTTP/1.0 client whose connection persists; ``Date`` when
+    ``date`` is given and the response has none (RFC 9110 §6.6.1). ``ValueError`` for
+    framing fields that contradict each other or the body. Both serializers'
+    ``write_framed_response_head`` implement this.
     """
     status = response.status
     discard = request_method == "HEAD" or status < 200 or status == 204 or status == 304
@@ -256,6 +258,7 @@ def response_head_framing(
     te: list[str] = []
     cl: list[str] = []
     tokens: list[str] = []
+    has_date = False
     for name, value in response.headers._fields:
         size = len(name)
         if size == 17 or size == 14 or size == 10:
@@ -266,6 +269,8 @@ def response_head_framing(
                 cl.append(value)
             elif lname == "connection":
                 tokens.extend(t.strip(" \t").lower() for t in value.split(","))
+        elif size == 4 and name.lower() == "date":
+            has_date = True
     extra: list[tuple[str, str]] = []
     if te:
         if cl:
@@ -301,8 +306,10 @@ def response_head_framing(
     if persistent:
         if request_version == HTTP_1_0 and "keep-alive" not in tokens:
             extra.append(("Connection", "keep-alive"))
-    elif keep_alive and "close" not in tokens:
+    elif "close" not in tokens:
         extra.append(("Connection", "close"))
+    if date is not None and not has_date:
+        extra.append(("Date", date))
     return length, discard, persistent, extra
 
 

@@ -10,7 +10,7 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
 from httpaf._logs import access_logger, escape
@@ -20,10 +20,8 @@ from httpaf.model import Headers, Response, StateError, response_has_body
 
 from ._files import FileWrapper
 from ._input import InputStream
+from ._state import AppState
 from ._types import ClientDisconnected, ExcInfo
-
-if TYPE_CHECKING:
-    from ._protocol import WSGIProtocol
 
 __all__ = ["Exchange", "WRITE_HIGH_WATER"]
 
@@ -50,6 +48,20 @@ class _HeadOnly(Exception):
         self.message = message
 
 
+class Connection(Protocol):
+    """What an exchange uses of its connection (a ``WSGIProtocol``)."""
+
+    state: AppState
+    exchanges: set[Exchange]
+    conn: Any
+    _transport: Any
+    remote_addr: str
+    remote_port: str
+    server_name: str
+    server_port: str
+    scheme: str
+
+
 class Exchange:
     """One request's application call: the loop's side and the thread's side.
 
@@ -57,7 +69,7 @@ class Exchange:
     ``cond`` guards what both touch: the input pieces and the unflushed byte count.
     """
 
-    def __init__(self, proto: WSGIProtocol, reqd: Reqd) -> None:
+    def __init__(self, proto: Connection, reqd: Reqd) -> None:
         self.proto = proto
         self.state = proto.state
         self.loop = proto.state.loop
@@ -290,7 +302,7 @@ class Exchange:
             raise ValueError(f"a WSGI application cannot send a {code} response")
         fields: list[tuple[str, str]] = []
         remaining = -1
-        has_date = has_server = False
+        has_server = False
         for field in headers:
             if type(field) is not tuple or len(field) != 2:
                 raise TypeError(f"a header must be a (name, value) tuple, not {field!r}")
@@ -303,16 +315,15 @@ class Exchange:
                 if not text.isdigit() or not text.isascii():
                     raise ValueError(f"bad Content-Length {value!r}")
                 remaining = int(text)
-            elif lower == "date":
-                has_date = True
             elif lower == "server":
                 has_server = True
             fields.append(field)
         state = self.state
-        if state.date_header and not has_date:
-            fields.append(("Date", state.dates.get()))
+        # (The runtime adds Date when the response has none: Config.date_header.)
         if state.server_header and not has_server:
             fields.append(("Server", "httpaf"))
+        if state.headers:
+            fields.extend(state.headers)
         # The serializer checks names and values once more (tokens, no CTLs) in the
         # loop; a head refused there still becomes a 500.
         self.status = status
@@ -674,11 +685,10 @@ class Exchange:
         request = self.reqd.request
         version = request.version
         access_logger.info(
-            '%s - "%s %s HTTP/%d.%d" %d',
+            '%s - "%s %s HTTP/%s" %d',
             escape(f"{self.proto.remote_addr}:{self.proto.remote_port}"),
             escape(str(request.method)),
             escape(request.target),
-            version.major,
-            version.minor,
+            f"{version.major}.{version.minor}",
             self.status_code,
         )

@@ -61,6 +61,7 @@ async def serve(
     header_underscores: str = "refuse",
     server_header: bool = True,
     date_header: bool = True,
+    headers: Iterable[tuple[str, str]] = (),
     error_handler: ErrorHandler | None = None,
     reuse_port: bool = False,
     ssl: _ssl.SSLContext | None = None,
@@ -80,7 +81,9 @@ async def serve(
     over ``limit_concurrency`` requests in progress, new ones get a 503. A request
     field name with an underscore is answered with 400 (``header_underscores=
     "refuse"``) or left out (``"drop"``), never mapped to the ``HTTP_*`` key of a
-    dashed name. ``sock`` serves an already bound socket, ``uds`` a Unix socket path.
+    dashed name. ``headers`` are ``(name, value)`` fields added to every response
+    (after ``Date`` and ``Server``). ``sock`` serves an already bound socket, ``uds``
+    a Unix socket path.
     :meth:`WSGIServer.shutdown` gives in-flight requests ``timeout_graceful_shutdown``
     seconds by default. Limits and timeouts (keep-alive, head, body) come from
     ``config``; any :class:`~httpaf.Config` field given as an option
@@ -90,6 +93,8 @@ async def serve(
     unknown = set(config_options) - _CONFIG_FIELDS
     if unknown:
         raise TypeError(f"httpaf.wsgi.serve: unknown options {sorted(unknown)}")
+    if not date_header:
+        config_options["date_header"] = False  # (the runtime adds Date: Config)
     if config_options:
         config = dataclasses.replace(config, **config_options)
     loop = asyncio.get_running_loop()
@@ -106,7 +111,7 @@ async def serve(
         multiprocess=multiprocess,
         header_underscores=header_underscores,
         server_header=server_header,
-        date_header=date_header,
+        headers=headers,
     )
     connections: set[Any] = set()
 

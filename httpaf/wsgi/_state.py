@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import time
 from collections.abc import Iterable
-from email.utils import formatdate
 from typing import Any
 
 from ._pool import ThreadPool
 from ._types import WSGIApp
 
-__all__ = ["AppState", "DateCache", "parse_trusted"]
+__all__ = ["AppState", "parse_trusted"]
 
 
 def parse_trusted(value: str | Iterable[str] | None) -> tuple[bool, frozenset[str], list[Any]]:
@@ -39,22 +37,6 @@ def parse_trusted(value: str | Iterable[str] | None) -> tuple[bool, frozenset[st
     return trust_all, frozenset(hosts), networks
 
 
-class DateCache:
-    """The ``Date`` field value, formatted at most once a second."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._value = ""
-
-    def get(self) -> str:
-        now = time.time()
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._value = formatdate(now, usegmt=True)
-        return self._value
-
-
 class AppState:
     """What every connection of one server shares."""
 
@@ -72,7 +54,7 @@ class AppState:
         multiprocess: bool,
         header_underscores: str,
         server_header: bool,
-        date_header: bool,
+        headers: Iterable[tuple[str, str]] = (),
     ) -> None:
         if header_underscores not in ("refuse", "drop"):
             raise ValueError("header_underscores must be 'refuse' or 'drop'")
@@ -93,8 +75,7 @@ class AppState:
         self.multiprocess = multiprocess
         self.refuse_underscores = header_underscores == "refuse"
         self.server_header = server_header
-        self.date_header = date_header
-        self.dates = DateCache()
+        self.headers = [(str(name), str(value)) for name, value in headers]
         self.active = 0  # requests being answered (loop thread only)
         self.keys: dict[str, str | None] = {}  # header name -> environ key (None: refused)
 

@@ -5,6 +5,20 @@ cimport cython
 
 from httpaf.connection._compiled.server cimport ServerConnection as CServerConnection
 
+# The timer kinds (the connection's ``AWAIT_*`` values) and the write size that
+# takes the one-bytes path, as C constants.
+cdef int _TIMER_NONE, _TIMER_IDLE, _TIMER_HEAD, _TIMER_BODY
+cdef Py_ssize_t _SMALL_WRITE
+
+
+cdef class _ReadBuffer:
+    cdef public bytearray buffer
+    cdef public bint suspect
+
+    @cython.locals(buffer=bytearray)
+    cpdef bytearray take(self)
+
+
 cdef class _Clock:
     cdef public object loop
     cdef public object time
@@ -18,8 +32,7 @@ cdef class Driver:
     cdef public object conn
     cdef public object _config
     cdef public object loop
-    cdef public object _shared_view
-    cdef public object _shared
+    cdef public _ReadBuffer _reads
     cdef public object _buf
     cdef public object _view
     cdef public object _input
@@ -43,6 +56,7 @@ cdef class Driver:
     cdef public bint _reader_waiting
     cdef public bint _writer_waiting
     cdef public bint _reader_done
+    cdef public bint _buf_lent
     cdef public bint _writer_done
     cdef public bint _upgraded
     cdef public bint _lost
@@ -54,6 +68,11 @@ cdef class Driver:
 
     cpdef buffer_updated(self, nbytes)
 
+    @cython.locals(start=Py_ssize_t)
+    cdef _consume(self, Py_ssize_t consumed)
+
+    cdef _after_read(self, bint lent)
+
 
 cdef class ServerDriver(Driver):
     cdef public object _connections
@@ -63,6 +82,7 @@ cdef class ServerDriver(Driver):
     cdef public _Clock _clock
     cdef public object _bucket
     cdef public object _heads
+    cdef public object _dates
 
     # The steady read calls the connection's read_steadily directly (a C call).
     @cython.locals(
@@ -70,3 +90,8 @@ cdef class ServerDriver(Driver):
         kind=int, steady=bint,
     )
     cpdef buffer_updated(self, nbytes)
+
+    cdef _wait_for_input(self, int kind, bint active)
+
+    @cython.locals(timeout=object)
+    cdef _wait_for(self, int kind, bint active)

@@ -25,3 +25,4 @@ cdef class ClientConnection:
     cdef public object _dropped
     cdef public object _reader_waiter
     cdef public object _writing
+    cdef public bint views_lent

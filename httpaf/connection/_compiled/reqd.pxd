@@ -21,7 +21,6 @@ cdef class Reqd:
     cdef public bint _expect_continue
     cdef public bint _upgradable
     cdef public object _on_upgrade
-    cdef public bint _keep_alive
 
     # A whole response goes to the serializer in one C call.
     cpdef respond_with_bytes(self, response, body)

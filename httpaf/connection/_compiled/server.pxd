@@ -27,6 +27,7 @@ cdef class ServerConnection:
     cdef public Py_ssize_t request_count
     cdef public Py_ssize_t steady_consumed
     cdef public int steady_awaiting
+    cdef public bint views_lent
 
     # The steady read: the parser, the serializer and the request descriptors are
     # called in C.
@@ -47,7 +48,7 @@ cdef class ServerConnection:
     @cython.locals(reqd=Reqd)
     cdef _start(self, Reqd reqd)
 
-    @cython.locals(queue=list, head=Reqd, state=int)
+    @cython.locals(queue=list, head=Reqd, state=int, complete=bint)
     cdef _advance(self)
 
     cpdef bint is_awaiting_input(self)

@@ -1,14 +1,13 @@
-"""The native API's fast paths against the general ones they shortcut.
+"""A runtime's usual pass in one call does what the general operations do in a row.
 
-- :meth:`ServerConnection.read_steadily` (one call for a runtime's usual pass) must
-  do what :meth:`~ServerConnection.read`, :meth:`~ServerConnection.take_output`,
-  :meth:`~ServerConnection.is_awaiting_input`, :meth:`~ServerConnection.yield_writer`
-  and :meth:`~ServerConnection.awaiting` do in a row: two small runtimes, alike but
-  for that call, are fed the same bytes and must write the same bytes, consume the
-  same counts and see the same states, over pipelining, persistence, errors and
-  bodies.
-- ``Reqd.respond_with_bytes`` writes a ``bytes`` body inline; other bodies, and
-  ``respond_with_string``, go through ``Reqd._respond_whole``: all must frame alike.
+- :meth:`ServerConnection.read_steadily` must do what :meth:`~ServerConnection.read`,
+  :meth:`~ServerConnection.take_output`, :meth:`~ServerConnection.is_awaiting_input`,
+  :meth:`~ServerConnection.yield_writer` and :meth:`~ServerConnection.awaiting` do in
+  a row: two small runtimes, alike but for that call, are fed the same bytes and must
+  write the same bytes, consume the same counts and see the same states, over
+  pipelining, persistence, errors and bodies.
+- ``Reqd.respond_with_bytes`` and ``respond_with_string`` frame whole bodies of any
+  buffer type alike.
 """
 
 from __future__ import annotations
