@@ -379,3 +379,26 @@ def free_port() -> AsyncIterator[int]:  # type: ignore[misc]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]
+
+
+def test_shutdown_aborts_a_websocket_that_does_not_close() -> None:
+    """A WebSocket still open after the shutdown timeout is cut like an HTTP connection."""
+
+    async def stubborn(ws: WebSocket) -> None:
+        await asyncio.sleep(30)
+
+    async def main() -> None:
+        server = await native_server(stubborn)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        await reader.readuntil(b"\r\n\r\n")
+        protocol = next(c for c in server._connections if isinstance(c, WebSocket))
+        protocol.shutdown = lambda: None  # type: ignore[method-assign]  # ignores the stop
+        await server.shutdown(0.2)
+        assert protocol.transport.is_closing()
+        writer.close()
+
+    run(main())
