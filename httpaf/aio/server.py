@@ -110,7 +110,9 @@ class Server:
             task.cancel()
         for protocol in list(self._connections):
             # An HTTP connection's driver, or a WebSocket (whose transport is public).
-            transport = getattr(protocol, "_transport", None) or getattr(protocol, "transport", None)
+            transport = getattr(protocol, "_transport", None) or getattr(
+                protocol, "transport", None
+            )
             if transport is not None:
                 abort = getattr(transport, "abort", None)
                 (abort or transport.close)()
