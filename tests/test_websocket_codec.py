@@ -233,20 +233,22 @@ def streams(draw: st.DrawFn) -> bytes:
     frames = []
     for _ in range(draw(st.integers(1, 5))):
         opcode = draw(st.sampled_from([1, 1, 2]))
-        payload = draw(_payloads)
+        # Text is mostly valid UTF-8 (cut anywhere by the fragments), now and then not.
+        text = st.text(max_size=60).map(str.encode)
+        payload = draw(text if opcode == 1 and draw(st.integers(0, 4)) else _payloads)
         cuts = sorted(draw(st.lists(st.integers(0, len(payload)), max_size=3)))
         pieces = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
-        rsv = draw(st.sampled_from([0, 0, 0, 0x40, 0x20]))
+        rsv = draw(st.sampled_from([0] * 8 + [0x40, 0x20]))
         for i, piece in enumerate(pieces):
             last = i == len(pieces) - 1
             frames.append(masked(opcode if i == 0 else 0, piece, last, rsv if i == 0 else 0))
             if draw(st.integers(0, 3)) == 0:
                 control = draw(st.sampled_from([8, 9, 10]))
                 frames.append(masked(control, draw(_payloads)[:125]))
-        if draw(st.integers(0, 8)) == 0:
+        if draw(st.integers(0, 20)) == 0:
             frames.append(masked(draw(st.sampled_from([0, 3, 11, 9])), draw(_payloads), draw(st.booleans())))
     data = b"".join(frames)
-    if data and draw(st.integers(0, 10)) == 0:
+    if data and draw(st.integers(0, 20)) == 0:
         flipped = bytearray(data)
         flipped[draw(st.integers(0, len(data) - 1))] ^= 1 << draw(st.integers(0, 7))
         data = bytes(flipped)
@@ -285,7 +287,7 @@ def _outcome(module: types.ModuleType, data: bytes, cuts: list[int], rsv1: bool,
     data=streams(),
     cuts=st.lists(st.integers(0, 5000), max_size=6),
     rsv1=st.booleans(),
-    limit=st.sampled_from([100, 400, 100000]),
+    limit=st.sampled_from([100, 400, 100000, 100000]),
 )
 def test_twins_agree(data: bytes, cuts: list[int], rsv1: bool, limit: int) -> None:
     pure, fast = _load("python"), _load("cython")
