@@ -237,8 +237,12 @@ class WebSocketDriver:
         self._pending = bytes(buf[pos:end]) if pos < end else b""
 
     def _before_open(self, data: bytes) -> None:
-        """Bytes that came before :meth:`open` (a subclass reads a handshake in them)."""
+        """Bytes that came before :meth:`open` (a subclass reads a handshake in them):
+        kept for it, up to a frame head's worth of a read buffer."""
         self._pending += data
+        if len(self._pending) > READ_SIZE // 2:
+            self._pending = b""
+            self._close_transport()  # a peer that talks before the connection is open
 
     def _after_read(self) -> None:
         conn = self.conn
