@@ -402,3 +402,30 @@ def test_shutdown_aborts_a_websocket_that_does_not_close() -> None:
         writer.close()
 
     run(main())
+
+
+def test_upgraded_http_connection_is_released() -> None:
+    """A handshake and a frame in one write: the HTTP connection that read them pauses
+    reading (a liveness probe runs meanwhile); once handed over it must keep no timer
+    alive, or the probe would hold it (and check a socket that is not its own) forever."""
+    import gc
+
+    async def main() -> None:
+        server = await native_server()
+        async with server:
+            for _ in range(3):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                writer.write(
+                    b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+                    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    b"Sec-WebSocket-Version: 13\r\n\r\n\x81\x05hello"  # unmasked: 1002
+                )
+                data = await asyncio.wait_for(reader.read(), 5)
+                assert b"\r\n\r\n\x88" in data
+                writer.close()
+            await asyncio.sleep(0.1)
+            gc.collect()
+            left = [o for o in gc.get_objects() if type(o).__name__ == "ServerProtocol"]
+            assert left == []
+
+    run(main())
