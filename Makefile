@@ -32,6 +32,7 @@ endif
 	HTTPAF_NO_EXTENSIONS=1 $(PY) -m pytest -q
 	$(MAKE) test-uvicorn
 	$(MAKE) test-uvicorn-ws
+	$(MAKE) test-httpx
 
 # The suite (with the extensions) once more on another CPython, the first of
 # OTHER_PYTHONS that is installed (pyenv's too), in .venv-other: asyncio differs
@@ -241,3 +242,39 @@ autobahn: install
 clean:
 	rm -rf build/ dist/ site/ *.egg-info .pytest_cache
 	find httpaf \( -name "*.so" -o -name "*.c" -o -name "*.html" \) -delete
+
+# httpx's own test suite (from its sdist) with httpaf's transports as httpx's default:
+# tests/external/httpx_transports.py, copied next to the tests and loaded with -p,
+# makes them the default and skips, with the reason, the tests that cannot apply
+# (HTTP/2, SOCKS, httpcore internals, trio, the Internet); -rs lists them. The suite
+# runs in a venv of its own (.venv-httpx), with the pins it needs (pytest 8, click
+# 8.1, chardet 5), importing httpaf from this tree (built by install).
+HTTPX_VERSION ?= 0.29.0
+HTTPX_TEST_DEPS = 'pytest==8.3.5' anyio trio sniffio trustme cryptography \
+  'uvicorn==0.34.0' 'click==8.1.8' 'chardet==5.2.0' rich pygments zstandard brotli h2 \
+  socksio 'httpcore==1.*' certifi idna
+test-httpx: install
+	@test -x .venv-httpx/bin/python || $(PYTHON) -m venv .venv-httpx
+	@.venv-httpx/bin/python -m pip install -q $(HTTPX_TEST_DEPS)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PY) -m pip download -q --no-deps --no-binary :all: -d "$$tmp" \
+	  'httpx==$(HTTPX_VERSION)' && \
+	tar xzf "$$tmp/httpx-$(HTTPX_VERSION).tar.gz" -C "$$tmp" && \
+	src="$$tmp/httpx-$(HTTPX_VERSION)" && \
+	cp tests/external/httpx_transports.py "$$src/" && \
+	cd "$$src" && PYTHONPATH=$(abspath .) $(abspath .venv-httpx/bin/python) -m pytest tests \
+	  -p httpx_transports -o addopts="" -p no:cacheprovider -q -rs
+
+.PHONY: test-httpx
+
+# The client benchmark (benchmarks/client_bench.py): Python's HTTP clients against
+# nginx (Debian's package) on core 1, each client alone on core 0; results in
+# benchmarks/results/client.{json,md,png}. CLIENT_BENCH_ARGS=--quick for a short run.
+CLIENT_BENCH_PEERS = aiohttp httpx httpx-aiohttp requests urllib3 uvloop matplotlib
+client-bench: install
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || \
+	  { apt-get update && apt-get install -y nginx-light; }
+	@$(PY) -m pip install -q $(CLIENT_BENCH_PEERS)
+	$(PY) benchmarks/client_bench.py $(CLIENT_BENCH_ARGS)
+
+.PHONY: client-bench

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 LUA = ROOT / "benchmarks" / "lua"
-PY = sys.executable
+PY = sys.executable  # the servers' Python (--python)
 SERVER_CORE = "1"
 CLIENT_CORE = "0"
 APP = "benchmarks.servers.asgi_app:app"
@@ -57,14 +57,39 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     routes: tuple[str, ...] = ("/", "/alice", "/upload")
     port: int = 0
+    #: The framework whose hello app it serves (a scenario of its own), if any.
+    framework: str | None = None
+    #: The checkout it runs from (another one for a baseline: ``--baseline``).
+    root: Path = ROOT
+
+    def serves(self, scenario: str) -> bool:
+        """Whether this server takes part in ``scenario``."""
+        if scenario in FRAMEWORKS or self.framework is not None:
+            return scenario == self.framework
+        return SCENARIOS[scenario][0] in self.routes
 
 
-def servers(port: int, scratch: Path) -> list[Server]:
-    """Every server of the comparison, each on its own port."""
+def servers(port: int, scratch: Path, baseline: Path | None = None) -> list[Server]:
+    """Every server of the comparison, each on its own port (and httpaf's native and
+    ASGI servers of the ``baseline`` checkout, run with its ``.venv``)."""
     quiet_uvicorn = ["--no-access-log", "--log-level", "warning", "--loop", "uvloop"]
 
-    def uvicorn(http: str) -> list[str]:
-        return [PY, "-m", "uvicorn", APP, "--http", http, *quiet_uvicorn, "--port", "{port}"]
+    def uvicorn(http: str, app: str = APP) -> list[str]:
+        return [PY, "-m", "uvicorn", app, "--http", http, *quiet_uvicorn, "--port", "{port}"]
+
+    def httpaf_command(app: str) -> list[str]:
+        return [PY, "-m", "httpaf", app, "--no-access-log", "--log-level", "warning",
+                "--port", "{port}"]  # fmt: skip
+
+    frameworks = []
+    for framework in FRAMEWORKS:
+        app = f"benchmarks.servers.framework_apps:{framework}_app"
+        frameworks += [
+            Server(f"httpaf-asgi+{framework}", httpaf_command(app), framework=framework),
+            Server(
+                f"uvicorn-httptools+{framework}", uvicorn("httptools", app), framework=framework
+            ),
+        ]
 
     table = [
         Server("httpaf-native", [PY, "-m", "benchmarks.servers.httpaf_native", "--port", "{port}"]),
@@ -82,7 +107,7 @@ def servers(port: int, scratch: Path) -> list[Server]:
         Server(
             "granian",
             [
-                shutil.which("granian") or "granian",
+                granian_command(),
                 "--interface",
                 "asgi",
                 "--workers",
@@ -96,6 +121,8 @@ def servers(port: int, scratch: Path) -> list[Server]:
             ],
         ),
         Server("raw-httptools", [PY, "-m", "benchmarks.servers.raw_httptools", "--port", "{port}"]),
+        *frameworks,
+        *([] if baseline is None else baseline_servers(baseline)),
         Server("nginx", [], routes=("/", "/alice")),
     ]
     for i, server in enumerate(table):
@@ -103,6 +130,25 @@ def servers(port: int, scratch: Path) -> list[Server]:
         server.argv = [a.replace("{port}", str(server.port)) for a in server.argv]
     table[-1].argv = nginx_argv(scratch, table[-1].port)
     return table
+
+
+def granian_command() -> str:
+    """granian's command, beside the servers' Python when it has one there."""
+    beside = Path(PY).parent / "granian"
+    return str(beside) if beside.exists() else shutil.which("granian") or "granian"
+
+
+def baseline_servers(checkout: Path) -> list[Server]:
+    """The native and ASGI servers of another checkout (an earlier commit, say)."""
+    python = str(checkout / ".venv" / "bin" / "python")
+    return [
+        Server(
+            f"httpaf-{kind}@baseline",
+            [python, "-m", f"benchmarks.servers.httpaf_{kind}", "--port", "{port}"],
+            root=checkout,
+        )
+        for kind in ("native", "asgi")
+    ]
 
 
 def nginx_argv(scratch: Path, port: int) -> list[str]:
@@ -147,10 +193,10 @@ def raise_fd_limit() -> None:
 def start(server: Server) -> subprocess.Popen[bytes] | None:
     """Start ``server`` pinned to the server core; None if it does not come up."""
     taskset = ["taskset", "-c", SERVER_CORE] if shutil.which("taskset") else []
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **server.env)
+    env = dict(os.environ, PYTHONPATH=str(server.root), **server.env)
     process = subprocess.Popen(
         taskset + server.argv,
-        cwd=ROOT,
+        cwd=server.root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -358,7 +404,11 @@ SCENARIOS = {
     "alice": ("/alice", 50, None),
     "plaintext": ("/", 64, [str(LUA / "pipeline.lua"), "16"]),
     "upload": ("/upload", 8, [str(LUA / "upload.lua"), "1048576"]),
+    # hello through a framework's routing (benchmarks/servers/framework_apps.py)
+    "fastapi": ("/", 50, None),
+    "starlette": ("/", 50, None),
 }
+FRAMEWORKS = ("fastapi", "starlette")
 LATENCY_SERVERS = [
     "httpaf-native",
     "httpaf-asgi",
@@ -408,7 +458,7 @@ def running(table: list[Server]) -> Iterator[dict[str, subprocess.Popen[bytes]]]
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="httpaf-bench-"))
-    table = servers(args.port, scratch)
+    table = servers(args.port, scratch, args.baseline)
     if args.servers:
         wanted = args.servers.split(",")
         table = [s for s in table if s.name in wanted]
@@ -422,7 +472,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%d %H:%M:%S"),
             "rounds": args.rounds,
             "seconds": args.seconds,
-            "python": sys.version.split()[0],
+            "python": subprocess.run(
+                [PY, "-c", "import sys; print(sys.version.split()[0])"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip(),
             "cpu": _cpu_model(),
             "cores": os.cpu_count(),
         },
@@ -438,7 +492,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for scenario in throughput:
             path, connections, script = SCENARIOS[scenario]
             runs: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-            eligible = [n for n in names if path in by_name[n].routes]
+            eligible = [n for n in names if by_name[n].serves(scenario)]
             for name in eligible:  # warm-up
                 wrk(f"http://127.0.0.1:{by_name[name].port}{path}", 1, connections, script)
             for round_ in range(args.rounds):
@@ -524,15 +578,19 @@ def markdown(results: dict[str, Any]) -> str:
         data = results["scenarios"].get(scenario)
         if not data:
             continue
-        ref = data.get("uvicorn-httptools", {}).get("rps", {}) or {}
+        reference = (
+            f"uvicorn-httptools+{scenario}" if scenario in FRAMEWORKS else "uvicorn-httptools"
+        )
+        ref = data.get(reference, {}).get("rps", {}) or {}
         raw = data.get("raw-httptools", {}).get("rps", {}) or {}
         raw_cpu = (data.get("raw-httptools", {}).get("cpu_us_per_request") or {}).get("median")
+        ref_cpu = (data.get(reference, {}).get("cpu_us_per_request") or {}).get("median")
         lines += [
             f"### {scenario}",
             "",
-            "| server | req/s | × uvicorn+httptools | × raw | CPU µs/req | × raw CPU "
-            "| p99 ms | RSS MB | errors |",
-            "|---|---|---|---|---|---|---|---|---|",
+            f"| server | req/s | × {reference} | × raw | CPU µs/req | {reference} CPU ÷ this "
+            "| × raw CPU | p99 ms | RSS MB | errors |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for name, s in sorted(data.items(), key=lambda kv: -(kv[1]["rps"] or {}).get("median", 0)):
             rps = s["rps"] or {}
@@ -542,7 +600,8 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {median or 0:,.0f} {spread} "
                 f"| {ratio(median, ref.get('median'))} | {ratio(median, raw.get('median'))} "
-                f"| {cpu or 0:.1f} | {ratio(cpu, raw_cpu)} | {s['p99_ms'] or 0:.2f} "
+                f"| {cpu or 0:.1f} | {ratio(ref_cpu, cpu)} | {ratio(cpu, raw_cpu)} "
+                f"| {s['p99_ms'] or 0:.2f} "
                 f"| {(s['rss_mb'] or {}).get('median', 0):.1f} | {s['errors']} |"
             )
         lines.append("")
@@ -602,7 +661,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def charts(results: dict[str, Any]) -> list[Path]:
+def charts(results: dict[str, Any], name: str = "latest") -> list[Path]:
     """Throughput bars per scenario and latency percentile curves, as PNG."""
     import matplotlib
 
@@ -627,7 +686,7 @@ def charts(results: dict[str, Any]) -> list[Path]:
             for y, v in enumerate(values):
                 ax.text(v, y, f" {v:,.0f}", va="center", fontsize=8)
         fig.tight_layout()
-        path = RESULTS / "throughput.png"
+        path = RESULTS / ("throughput.png" if name == "latest" else f"{name}-throughput.png")
         fig.savefig(path, dpi=110)
         written.append(path)
     latency = results["scenarios"].get("latency")
@@ -645,7 +704,7 @@ def charts(results: dict[str, Any]) -> list[Path]:
         ax.set_title(f"latency at {latency['rate']:,} req/s, 1000 connections")
         ax.legend()
         fig.tight_layout()
-        path = RESULTS / "latency.png"
+        path = RESULTS / ("latency.png" if name == "latest" else f"{name}-latency.png")
         fig.savefig(path, dpi=110)
         written.append(path)
     return written
@@ -662,18 +721,32 @@ def main() -> None:
     )
     parser.add_argument("--idle", type=int, default=2000, help="idle connections to open")
     parser.add_argument(
+        "--python",
+        help="the Python the servers run on (default: this one); its venv needs the peers too",
+    )
+    parser.add_argument("--name", default="latest", help="results file names: NAME.json, NAME.md")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (with its .venv built) whose native and ASGI servers run "
+        "beside these, as httpaf-native@baseline and httpaf-asgi@baseline",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="2 rounds of 3 s, 500 idle connections"
     )
     args = parser.parse_args()
+    if args.python:
+        global PY
+        PY = args.python
     if args.quick:
         args.rounds, args.seconds, args.idle = 2, 3.0, 500
     raise_fd_limit()
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = run(args)
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=1))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=1))
     report = markdown(results)
-    (RESULTS / "latest.md").write_text(report + "\n")
-    for path in charts(results):
+    (RESULTS / f"{args.name}.md").write_text(report + "\n")
+    for path in charts(results, args.name):
         print(f"wrote {path.relative_to(ROOT)}")
     print(report)
 

@@ -24,7 +24,7 @@ async def echo_callbacks(ws: WebSocket) -> None:
     """Echo each message as soon as it is read (the handler then just waits).
 
     (A message read together with the peer's close frame is not answered: the
-    ``ConnectionClosed`` its ``send_nowait`` raises is ignored by the runtime.)
+    ``WebSocketClosed`` its ``send_nowait`` raises is ignored by the runtime.)
     """
     ws.on_message = ws.send_nowait
     await ws.wait_closed()

@@ -37,6 +37,7 @@ from .model import (
     BodyLengthError,
     Closed,
     Config,
+    ConnectionClosed,
     EndOfMessage,
     Headers,
     HttpafError,
@@ -64,7 +65,6 @@ implementation = (
 )
 
 
-
 def run(app: Any, **options: Any) -> None:
     """Serve ``app`` (an ASGI or WSGI application, or its ``"module:attribute"``
     import string) until SIGINT or SIGTERM, taking ``uvicorn.run``'s keyword arguments
@@ -86,6 +86,7 @@ __all__ = [
     "ClientConnection",
     "Closed",
     "Config",
+    "ConnectionClosed",
     "END_OF_MESSAGE",
     "EndOfMessage",
     "HTTP_1_0",

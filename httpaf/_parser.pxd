@@ -24,6 +24,10 @@ cdef class _Parser:
     cdef unsigned long long _remaining  # bytes left in a fixed body or the current chunk
     cdef unsigned long long _body_seen  # chunked body bytes so far (saturating)
     cdef Py_ssize_t _scanned  # bytes of an incomplete field block already validated
+    # How far the check of a line still arriving got (from the line's start), the part
+    # of the line it is in, and where that part began (see _parser_pure's line faults).
+    cdef Py_ssize_t _checked, _mark
+    cdef int _line_state
     cdef list _fields  # the fields of those bytes
     cdef Py_ssize_t _head_limit
     cdef object _error
@@ -31,6 +35,8 @@ cdef class _Parser:
     cdef _Limits _lim  # the configuration, as C values
     # The framing fields noted while scanning a request head.
     cdef int _hosts
+    cdef object _host_fault  # what is wrong with the Host value, or None
+    cdef bytes _valid_host  # the last Host value found valid (checked again by memcmp)
     cdef list _cl
     cdef list _te
     cdef bint _conn_close, _conn_keep_alive, _conn_upgrade, _expect, _upgrade_field

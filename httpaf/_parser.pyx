@@ -17,7 +17,7 @@ shared with the pure module.
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.unicode cimport (
@@ -37,8 +37,7 @@ from httpaf.model import (
     Response,
     is_chunked,
     parse_content_length,
-    response_body_length,
-    response_has_body,
+    response_framing,
 )
 from httpaf.model import Method
 from httpaf.model import check_code
@@ -47,8 +46,12 @@ from httpaf.model import HTTP_1_0, HTTP_1_1
 from ._parser_pure import (
     _COMMON_NAMES,
     FORBIDDEN_TRAILERS,
-    _field_error,
-    _request_line_error,
+    _IN_METHOD,
+    _LINE_START,
+    MAX_METHOD,
+    field_line_fault,
+    host_fault,
+    request_line_fault,
     _status_line_error,
 )
 
@@ -98,6 +101,7 @@ cdef unsigned char REASON[256]  # reason-phrase bytes: HTAB, SP, VCHAR, obs-text
 cdef unsigned char QDTEXT[256]  # quoted-string text
 cdef unsigned char QPAIR[256]  # what may follow a backslash in a quoted-string
 cdef signed char HEX[256]  # hex digit value, or -1
+cdef unsigned char HOST_NAME[256]  # a Host reg-name's characters (see _parser_pure.host_fault)
 cdef unsigned char LOWER[256]  # ASCII lower-casing
 
 cdef void _init_tables():
@@ -115,6 +119,10 @@ cdef void _init_tables():
         LOWER[c] = c + 32 if 65 <= c <= 90 else c
     for c in b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ":
         TOKEN[c] = 1
+    for c in range(256):
+        HOST_NAME[c] = 0
+    for c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+;=":
+        HOST_NAME[c] = 1
     for c in range(10):
         HEX[48 + c] = c
     for c in range(6):
@@ -124,6 +132,8 @@ cdef void _init_tables():
 _init_tables()
 
 # The standard methods, interned as Method members.
+cdef Py_ssize_t _MAX_METHOD = MAX_METHOD  # the longest method token (_parser_pure)
+
 cdef object M_GET = Method.GET
 cdef object M_HEAD = Method.HEAD
 cdef object M_POST = Method.POST
@@ -476,6 +486,7 @@ cdef inline void _put(object obj, Py_ssize_t offset, object value):
 # Module globals the hot path reads, as C variables (no dictionary lookups).
 cdef object _HEADERS_TYPE = Headers
 cdef object _REQUEST_TYPE = Request
+cdef object _RESPONSE_TYPE = Response
 cdef object _HTTP_1_1 = HTTP_1_1
 cdef object _HTTP_1_0 = HTTP_1_0
 cdef object _END_OF_MESSAGE = END_OF_MESSAGE
@@ -557,6 +568,7 @@ cdef class _Parser:
     @cython.final
     cdef void _reset_notes(self) noexcept:
         self._hosts = 0
+        self._host_fault = None
         self._cl = None
         self._te = None
         self._conn_close = self._conn_keep_alive = self._conn_upgrade = False
@@ -685,7 +697,7 @@ cdef class _Parser:
                     if cr == pos:
                         self._keep(batch, count)
                         count = 0
-                        self._scanned = 0
+                        self._scanned = self._checked = self._line_state = 0
                         return cr + 2
                     # The name is what comes before the first colon (not a tchar).
                     colon = httpaf_colon(data, pos, cr)
@@ -720,6 +732,7 @@ cdef class _Parser:
                             have += count
                             count = 0
                         pos = cr + 2
+                        self._checked = self._line_state = 0
                         continue
                 # Anything else is a line still arriving, or an error.
                 lf = _find(data, pos, line_stop, b'\n')
@@ -730,9 +743,15 @@ cdef class _Parser:
             if count:  # the fields so far, for the next call (or an error)
                 self._keep(batch, count)
         self._scanned = pos - start
-        # The partial line at ``pos`` holds no LF: any CR before its last byte is bare.
-        if line_stop - 1 > pos and _find(data, pos, line_stop - 1, b'\r') >= 0:
-            raise self._fail(f"bare CR in {what} section", 400, 0)
+        # The line at ``pos`` is not all here: a byte no grammar allows is an error now,
+        # before any limit (the check, _parser_pure's, resumes where the last stopped).
+        if pos + self._checked < line_stop:
+            fault, checked, self._line_state = field_line_fault(
+                self._buf, pos + self._checked, line_stop, self._line_state, what
+            )
+            if fault is not None:
+                raise self._fail(fault, 400, 0)
+            self._checked = checked - pos
         if line_stop - pos >= max_field:
             raise self._fail(f"{what} field too large", 431, 0)
         if end - start >= limit:
@@ -768,22 +787,10 @@ cdef class _Parser:
     @cython.final
     cdef int _line_error(self, Py_ssize_t pos, Py_ssize_t lf, str what) except -1:
         """Raise what is wrong with the line ``data[pos:lf + 1]``, which is not a field
-        line, the first fault in byte order (a valid line takes the fast path)."""
-        cdef const unsigned char* data = self._data
-        cdef Py_ssize_t i, text_end
-        cdef int high
-        if lf == pos:
-            raise self._fail(f"bare LF in {what} section", 400, 0)
-        text_end = lf - 1  # the line's text, without the byte before LF
-        i = httpaf_scan(data, pos, text_end, text_end, &high)  # CR counts: one pass finds both
-        if i >= 0 and _find(data, pos, text_end, b'\r') >= 0:
-            raise self._fail(f"bare CR in {what} section", 400, 0)
-        if data[lf - 1] != 13:
-            raise self._fail(f"bare LF in {what} section", 400, 0)
-        if i >= 0:
-            raise self._fail(f"invalid character {chr(data[i])!r} in {what} section", 400, 0)
-        line = PyUnicode_DecodeLatin1(<const char*>data + pos, text_end - pos, NULL)
-        raise self._fail(_field_error(line, what), 400, 0)
+        line: the first fault in byte order (_parser_pure's rule; a valid line takes the
+        fast path)."""
+        fault = field_line_fault(self._buf, pos, lf + 1, _LINE_START, what)[0]
+        raise self._fail(fault or f"invalid {what} field line", 400, 0)
 
     @cython.final
     cdef int _note(
@@ -793,6 +800,27 @@ cdef class _Parser:
         cdef Py_ssize_t i, a, b
         if kind == F_HOST:
             self._hosts += 1
+            # The usual host (and port) checked here, the one this parser saw valid last
+            # at once; anything else by the rule itself (``_host_fault`` is None from
+            # ``_reset_notes``).
+            known = self._valid_host
+            if (
+                known is not None
+                and PyBytes_GET_SIZE(known) == n
+                and memcmp(PyBytes_AS_STRING(known), v, n) == 0
+            ):
+                return 0
+            i = 0
+            while i < n and HOST_NAME[v[i]]:
+                i += 1
+            if i < n and v[i] == b':':
+                i += 1
+                while i < n and <unsigned char>(v[i] - 48) < 10:
+                    i += 1
+            if i == n:
+                self._valid_host = PyBytes_FromStringAndSize(<const char*>v, n)
+            else:
+                self._host_fault = host_fault(value)
         elif kind == F_CONTENT_LENGTH:
             if self._cl is None:
                 self._cl = []
@@ -1046,7 +1074,7 @@ cdef class RequestParser(_Parser):
 
     cdef object _parse_start(self, Py_ssize_t start, Py_ssize_t end, bint eof):
         cdef const unsigned char* data = self._data
-        cdef Py_ssize_t pos = start, lf, limit, sp1, sp2, i, offset
+        cdef Py_ssize_t pos = start, lf, limit, stop, sp1, sp2, i, offset
         # RFC 9112 §2.2: ignore empty lines before the request line.
         while end - pos >= 2 and data[pos] == 13 and data[pos + 1] == 10:
             pos += 2
@@ -1056,19 +1084,33 @@ cdef class RequestParser(_Parser):
         if data[pos] == 13 and end - pos >= 2:
             raise self._fail("bare CR before request line", 400, self.consumed)
         limit = self._lim.max_request_line
-        lf = _find(data, pos, min(end, pos + limit), b'\n')
+        stop = min(end, pos + limit)
+        lf = _find(data, pos, stop, b'\n')
         if lf < 0:
+            # Not all here: a byte no grammar allows is an error now, before the limit
+            # (the check, _parser_pure's, resumes where the last call's stopped).
+            if pos + self._checked < stop:
+                fault, i, part, mark = request_line_fault(
+                    self._buf, pos, pos + self._checked, stop, self._line_state,
+                    pos + self._mark,
+                )
+                if fault is not None:
+                    raise self._fail(fault.message, fault.status, self.consumed)
+                self._checked = i - pos
+                self._line_state = part
+                self._mark = mark - pos
             if end - pos >= limit:
                 raise self._fail("request line too long", 414, self.consumed)
             if eof:
                 raise self._fail("unexpected end of input in request line", 400, self.consumed)
             return None
+        self._checked = self._line_state = self._mark = 0
         # method SP target SP "HTTP/1." ("0" / "1") CRLF, all of it.
         i = pos
         while i < lf and TOKEN[data[i]]:
             i += 1
         sp1 = i
-        ok = sp1 > pos and sp1 < lf and data[sp1] == 32
+        ok = pos < sp1 <= pos + _MAX_METHOD and sp1 < lf and data[sp1] == 32
         if ok:
             sp2 = httpaf_vchars(data, sp1 + 1, lf)
             ok = (
@@ -1080,7 +1122,9 @@ cdef class RequestParser(_Parser):
                 and data[sp2 + 9] == 13
             )
         if not ok:
-            error = _request_line_error((<const char*>data)[pos : lf + 1])
+            error = request_line_fault(self._buf, pos, pos, lf + 1, _IN_METHOD, pos)[0]
+            if error is None:  # (cannot be: the line has its LF)
+                error = ParseError("invalid request line")
             raise self._fail(error.message, error.status, self.consumed)
         method = _method(data + pos, sp1 - pos)
         target = _str_of(data + sp1 + 1, sp2 - sp1 - 1, 127)  # VCHARs: ASCII
@@ -1161,6 +1205,8 @@ cdef class RequestParser(_Parser):
             raise self._fail("multiple Host fields", 400, 0)
         if self._hosts == 0 and v11 and self._lim.require_host:
             raise self._fail("missing Host field", 400, 0)
+        if self._hosts == 1 and self._host_fault is not None:
+            raise self._fail(f"invalid Host: {self._host_fault}", 400, 0)
         length = self._request_length(v11)
         if self._lim.max_body >= 0 and length > self._lim.max_body:
             raise self._fail("body too large", 413, 0)
@@ -1291,12 +1337,14 @@ cdef class ResponseParser(_Parser):
                 0,
             )
         code = (data[start + 9] - 48) * 100 + (data[start + 10] - 48) * 10 + (data[start + 11] - 48)
-        self._response = Response(
-            check_code(code),
-            None,
-            PyUnicode_DecodeLatin1(<const char*>data + start + 13, lf - 1 - start - 13, NULL),
-            HTTP_1_1 if data[start + 7] == b'1' else HTTP_1_0,
+        response = _alloc(_RESPONSE_TYPE)  # no __init__: the parser has checked everything
+        response.status = check_code(code)
+        response.reason = PyUnicode_DecodeLatin1(
+            <const char*>data + start + 13, lf - 1 - start - 13, NULL
         )
+        response.version = _HTTP_1_1 if data[start + 7] == b'1' else _HTTP_1_0
+        self._response = response
+        self._reset_notes()
         self._head_limit = self._lim.max_head - (lf + 1 - start)
         self._state = _HEADERS
         offset = lf + 1 - start
@@ -1307,7 +1355,7 @@ cdef class ResponseParser(_Parser):
             self.consumed += offset
 
     cdef object _parse_headers(self, Py_ssize_t start, Py_ssize_t end, bint eof):
-        self._note_fields = False
+        self._note_fields = True  # the framing fields, noted as the lines are scanned
         cdef Py_ssize_t block_end = self._scan_block(
             start, end, eof, self._head_limit, self._lim.max_headers, "header", 400
         )
@@ -1323,14 +1371,20 @@ cdef class ResponseParser(_Parser):
         return response
 
     cdef int _describe(self, response, headers) except -1:
-        status = response.status
+        """Set body_length, keep_alive, upgrade from the noted framing fields, or fail."""
+        cdef int status = response.status
+        version = response.version
+        method = self.request_method
         try:
-            self.body_length = response_body_length(status, headers, self.request_method)
+            self.body_length = response_framing(status, method, version, self._te, self._cl)
         except ParseError as error:
             raise self._fail(f"invalid response body length: {error.message}", 400, 0) from None
-        self.keep_alive = response.keep_alive and self.body_length != CLOSE_DELIMITED
+        # is_keep_alive (RFC 9112 §9.3), from the noted Connection tokens.
+        persistent = not self._conn_close and (
+            self._conn_keep_alive if version is _HTTP_1_0 else True
+        )
+        self.keep_alive = persistent and self.body_length != CLOSE_DELIMITED
         self.expect_continue = False
-        self.upgrade = status == 101 or (self.request_method == "CONNECT" and 200 <= status < 300)
-        if not response_has_body(status, self.request_method):
-            self.body_length = 0
+        self.upgrade = status == 101 or (method == "CONNECT" and 200 <= status < 300)
+        self._te = self._cl = None
         return 0

@@ -32,6 +32,7 @@ request (status) line too.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 
@@ -52,8 +53,7 @@ from httpaf.model import (
     check_code,
     is_chunked,
     parse_content_length,
-    response_body_length,
-    response_has_body,
+    response_framing,
 )
 
 __all__ = ["RequestParser", "ResponseParser", "borrow_request_parser", "lend_request_parser"]
@@ -73,27 +73,21 @@ _EOF_BODY = 7  # response body delimited by the end of the connection
 _END = 8  # body complete; the next call returns EndOfMessage
 _FAILED = 9
 
+#: The longest method token read as one: registered methods are far shorter, so a
+#: longer token is answered 501 (not implemented) at once, never 414 (RFC 9110 §9.1).
+MAX_METHOD = 32
+
 _TOKEN_CHARS = r"!#$%&'*+\-.^_`|~0-9A-Za-z"
 _TOKEN = re.compile(f"[{_TOKEN_CHARS}]+")
 # A request line, all of it: method, target (visible ASCII), version.
-_REQUEST_LINE = re.compile(
-    rb"([" + _TOKEN_CHARS.encode() + rb"]+) ([\x21-\x7e]+) (HTTP/1\.[01])\r\n"
-)
+_METHOD_TOKEN = rb"[" + _TOKEN_CHARS.encode() + rb"]{1,%d}" % MAX_METHOD
+_REQUEST_LINE = re.compile(rb"(" + _METHOD_TOKEN + rb") ([\x21-\x7e]+) (HTTP/1\.[01])\r\n")
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3}) ([\t\x20-\x7e\x80-\xff]*)\r\n")
 _VERSION_LIKE = re.compile(rb"HTTP/[0-9]\.[0-9]")
-# In a field line (without its CRLF): CTLs other than HTAB, and DEL.
-_BAD_IN_FIELD = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
-# A whole block of valid field lines (CRLF between them, none after the last one),
-# and the fields in it: the fast path when a block arrives complete.
-_FIELD_VALUE = "[\t\x20-\x7e\x80-\xff]*"
-_VALID_BLOCK = re.compile(
-    f"[{_TOKEN_CHARS}]+:{_FIELD_VALUE}(?:\r\n[{_TOKEN_CHARS}]+:{_FIELD_VALUE})*"
-)
-_FIELDS = re.compile(f"([{_TOKEN_CHARS}]+):[ \t]*([^\r]*)")
 # A whole request head in one match: request line, field lines whose values do not end
 # in SP or HTAB, blank line. Groups: method, target, the version's minor digit.
 _HEAD = re.compile(
-    rb"([" + _TOKEN_CHARS.encode() + rb"]+) ([\x21-\x7e]+) HTTP/1\.([01])\r\n"
+    rb"(" + _METHOD_TOKEN + rb") ([\x21-\x7e]+) HTTP/1\.([01])\r\n"
     rb"(?:[" + _TOKEN_CHARS.encode() + rb"]+:[\t\x20-\x7e\x80-\xff]*(?<![ \t])\r\n)*\r\n"
 )
 # The fields of such a head (decoded), from the start of the first field line.
@@ -107,6 +101,187 @@ _CHUNK_EXT = (
 _CHUNK_LINE = re.compile(f"([0-9A-Fa-f]{{1,16}})({_CHUNK_EXT})\r\n")
 
 _METHODS: dict[str, str] = {m.value: m for m in Method}
+
+_TCHAR = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# A field line, all of it, valid: the check that sends a line to the fault finder.
+_FIELD_LINE = re.compile(rb"[" + _TOKEN_CHARS.encode() + rb"]+:[\t\x20-\x7e\x80-\xff]*\r\n")
+
+# Where a line check resumes (``_Parser._line_state``): the part of the line it is in.
+_IN_METHOD, _IN_TARGET, _IN_VERSION = 0, 1, 2  # a request line
+_LINE_START, _IN_NAME, _IN_VALUE = 0, 1, 2  # a field line
+_NOT_THREE_PARTS = "request line is not 'method SP target SP version'"
+
+
+def request_line_fault(
+    buf: Buffer, pos: int, i: int, stop: int, part: int, mark: int
+) -> tuple[ParseError | None, int, int, int]:
+    """The first fault, in byte order, of the request line at ``buf[pos:]``, checking
+    ``buf[i:stop]`` (what came before was checked): ``(error or None, i, part, mark)``
+    to resume from, ``i`` the first byte not checked yet, ``mark`` where ``part``
+    (``_IN_METHOD``, ``_IN_TARGET``, ``_IN_VERSION``) began.
+
+    A byte no grammar allows is an error as soon as it is seen, before any length
+    limit (RFC 9112 §3: ``method SP request-target SP HTTP-version CRLF``).
+    """
+    while i < stop:
+        c = buf[i]
+        if part == _IN_METHOD:
+            if c in _TCHAR:
+                if i - mark >= MAX_METHOD:
+                    return ParseError("method too long", 501), i, part, mark
+            elif c == 32:
+                if i == mark:
+                    return ParseError(_NOT_THREE_PARTS), i, part, mark
+                part, mark = _IN_TARGET, i + 1
+            else:
+                return _line_end_fault(buf, i, stop, "invalid character in method"), i, part, mark
+        elif part == _IN_TARGET:
+            if c == 32:
+                if i == mark:
+                    return ParseError(_NOT_THREE_PARTS), i, part, mark
+                part, mark = _IN_VERSION, i + 1
+            elif not 0x21 <= c <= 0x7E:
+                fault = _line_end_fault(buf, i, stop, "invalid character in request target")
+                return fault, i, part, mark
+        else:
+            k = i - mark  # "HTTP/" DIGIT "." DIGIT CR LF
+            if k < 5:
+                ok = c == b"HTTP/"[k]
+            elif k == 5 or k == 7:
+                ok = 48 <= c <= 57
+            elif k == 6:
+                ok = c == 46
+            elif k == 8:
+                if c == 13:
+                    i += 1
+                    continue
+                if c == 32:
+                    return ParseError(_NOT_THREE_PARTS), i, part, mark
+                return _line_end_fault(buf, i, stop, "invalid HTTP version"), i, part, mark
+            else:  # k == 9: the LF after CR
+                if c != 10:
+                    return ParseError("bare CR in request line"), i, part, mark
+                version = bytes(buf[mark : mark + 8])
+                if version != b"HTTP/1.1" and version != b"HTTP/1.0":
+                    fault = ParseError(f"unsupported HTTP version {version.decode()}", 505)
+                    return fault, i, part, mark
+                return None, i + 1, part, mark
+            if not ok:
+                return ParseError("invalid HTTP version"), i, part, mark
+        i += 1
+    return None, i, part, mark
+
+
+def _line_end_fault(buf: Buffer, i: int, stop: int, message: str) -> ParseError | None:
+    """A request line's unexpected byte at ``i``: CR or LF end it early, anything else
+    is ``message``; ``None`` for a CR whose next byte has not arrived."""
+    c = buf[i]
+    if c == 10:
+        return ParseError("bare LF in request line")
+    if c == 13:
+        if i + 1 == stop:
+            return None
+        return ParseError(_NOT_THREE_PARTS if buf[i + 1] == 10 else "bare CR in request line")
+    return ParseError(message)
+
+
+_HOST_NAME = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+;="
+)  # a reg-name's characters (RFC 3986 §3.2.2), but for the comma: no list of hosts
+_HEX = frozenset("0123456789abcdefABCDEF")
+_PORT = re.compile("[0-9]*")
+_IPV_FUTURE = re.compile(r"v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
+
+
+def host_fault(value: str) -> str | None:
+    """What is wrong with a ``Host`` value, or ``None`` (RFC 9112 §3.2, RFC 3986
+    §3.2.2-3.2.3): ``uri-host [ ":" port ]``, a reg-name (no comma), an IPv4 address or
+    a bracketed IP-literal, then digits only. The first fault in character order."""
+    if value[:1] == "[":
+        close = value.find("]")
+        if close < 0:
+            return "unclosed bracket"
+        literal = value[1:close]
+        if _IPV_FUTURE.fullmatch(literal) is None:
+            try:
+                ipaddress.IPv6Address(literal)
+            except ValueError:
+                return "malformed IP literal"
+            if "%" in literal:  # (a zone identifier)
+                return "malformed IP literal"
+        i = close + 1
+    else:
+        i, n = 0, len(value)
+        while i < n:
+            c = value[i]
+            if c in _HOST_NAME:
+                i += 1
+            elif c == "%" and value[i + 1 : i + 2] in _HEX and value[i + 2 : i + 3] in _HEX:
+                i += 3
+            else:
+                break
+    if i == len(value):
+        return None
+    c = value[i]
+    if c == ":":
+        return None if _PORT.fullmatch(value, i + 1) else "malformed port"
+    if c in " \t":
+        return "whitespace"
+    if c == ",":
+        return "a list of hosts"
+    if c == "@":
+        return "userinfo"
+    if c in "/?#":
+        return "a path, query or fragment"
+    if c > "\x7f":
+        return "a character outside ASCII"
+    return f"invalid character {c!r}"
+
+
+def field_line_fault(
+    buf: Buffer, i: int, stop: int, state: int, what: str
+) -> tuple[str | None, int, int]:
+    """The first fault, in byte order, of the field line whose bytes ``buf[i:stop]``
+    follow those already checked: ``(message or None, i, state)`` to resume from,
+    ``i`` the first byte not checked yet, ``state`` ``_LINE_START``, ``_IN_NAME`` or
+    ``_IN_VALUE`` (RFC 9112 §5: ``field-name ":" OWS field-value OWS CRLF``; a byte no
+    grammar allows is an error as soon as it is seen, before any length limit)."""
+    while i < stop:
+        c = buf[i]
+        if state != _IN_VALUE:
+            if c in _TCHAR:
+                state = _IN_NAME
+            elif c == 58:  # ":"
+                if state == _LINE_START:
+                    return f"empty {what} field name", i, state
+                state = _IN_VALUE
+            elif c == 32 or c == 9:
+                if state == _LINE_START:
+                    return f"obsolete line folding in {what} section", i, state
+                return f"whitespace between {what} field name and colon", i, state
+            elif c == 13:
+                if i + 1 == stop:
+                    return None, i, state
+                if buf[i + 1] != 10:
+                    return f"bare CR in {what} section", i, state
+                return f"{what} field without a colon", i, state
+            elif c == 10:
+                return f"bare LF in {what} section", i, state
+            else:
+                return f"invalid character in {what} field name", i, state
+        elif c == 13:
+            if i + 1 == stop:
+                return None, i, state
+            if buf[i + 1] != 10:
+                return f"bare CR in {what} section", i, state
+            return None, i + 2, _LINE_START  # the line is complete, and valid
+        elif c == 10:
+            return f"bare LF in {what} section", i, state
+        elif (c < 32 and c != 9) or c == 127:
+            return f"invalid character {chr(c)!r} in {what} section", i, state
+        i += 1
+    return None, i, state
+
 
 #: Fields a sender must not put in a trailer section (RFC 9110 §6.5.1).
 FORBIDDEN_TRAILERS = frozenset(
@@ -155,6 +330,9 @@ class _Parser:
         "_remaining",
         "_body_seen",
         "_scanned",
+        "_checked",
+        "_line_state",
+        "_mark",
         "_lent",
         "_fields",
         "_head_limit",
@@ -176,6 +354,11 @@ class _Parser:
         self._remaining = 0  # bytes left in a fixed body or the current chunk
         self._body_seen = 0  # chunked body bytes so far, for max_body_size
         self._scanned = 0  # bytes of an incomplete field block already validated
+        # How far the check of a line still arriving got (from the line's start), the
+        # part of the line it is in, and where that part began (request lines).
+        self._checked = 0
+        self._line_state = 0
+        self._mark = 0
         self._lent = False  # in the pool of lent parsers (lend_request_parser)
         self._fields: list[tuple[str, str]] = []  # the fields of those bytes
         self._head_limit = self.config.max_head_size  # what the start line left of it
@@ -278,24 +461,26 @@ class _Parser:
         pos = start + self._scanned
         stop = min(end, start + limit)
         max_field = self.config.max_field_size
-        if pos == start and stop - start > 2 and buf[start] != 13:
-            block_end = self._whole_block(buf, start, stop, max_count, max_field)
-            if block_end >= 0:
-                return block_end
         while True:
             line_stop = min(stop, pos + max_field)
             lf = buf.find(b"\n", pos, line_stop)
             if lf < 0:
                 break
             if lf == pos + 1 and buf[pos] == 13:
-                self._scanned = 0
+                self._scanned = self._checked = self._line_state = 0
                 return lf + 1
             self._field_line(buf, pos, lf, max_count, what)
+            self._checked = self._line_state = 0
             pos = lf + 1
         self._scanned = pos - start
-        # The partial line at ``pos`` holds no LF: any CR before its last byte is bare.
-        if line_stop - 1 > pos and buf.find(b"\r", pos, line_stop - 1) >= 0:
-            raise self._fail(f"bare CR in {what} section", 400, 0)
+        # The line at ``pos`` is not all here: a byte no grammar allows is an error
+        # now, before any limit (the check resumes where the last call's stopped).
+        fault, i, self._line_state = field_line_fault(
+            buf, pos + self._checked, line_stop, self._line_state, what
+        )
+        if fault is not None:
+            raise self._fail(fault, 400, 0)
+        self._checked = i - pos
         if line_stop - pos >= max_field:
             raise self._fail(f"{what} field too large", 431, 0)
         if end - start >= limit:
@@ -304,42 +489,12 @@ class _Parser:
             raise self._fail(f"unexpected end of input in {what} section", 400, 0)
         return -1
 
-    def _whole_block(
-        self, buf: Buffer, start: int, stop: int, max_count: int, max_field: int
-    ) -> int:
-        """A complete, valid block in one go; -1 sends the caller line by line.
-
-        Only the common case is taken here (every line valid and within the limits);
-        anything else goes through :meth:`_field_line`, which finds the first error in
-        byte order.
-        """
-        term = buf.find(b"\r\n\r\n", start, stop)
-        if term < 0 or term + 2 - start > max_field:
-            return -1
-        text = buf[start:term].decode("latin-1")
-        if _VALID_BLOCK.fullmatch(text) is None:
-            return -1
-        pairs = _FIELDS.findall(text)
-        if len(pairs) > max_count:
-            return -1
-        self._fields = [(n, v.rstrip(" \t")) for n, v in pairs]
-        return term + 4
-
     def _field_line(self, buf: Buffer, pos: int, lf: int, max_count: int, what: str) -> None:
         """Validate the field line ``buf[pos:lf + 1]`` and keep its field."""
-        if lf == pos:
-            raise self._fail(f"bare LF in {what} section", 400, 0)
-        text = _latin1(buf, pos, lf - 1)
-        if "\r" in text:
-            raise self._fail(f"bare CR in {what} section", 400, 0)
-        if buf[lf - 1] != 13:
-            raise self._fail(f"bare LF in {what} section", 400, 0)
-        bad = _BAD_IN_FIELD.search(text)
-        if bad is not None:
-            raise self._fail(f"invalid character {bad.group()!r} in {what} section", 400, 0)
-        name, colon, value = text.partition(":")
-        if not colon or _TOKEN.fullmatch(name) is None:
-            raise self._fail(_field_error(text, what), 400, 0)
+        if _FIELD_LINE.fullmatch(buf, pos, lf + 1) is None:
+            fault = field_line_fault(buf, pos, lf + 1, _LINE_START, what)[0]
+            raise self._fail(fault or f"invalid {what} field line", 400, 0)
+        name, _, value = _latin1(buf, pos, lf - 1).partition(":")
         fields = self._fields
         if len(fields) >= max_count:
             raise self._fail(f"too many {what} fields", 431, 0)
@@ -448,19 +603,6 @@ class _Parser:
     _checks_body_size = False
 
 
-def _field_error(line: str, what: str) -> str:
-    if line[:1] in (" ", "\t"):
-        return f"obsolete line folding in {what} section"
-    name, colon, _ = line.partition(":")
-    if not colon:
-        return f"{what} field without a colon"
-    if not name:
-        return f"empty {what} field name"
-    if name.rstrip(" \t") != name:
-        return f"whitespace between {what} field name and colon"
-    return f"invalid character in {what} field name"
-
-
 class RequestParser(_Parser):
     """Parses the requests a server receives."""
 
@@ -504,6 +646,7 @@ class RequestParser(_Parser):
                         self.consumed = line_end - start  # the request line was used
                         raise
                     self.consumed = head_end - start
+                    self._checked = self._line_state = self._mark = 0
                     if self.body_length:
                         self._start_body(self.body_length)
                     return request
@@ -521,17 +664,29 @@ class RequestParser(_Parser):
         if buf[pos] == 13 and end - pos >= 2:  # not CRLF, or the loop took it
             raise self._fail("bare CR before request line", 400, self.consumed)
         limit = self.config.max_request_line
-        lf = buf.find(b"\n", pos, min(end, pos + limit))
+        stop = min(end, pos + limit)
+        lf = buf.find(b"\n", pos, stop)
         if lf < 0:
+            # Not all here: a byte no grammar allows is an error now, before the limit
+            # (the check resumes where the last call's stopped).
+            fault, i, part, mark = request_line_fault(
+                buf, pos, pos + self._checked, stop, self._line_state, pos + self._mark
+            )
+            if fault is not None:
+                raise self._fail(fault.message, fault.status, self.consumed)
+            self._checked, self._line_state, self._mark = i - pos, part, mark - pos
             if end - pos >= limit:
                 raise self._fail("request line too long", 414, self.consumed)
             if eof:
                 raise self._fail("unexpected end of input in request line", 400, self.consumed)
             return None
+        self._checked = self._line_state = self._mark = 0
         match = _REQUEST_LINE.fullmatch(buf, pos, lf + 1)
         if match is None:
-            error = _request_line_error(bytes(buf[pos : lf + 1]))
-            raise self._fail(error.message, error.status, self.consumed)
+            fault = request_line_fault(buf, pos, pos, lf + 1, _IN_METHOD, pos)[0]
+            if fault is None:  # (cannot be: the line has its LF)
+                fault = ParseError("invalid request line")
+            raise self._fail(fault.message, fault.status, self.consumed)
         method_b, target_b, version_b = match.groups()
         method = method_b.decode("ascii")
         method = _METHODS.get(method, method)
@@ -568,6 +723,7 @@ class RequestParser(_Parser):
         te: list[str] | None = None
         cl: list[str] | None = None
         hosts = 0
+        host = ""
         close = keep_alive = conn_upgrade = expect = upgrade = False
         for name, value in headers:
             kind = _kind_of(name)
@@ -579,6 +735,7 @@ class RequestParser(_Parser):
                 continue
             if kind is _HOST:
                 hosts += 1
+                host = value
             elif kind is _CONNECTION:
                 for token in value.split(","):
                     token = token.strip(" \t").lower()
@@ -608,6 +765,10 @@ class RequestParser(_Parser):
                 raise self._fail("multiple Host fields", 400, 0)
             if version is HTTP_1_1 and self.config.require_host:
                 raise self._fail("missing Host field", 400, 0)
+        else:
+            fault = host_fault(host)
+            if fault is not None:
+                raise self._fail(f"invalid Host: {fault}", 400, 0)
         if te is None and cl is None:
             length = 0
         else:
@@ -745,25 +906,6 @@ def _check_target_form(method: str, target: str, parser: _Parser) -> None:
         raise parser._fail("invalid request target", 400, parser.consumed)
 
 
-def _request_line_error(line: bytes) -> ParseError:
-    """Say precisely what is wrong with a request line that did not match."""
-    if not line.endswith(b"\r\n"):
-        return ParseError("bare LF in request line")
-    if b"\r" in line[:-2]:
-        return ParseError("bare CR in request line")
-    parts = line[:-2].split(b" ")
-    if len(parts) != 3 or not all(parts):
-        return ParseError("request line is not 'method SP target SP version'")
-    method, target, version = parts
-    if _TOKEN.fullmatch(method.decode("latin-1")) is None:
-        return ParseError("invalid character in method")
-    if version != b"HTTP/1.1" and version != b"HTTP/1.0":
-        if _VERSION_LIKE.fullmatch(version) is not None:
-            return ParseError(f"unsupported HTTP version {version.decode()}", 505)
-        return ParseError("invalid HTTP version")
-    return ParseError("invalid character in request target")
-
-
 # Parsers that idle connections lent: a parser at a message boundary holds nothing of
 # its connection (it consumes no partial start line), so thousands of idle keep-alive
 # connections can share a few. One pool, for the config seen last (one config serves
@@ -830,11 +972,8 @@ class ResponseParser(_Parser):
         minor, code, reason = match.groups()
         if code[0] == 48:  # "0xx": not a status code (RFC 9110 §15)
             raise self._fail(f"invalid status-code: {code.decode()}", 400, 0)
-        self._response = Response(
-            check_code(int(code)),
-            None,
-            reason.decode("latin-1"),
-            HTTP_1_1 if minor == b"1" else HTTP_1_0,
+        self._response = _new_response(
+            check_code(int(code)), reason.decode("latin-1"), HTTP_1_1 if minor == b"1" else HTTP_1_0
         )
         self._head_limit = self.config.max_head_size - (lf + 1 - start)
         self._state = _HEADERS
@@ -852,24 +991,58 @@ class ResponseParser(_Parser):
         if response is None:  # unreachable: _HEADERS follows a status line
             raise self._fail("no status line", 400, 0)
         self._response = None
-        headers = Headers._of_list(fields)
-        response.headers = headers
-        self._describe(response, headers)
+        response.headers = Headers._of_list(fields)
+        self._describe(response, fields)
         self.consumed = block_end - start
         self._start_body(self.body_length)
         return response
 
-    def _describe(self, response: Response, headers: Headers) -> None:
+    def _describe(self, response: Response, fields: list[tuple[str, str]]) -> None:
+        """Set body_length, keep_alive, upgrade from the framing fields, or fail."""
+        te: list[str] | None = None
+        cl: list[str] | None = None
+        close = keep_alive = False
+        for name, value in fields:  # one pass, as the request side's _describe
+            kind = _kind_of(name)
+            if kind is None:
+                if len(name) not in _NOTED_LENGTHS:
+                    continue
+                kind = _NOTED_KINDS.get(name.lower(), _OTHER)
+            if kind is _CONTENT_LENGTH:
+                cl = [value] if cl is None else [*cl, value]
+            elif kind is _TRANSFER_ENCODING:
+                te = [value] if te is None else [*te, value]
+            elif kind is _CONNECTION:
+                for token in value.split(","):
+                    token = token.strip(" \t").lower()
+                    if token == "close":
+                        close = True
+                    elif token == "keep-alive":
+                        keep_alive = True
         status = response.status
+        version = response.version
+        method = self.request_method
         try:
-            self.body_length = response_body_length(status, headers, self.request_method)
+            self.body_length = response_framing(status, method, version, te, cl)
         except ParseError as error:
             raise self._fail(f"invalid response body length: {error.message}", 400, 0) from None
-        self.keep_alive = response.keep_alive and self.body_length != CLOSE_DELIMITED
+        # is_keep_alive (RFC 9112 §9.3), from the tokens gathered above.
+        persistent = not close and (keep_alive if version is HTTP_1_0 else True)
+        self.keep_alive = persistent and self.body_length != CLOSE_DELIMITED
         self.expect_continue = False
-        self.upgrade = status == 101 or (self.request_method == "CONNECT" and 200 <= status < 300)
-        if not response_has_body(status, self.request_method):
-            self.body_length = 0
+        self.upgrade = status == 101 or (method == "CONNECT" and 200 <= status < 300)
+
+
+_Response_new = Response.__new__
+
+
+def _new_response(status: int, reason: str, version: Version) -> Response:
+    """A Response without running ``__init__`` (the parser has checked everything)."""
+    response = _Response_new(Response)
+    response.status = status
+    response.reason = reason
+    response.version = version
+    return response
 
 
 def _status_line_error(line: bytes) -> str:

@@ -5,6 +5,7 @@
 cdef class DateField:
     cdef public str value  # an IMF-fixdate
     cdef public bytes line  # b"Date: <value>\r\n"
+    cdef public bytes end  # line + b"\r\n": how a head with this date ends
 
 
 cdef class Serializer:
@@ -48,7 +49,7 @@ cdef class Serializer:
 
     cdef Py_ssize_t _write_head(
         self, bytes start_line, fields, extra, const char* tail=*, Py_ssize_t tail_len=*,
-        bytes last=*,
+        bytes end=*,
     ) except -1
 
     cdef object _frame_head(

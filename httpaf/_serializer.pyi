@@ -25,6 +25,7 @@ class DateField:
 
     value: str
     line: bytes
+    end: bytes
     def __init__(self, value: str = "") -> None: ...
     def set(self, value: str) -> None: ...
 

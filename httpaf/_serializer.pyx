@@ -489,6 +489,7 @@ cdef class DateField:
             raise ValueError("date is not latin-1 text") from None
         self.value = value
         self.line = b"Date: " + encoded + b"\r\n"
+        self.end = self.line + b"\r\n"  # how a head with this date ends
 
 
 cdef class Serializer:
@@ -694,13 +695,15 @@ cdef class Serializer:
 
     cdef Py_ssize_t _write_head(
         self, bytes start_line, fields, extra, const char* tail=NULL, Py_ssize_t tail_len=0,
-        bytes last=None,
+        bytes end=None,
     ) except -1:
         """Validate every field, then copy the start line, the fields, ``extra``, the
-        already formatted ``tail`` fields, the ``last`` line and the CRLF; the bytes
-        written."""
-        cdef Py_ssize_t last_len = 0 if last is None else PyBytes_GET_SIZE(last)
-        cdef Py_ssize_t total = len(start_line) + 2 + tail_len + last_len
+        already formatted ``tail`` fields and ``end`` (a last line and the blank line;
+        the blank line alone when ``None``); the bytes written."""
+        if end is None:
+            end = _CRLF
+        cdef Py_ssize_t end_len = PyBytes_GET_SIZE(end)
+        cdef Py_ssize_t total = len(start_line) + tail_len + end_len
         fields = _pairs(fields)
         _check_fields(fields, &total)
         if extra:
@@ -713,9 +716,7 @@ cdef class Serializer:
             self._write_fields(extra)
         if tail_len:
             self._copy(tail, tail_len)
-        if last_len:
-            self._copy(PyBytes_AS_STRING(last), last_len)
-        self._copy(b"\r\n", 2)
+        self._copy(PyBytes_AS_STRING(end), end_len)
         return total
 
     def write_response_head(self, response, extra=None):
@@ -807,14 +808,12 @@ cdef class Serializer:
             # thread) that keeps another head meanwhile.
             head = _hc_head
             result = _hc_result
-            line = date.line if date is not None and not _hc_has_date else None
+            end = date.end if date is not None and not _hc_has_date else _CRLF
             head_len = PyBytes_GET_SIZE(head)
-            size = head_len + 2 + (0 if line is None else PyBytes_GET_SIZE(line))
+            size = head_len + PyBytes_GET_SIZE(end)
             self._reserve(size)
             self._copy(PyBytes_AS_STRING(head), head_len)
-            if line is not None:
-                self._copy(PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line))
-            self._copy(b"\r\n", 2)
+            self._copy(PyBytes_AS_STRING(end), PyBytes_GET_SIZE(end))
             return result
         memset(&f, 0, sizeof(f))
         status, reason, version, fields = _head_parts(response)
@@ -852,9 +851,9 @@ cdef class Serializer:
         elif not f.close:  # the close is announced (RFC 9112 §9.6)
             memcpy(tail + tail_len, b"Connection: close\r\n", 19)
             tail_len += 19
-        line = date.line if date is not None and not f.has_date else None
+        end = date.end if date is not None and not f.has_date else None
         status_line = _status_line_of(status, reason, version)
-        size = self._write_head(status_line, fields, None, tail, tail_len, line)
+        size = self._write_head(status_line, fields, None, tail, tail_len, end)
         result = (length, f.discard, persistent)
         if response is _seen:  # twice in a row: keep it
             if (
@@ -863,7 +862,7 @@ cdef class Serializer:
                 and type(<object>_slot(response, _AT_HEADERS)) is _HEADERS
                 and type(fields) is list
             ):
-                head_len = size - 2 - (0 if line is None else PyBytes_GET_SIZE(line))
+                head_len = size - (2 if end is None else PyBytes_GET_SIZE(end))
                 _keep_head(
                     response, request_method, request_version, body_size, persistent,
                     f.has_date,

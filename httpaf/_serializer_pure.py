@@ -105,17 +105,18 @@ class DateField:
     (:meth:`set`, once a second) and gives it to the serializers of its connections.
     """
 
-    __slots__ = ("value", "line")
+    __slots__ = ("value", "line", "end")
 
     def __init__(self, value: str = "") -> None:
         self.value = value  # an IMF-fixdate (RFC 9110 §5.6.7)
-        self.line = b""
+        self.line = self.end = b""
         self.set(value)
 
     def set(self, value: str) -> None:
         """Make ``value`` (an IMF-fixdate) the current date."""
         self.value = value
         self.line = b"Date: " + _latin1(value, "date") + b"\r\n"
+        self.end = self.line + b"\r\n"  # how a head with this date ends
 
 
 class Serializer:

@@ -24,6 +24,7 @@ DEFAULTS = {
     "max_trailers": 100,
     "max_pipelined_requests": 32,
     "body_buffer_high_water": 65536,
+    "max_interim_responses": 16,
     "response_buffer_size": 4096,
     "request_body_buffer_size": 4096,
     "require_host": True,

@@ -114,8 +114,12 @@ def request_bytes(draw: Any) -> bytes:
 
 @st.composite
 def response_bytes(draw: Any) -> bytes:
-    status = draw(st.sampled_from([100, 101, 200, 204, 304, 404, 500, 299]))
-    head = b"HTTP/1.1 %d Reason\r\n" % status + draw(fields())
+    status = draw(st.sampled_from([100, 101, 103, 200, 204, 304, 404, 500, 299]))
+    version = draw(st.sampled_from([b"1.1", b"1.1", b"1.0"]))
+    head = b"HTTP/%s %d Reason\r\n" % (version, status) + draw(fields())
+    if draw(st.booleans()):  # the framing fields that decide a response, odd ones too
+        head += b"".join(f"{n}: {v}\r\n".encode() for n, v in draw(
+            st.lists(st.tuples(FRAMING_NAMES, FRAMING_VALUES), max_size=3)))
     kind = draw(st.sampled_from(["none", "length", "chunked"]))
     if kind == "length":
         body = draw(st.binary(max_size=60))
@@ -170,7 +174,8 @@ def test_requests_agree(data: Any) -> None:
 @FUZZ
 @given(st.data())
 def test_responses_agree(data: Any) -> None:
-    stream = data.draw(response_bytes() | mutated(response_bytes()))
+    stream = b"".join(data.draw(st.lists(response_bytes() | mutated(response_bytes()),
+                                         min_size=1, max_size=3)))
     reads = data.draw(split(stream))
     method = data.draw(st.sampled_from(["GET", "HEAD", "CONNECT", "POST"]))
     for config in CONFIGS:

@@ -20,8 +20,9 @@ pytest.importorskip("h11")
 # atheris, request target, 2.97M inputs in: BWS before a chunk extension's ";". RFC 9112
 # §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ).
 # h11's chunk header regex is ``size (;.*)? OWS CRLF`` and refuses it.
+# (Its Host value, once 0xB6 "h", is now " h": a Host outside ASCII is refused since.)
 BWS_CHUNK_EXT = bytes.fromhex(
-    "0b001c002a005354202f20485454502f312e310d0a486f73743ab6680d0a5472616e736665722d456e636f"
+    "0b001c002a005354202f20485454502f312e310d0a486f73743a20680d0a5472616e736665722d456e636f"
     "64696e673a206368756e6b65640d0a0d0a35203b6578743d310d0a68656c6c6f0d0a300d0a582d546f7374"
     "3a20680d0a735466322d456e696e673a206f0d0a636f3a20760d0a0d0a"
 )

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("values", ("httpaf.model",)),
     ("wire", ("httpaf.wire", "httpaf._parser", "httpaf._serializer", "httpaf._websocket")),
     ("protocol", ("httpaf.connection", "httpaf.websocket")),
+    ("net", ("httpaf.net",)),  # what the client runtimes share (docs/client.md)
     ("face", ("httpaf",)),  # httpaf/__init__.py: the names of the layers below
     ("runtime", ("httpaf.aio", "httpaf.asyncio", "httpaf.sync")),
     (

@@ -17,8 +17,8 @@ from websockets.asyncio.server import serve as ws_serve
 
 from httpaf import Reqd, Response
 from httpaf.asyncio import (
-    ConnectionClosed,
     WebSocket,
+    WebSocketClosed,
     accept_websocket,
     connect_websocket,
     serve,
@@ -126,7 +126,7 @@ def test_message_too_big_closes_1009() -> None:
     async def session(ws: WebSocket) -> None:
         try:
             await ws.receive()
-        except ConnectionClosed as closed:
+        except WebSocketClosed as closed:
             seen.append(closed.code)
 
     async def main() -> None:
@@ -227,7 +227,7 @@ def test_send_waits_while_the_transport_is_paused() -> None:
         task = asyncio.ensure_future(ws.send("y"))
         await asyncio.sleep(0)
         ws.connection_lost(None)  # a send waiting on a lost connection fails
-        with pytest.raises(ConnectionClosed):
+        with pytest.raises(WebSocketClosed):
             await task
 
     run(main())

@@ -25,13 +25,13 @@ from .protocols import (
     implementation,
 )
 from .server import Server, run, serve, shutdown
-from .websocket import ConnectionClosed, WebSocket, accept_websocket, connect_websocket
+from .websocket import WebSocket, WebSocketClosed, accept_websocket, connect_websocket
 
 __all__ = [
     "Client",
     "ClientProtocol",
     "ClientResponse",
-    "ConnectionClosed",
+    "WebSocketClosed",
     "Driver",
     "LINGER_SECONDS",
     "PROBE_SECONDS",

@@ -481,9 +481,14 @@ class Driver:
             self._fresh = True
             self._reader_wanted = True
             self._pump()
-        # Keep the transport open, responses may still be going out (SSL cannot).
+        # Keep the transport open, responses may still be going out (SSL cannot). A
+        # transport closed already is not asked (a closed TLS transport cannot answer).
         transport = self._transport
-        return transport is None or transport.get_extra_info("sslcontext") is None
+        if transport is None:
+            return True
+        if transport.is_closing():
+            return False
+        return transport.get_extra_info("sslcontext") is None
 
     def pause_writing(self) -> None:
         self._write_paused = True

@@ -13,7 +13,7 @@ here (in :mod:`.wsdriver`, compiled when built):
   when set, takes each message as it is read instead (no queue, no task switch);
 - writing: ``send`` waits while the transport's buffer is over its high-water mark
   (``pause_writing``) before it queues anything; a connection lost while a send
-  waits makes it raise :class:`ConnectionClosed`;
+  waits makes it raise :class:`WebSocketClosed`;
 - timers: a keep-alive ping every ``ping_interval`` seconds, failing the connection
   with 1011 when its pong is ``ping_timeout`` late; after our close frame the
   transport is closed when the peer's does not come within ``close_timeout``.
@@ -45,16 +45,16 @@ from httpaf.websocket import (
 from httpaf.wire import ResponseParser, check_field
 
 if TYPE_CHECKING:
-    from .wsdriver import ConnectionClosed, Handler, WebSocketDriver
+    from .wsdriver import Handler, WebSocketClosed, WebSocketDriver
 else:
     try:
         if NO_EXTENSIONS:
             raise ImportError("HTTPAF_NO_EXTENSIONS is set")
-        from ._compiled.wsdriver import ConnectionClosed, Handler, WebSocketDriver
+        from ._compiled.wsdriver import Handler, WebSocketClosed, WebSocketDriver
     except ImportError:
-        from .wsdriver import ConnectionClosed, Handler, WebSocketDriver
+        from .wsdriver import Handler, WebSocketClosed, WebSocketDriver
 
-__all__ = ["ConnectionClosed", "WebSocket", "accept_websocket", "connect_websocket"]
+__all__ = ["WebSocketClosed", "WebSocket", "accept_websocket", "connect_websocket"]
 
 
 class WebSocket(WebSocketDriver, asyncio.BufferedProtocol):
@@ -182,7 +182,7 @@ class _ClientHandshake(WebSocket):
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         if not self.ready.done():
-            self.ready.set_exception(exc or ConnectionClosed(1006, "closed during the handshake"))
+            self.ready.set_exception(exc or WebSocketClosed(1006, "closed during the handshake"))
 
 
 async def connect_websocket(

@@ -22,7 +22,7 @@ from httpaf.model import Closed as _Closed
 from httpaf.model import Request, StateError
 from httpaf.websocket import Close, Pong, WebSocketConnection
 
-__all__ = ["READ_SIZE", "ConnectionClosed", "Handler", "WebSocketDriver"]
+__all__ = ["READ_SIZE", "WebSocketClosed", "Handler", "WebSocketDriver"]
 
 #: Size of the read buffer the connections of a loop share.
 READ_SIZE = 65536
@@ -40,7 +40,7 @@ def _shared_view() -> memoryview:
     return view
 
 
-class ConnectionClosed(ConnectionError):
+class WebSocketClosed(ConnectionError):
     """The WebSocket is closed: ``code`` and ``reason`` say how (see
     :class:`httpaf.websocket.Close`). An ``OSError``, as ASGI asks of a send on a
     closed connection."""
@@ -206,7 +206,7 @@ class WebSocketDriver:
         self._wake_drain()
         for waiter in self._pings.values():
             if not waiter.done():
-                waiter.set_exception(ConnectionClosed(self.close_code or 1006, self.close_reason))
+                waiter.set_exception(WebSocketClosed(self.close_code or 1006, self.close_reason))
         self._pings.clear()
         closed = self._closed
         if closed is not None and not closed.done():
@@ -279,7 +279,7 @@ class WebSocketDriver:
                 self._on_close(event)
 
     def _callback_failed(self, error: Exception) -> None:
-        if isinstance(error, ConnectionClosed):
+        if isinstance(error, WebSocketClosed):
             return  # a reply to a message read before the connection closed
         _logger.error("Exception in on_message callback", exc_info=error)
         self.start_close(1011)
@@ -310,14 +310,14 @@ class WebSocketDriver:
     async def receive(self) -> str | bytes:
         """The next message: a ``str`` (text) or ``bytes`` (binary).
 
-        Raises :class:`ConnectionClosed` once the connection has ended and every
+        Raises :class:`WebSocketClosed` once the connection has ended and every
         message read before has been taken.
         """
         queue = self._queue
         while not queue:
             event = self.close_event
             if event is not None:
-                raise ConnectionClosed(event.code, event.reason)
+                raise WebSocketClosed(event.code, event.reason)
             receiver = self._receiver = self.loop.create_future()
             try:
                 await receiver
@@ -334,7 +334,7 @@ class WebSocketDriver:
     async def __anext__(self) -> str | bytes:
         try:
             return await self.receive()
-        except ConnectionClosed:
+        except WebSocketClosed:
             raise StopAsyncIteration from None
 
     # -- writing -----------------------------------------------------------------------
@@ -366,7 +366,7 @@ class WebSocketDriver:
     async def send(self, data: str | bytes | bytearray | memoryview) -> None:
         """Send a message (text for a ``str``), once the transport takes writes.
 
-        Raises :class:`ConnectionClosed` after the connection closed or began to.
+        Raises :class:`WebSocketClosed` after the connection closed or began to.
         """
         while self._write_paused and not self._lost:
             waiter = self.loop.create_future()
@@ -380,7 +380,7 @@ class WebSocketDriver:
         if conn is None:
             raise StateError("the WebSocket is not open yet")
         if conn.close_sent or self._lost:
-            raise ConnectionClosed(self.close_code or 1006, self.close_reason)
+            raise WebSocketClosed(self.close_code or 1006, self.close_reason)
         conn.send(data)
         self._flush()
 
@@ -396,7 +396,7 @@ class WebSocketDriver:
         """Send a ping; the future resolves when its pong arrives."""
         conn = self.conn
         if conn is None or conn.close_sent or self._lost:
-            raise ConnectionClosed(self.close_code or 1006, self.close_reason)
+            raise WebSocketClosed(self.close_code or 1006, self.close_reason)
         if payload is None:
             payload = os.urandom(4)
         waiter: asyncio.Future[None] = self.loop.create_future()
@@ -464,7 +464,7 @@ class WebSocketDriver:
     async def _run(self, handler: Handler) -> None:
         try:
             await handler(self)
-        except ConnectionClosed:
+        except WebSocketClosed:
             pass
         finally:
             self.start_close(1000)

@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from httpaf.aio import ConnectionClosed, WebSocket
+from httpaf.aio import WebSocket, WebSocketClosed
 from httpaf.connection import Reqd
 from httpaf.model import Headers, Request, Response
 from httpaf.websocket import ClientHandshake, WebSocketConfig, WebSocketConnection, accept
@@ -291,7 +291,7 @@ class WebSocketCycle:
                 return self.disconnect or {"type": "websocket.disconnect", "code": 1006}
         try:
             data = await ws.receive()
-        except ConnectionClosed:
+        except WebSocketClosed:
             event = ws.close_event
             if self.disconnect is not None:
                 return self.disconnect
@@ -321,7 +321,7 @@ class WebSocketCycle:
                         raise RuntimeError("websocket.send needs 'bytes' or 'text'")
                 try:
                     await ws.send(data)
-                except ConnectionClosed:
+                except WebSocketClosed:
                     raise ClientDisconnected() from None
             elif kind == "websocket.close":
                 code = message.get("code", 1000)

@@ -21,8 +21,6 @@ def load_env_file(path: str | os.PathLike[str]) -> None:
     try:
         from dotenv import load_dotenv
     except ImportError:
-        raise RuntimeError(
-            "--env-file needs python-dotenv: pip install 'httpaf[dotenv]'"
-        ) from None
+        raise RuntimeError("--env-file needs python-dotenv: pip install 'httpaf[dotenv]'") from None
     logger.info("Loading environment from '%s'", os.fspath(path))
     load_dotenv(dotenv_path=path, override=False)

@@ -99,8 +99,7 @@ def serve(options: Options) -> int:
             from ._reload import Reloader
 
             print(
-                f"httpaf ({implementation}) serving on {where} with reload "
-                f"(pid {os.getpid()})",
+                f"httpaf ({implementation}) serving on {where} with reload (pid {os.getpid()})",
                 flush=True,
             )
             return Reloader(options, sock).run()

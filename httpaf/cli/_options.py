@@ -105,9 +105,7 @@ class Options:
     ssl_cert_reqs: int = int(ssl.CERT_NONE)
     ssl_ca_certs: str | os.PathLike[str] | None = None
     ssl_ciphers: str | None = None
-    ssl_context_factory: Callable[[Any, Callable[[], ssl.SSLContext]], ssl.SSLContext] | None = (
-        None
-    )
+    ssl_context_factory: Callable[[Any, Callable[[], ssl.SSLContext]], ssl.SSLContext] | None = None
     headers: list[tuple[str, str]] | None = None
     factory: bool = False
     app_dir: str | None = None

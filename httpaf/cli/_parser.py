@@ -95,157 +95,234 @@ def _add_uvicorn_options(parser: argparse.ArgumentParser) -> None:
         "--reload", action="store_true", help="restart the worker when a watched file changes"
     )
     reload.add_argument(
-        "--reload-dir", dest="reload_dirs", action="append", type=_existing, metavar="PATH",
+        "--reload-dir",
+        dest="reload_dirs",
+        action="append",
+        type=_existing,
+        metavar="PATH",
         help="a directory to watch (repeatable; default: the current directory)",
     )
     reload.add_argument(
-        "--reload-include", dest="reload_includes", action="append", metavar="GLOB",
+        "--reload-include",
+        dest="reload_includes",
+        action="append",
+        metavar="GLOB",
         help="a pattern of files to watch (repeatable; default: *.py, unless excluded)",
     )
     reload.add_argument(
-        "--reload-exclude", dest="reload_excludes", action="append", metavar="GLOB",
+        "--reload-exclude",
+        dest="reload_excludes",
+        action="append",
+        metavar="GLOB",
         help="a pattern of files or directories not to watch (repeatable; default: "
         "'.*', '.py[cod]', '.sw.*', '~*', unless included)",
     )
     reload.add_argument(
-        "--reload-delay", type=float, default=0.25, metavar="FLOAT",
+        "--reload-delay",
+        type=float,
+        default=0.25,
+        metavar="FLOAT",
         help="seconds between two looks at the changes (default: %(default)s)",
     )
 
     procs = parser.add_argument_group("processes and event loop")
     procs.add_argument(
-        "--workers", type=int, default=None,
+        "--workers",
+        type=int,
+        default=None,
         help="worker processes (default: $WEB_CONCURRENCY, or 1); ignored with --reload",
     )
     procs.add_argument(
-        "--loop", default="auto", metavar="{auto,asyncio,uvloop,none,module:factory}",
+        "--loop",
+        default="auto",
+        metavar="{auto,asyncio,uvloop,none,module:factory}",
         help="event loop (default: auto: uvloop when installed); zuvloop is taken as auto",
     )
     procs.add_argument(
-        "--limit-max-requests", type=int, default=None, metavar="N",
+        "--limit-max-requests",
+        type=int,
+        default=None,
+        metavar="N",
         help="a worker stops gracefully after N requests (a supervisor starts another)",
     )
     procs.add_argument(
-        "--limit-max-requests-jitter", type=int, default=0, metavar="N",
+        "--limit-max-requests-jitter",
+        type=int,
+        default=0,
+        metavar="N",
         help="add a random 0..N to --limit-max-requests per worker (default: 0)",
     )
     procs.add_argument(
-        "--timeout-worker-healthcheck", type=float, default=5, metavar="SECONDS",
+        "--timeout-worker-healthcheck",
+        type=float,
+        default=5,
+        metavar="SECONDS",
         help="kill a worker that leaves a health check unanswered this long; a new "
         "worker must listen within it on SIGHUP (default: 5)",
     )
     procs.add_argument(
-        "--timeout-graceful-shutdown", type=_number(float, True), default=None,
+        "--timeout-graceful-shutdown",
+        type=_number(float, True),
+        default=None,
         metavar="SECONDS",
         help="seconds in-flight requests get at shutdown (default: no limit)",
     )
 
     proto = parser.add_argument_group("protocols")
     proto.add_argument(
-        "--http", default="auto", metavar="{auto,h11,httptools,zttp,...}",
+        "--http",
+        default="auto",
+        metavar="{auto,h11,httptools,zttp,...}",
         help="uvicorn's HTTP implementation: accepted, and httpaf's own parser is used",
     )
+    proto.add_argument("--http2", action="store_true", help="refused: httpaf serves HTTP/1.1 only")
     proto.add_argument(
-        "--http2", action="store_true", help="refused: httpaf serves HTTP/1.1 only"
-    )
-    proto.add_argument(
-        "--h11-max-incomplete-event-size", type=int, default=None, metavar="BYTES",
+        "--h11-max-incomplete-event-size",
+        type=int,
+        default=None,
+        metavar="BYTES",
         help="h11's head limit: accepted; httpaf uses --max-head-size and --max-field-size",
     )
     proto.add_argument(
-        "--ws", default=WS_DEFAULTS["ws"],
+        "--ws",
+        default=WS_DEFAULTS["ws"],
         metavar="{auto,none,websockets,websockets-sansio,wsproto}",
         help="WebSocket implementation (ASGI; default: auto)",
     )
     proto.add_argument(
-        "--ws-max-size", type=int, default=WS_DEFAULTS["ws_max_size"], metavar="BYTES",
+        "--ws-max-size",
+        type=int,
+        default=WS_DEFAULTS["ws_max_size"],
+        metavar="BYTES",
         help="largest WebSocket message (default: %(default)s)",
     )
     proto.add_argument(
-        "--ws-max-queue", type=int, default=WS_DEFAULTS["ws_max_queue"], metavar="N",
+        "--ws-max-queue",
+        type=int,
+        default=WS_DEFAULTS["ws_max_queue"],
+        metavar="N",
         help="WebSocket messages queued for the application (default: %(default)s)",
     )
     proto.add_argument(
-        "--ws-ping-interval", type=_number(float, True), default=WS_DEFAULTS["ws_ping_interval"],
-        metavar="SECONDS", help="seconds between WebSocket pings (default: %(default)s)",
+        "--ws-ping-interval",
+        type=_number(float, True),
+        default=WS_DEFAULTS["ws_ping_interval"],
+        metavar="SECONDS",
+        help="seconds between WebSocket pings (default: %(default)s)",
     )
     proto.add_argument(
-        "--ws-ping-timeout", type=_number(float, True), default=WS_DEFAULTS["ws_ping_timeout"],
-        metavar="SECONDS", help="seconds to wait for a WebSocket pong (default: %(default)s)",
+        "--ws-ping-timeout",
+        type=_number(float, True),
+        default=WS_DEFAULTS["ws_ping_timeout"],
+        metavar="SECONDS",
+        help="seconds to wait for a WebSocket pong (default: %(default)s)",
     )
     proto.add_argument(
-        "--ws-per-message-deflate", type=_boolean,
-        default=WS_DEFAULTS["ws_per_message_deflate"], metavar="BOOLEAN",
+        "--ws-per-message-deflate",
+        type=_boolean,
+        default=WS_DEFAULTS["ws_per_message_deflate"],
+        metavar="BOOLEAN",
         help="offer WebSocket per-message compression (default: %(default)s)",
     )
 
     app = parser.add_argument_group("the application")
     app.add_argument(
-        "--interface", choices=["auto", "asgi3", "asgi2", "asgi", "wsgi"], default="auto",
+        "--interface",
+        choices=["auto", "asgi3", "asgi2", "asgi", "wsgi"],
+        default="auto",
         help="auto: ASGI 3 when __call__ is a coroutine function, ASGI 2 for a class "
         "made with the scope, else WSGI (default: auto)",
     )
     app.add_argument(
-        "--lifespan", choices=["auto", "on", "off"], default="auto",
+        "--lifespan",
+        choices=["auto", "on", "off"],
+        default="auto",
         help="ASGI lifespan events (default: auto)",
     )
     app.add_argument("--factory", action="store_true", help="the application is a factory: call it")
     app.add_argument(
-        "--app-dir", default="",
+        "--app-dir",
+        default="",
         help="look for the application in this directory (default: the current one)",
     )
     app.add_argument(
-        "--env-file", type=_existing, default=None, metavar="PATH",
+        "--env-file",
+        type=_existing,
+        default=None,
+        metavar="PATH",
         help="set environment variables from this dotenv file (needs httpaf[dotenv])",
     )
     app.add_argument("--root-path", default="", help="the application's mount path")
     app.add_argument(
-        "--reset-contextvars", action="store_true",
+        "--reset-contextvars",
+        action="store_true",
         help="run each ASGI request in an empty contextvars context",
     )
     app.add_argument(
-        "--limit-concurrency", type=int, default=None, metavar="N",
+        "--limit-concurrency",
+        type=int,
+        default=None,
+        metavar="N",
         help="503 beyond this many running requests or open connections",
     )
 
     logs = parser.add_argument_group("logging")
     logs.add_argument(
-        "--log-config", type=_existing, default=None, metavar="PATH",
+        "--log-config",
+        type=_existing,
+        default=None,
+        metavar="PATH",
         help="logging configuration: .json or .yaml (dictConfig), else .ini (fileConfig)",
     )
     logs.add_argument(
-        "--log-level", choices=list(LOG_LEVELS), default=None,
+        "--log-level",
+        choices=list(LOG_LEVELS),
+        default=None,
         help="level of httpaf's loggers (default: info)",
     )
     logs.add_argument(
-        "--access-log", action=argparse.BooleanOptionalAction, default=True,
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="a line per response on httpaf.access (default: on)",
     )
     logs.add_argument(
-        "--use-colors", action=argparse.BooleanOptionalAction, default=None,
+        "--use-colors",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="colored level names (default: when writing to a terminal)",
     )
 
     heads = parser.add_argument_group("headers and proxies")
     heads.add_argument(
-        "--proxy-headers", action=argparse.BooleanOptionalAction, default=True,
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="believe X-Forwarded-For/-Proto from --forwarded-allow-ips (default: on)",
     )
     heads.add_argument(
-        "--forwarded-allow-ips", default=None,
+        "--forwarded-allow-ips",
+        default=None,
         help="comma-separated proxy addresses or networks to trust, or '*' "
         "(default: $FORWARDED_ALLOW_IPS, or 127.0.0.1,::1)",
     )
     heads.add_argument(
-        "--server-header", action=argparse.BooleanOptionalAction, default=True,
+        "--server-header",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="send 'Server: httpaf' (default: on)",
     )
     heads.add_argument(
-        "--date-header", action=argparse.BooleanOptionalAction, default=True,
+        "--date-header",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="send a Date field (default: on)",
     )
     heads.add_argument(
-        "--header", dest="headers", action="append", metavar="NAME:VALUE",
+        "--header",
+        dest="headers",
+        action="append",
+        metavar="NAME:VALUE",
         help="a field added to every response (repeatable)",
     )
 
@@ -254,11 +331,15 @@ def _add_uvicorn_options(parser: argparse.ArgumentParser) -> None:
     tls.add_argument("--ssl-certfile", default=None, help="TLS certificate file")
     tls.add_argument("--ssl-keyfile-password", default=None, help="password of the TLS key")
     tls.add_argument(
-        "--ssl-version", type=int, default=Options.ssl_version,
+        "--ssl-version",
+        type=int,
+        default=Options.ssl_version,
         help="ssl module protocol number (default: %(default)s, PROTOCOL_TLS_SERVER)",
     )
     tls.add_argument(
-        "--ssl-cert-reqs", type=int, default=Options.ssl_cert_reqs,
+        "--ssl-cert-reqs",
+        type=int,
+        default=Options.ssl_cert_reqs,
         help="client certificates: 0 none, 1 optional, 2 required (default: %(default)s)",
     )
     tls.add_argument("--ssl-ca-certs", default=None, help="CA certificates of the clients")
@@ -279,22 +360,33 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
         text = docs.get(field.name, f"Config.{field.name}")
         if field.name == "keep_alive_timeout":  # uvicorn's --timeout-keep-alive
             group.add_argument(
-                "--timeout-keep-alive", flag, dest="timeout_keep_alive",
-                type=_number(float, True), default=Options.timeout_keep_alive,
-                metavar="SECONDS", help=f"{text} (default: 5)",
+                "--timeout-keep-alive",
+                flag,
+                dest="timeout_keep_alive",
+                type=_number(float, True),
+                default=Options.timeout_keep_alive,
+                metavar="SECONDS",
+                help=f"{text} (default: 5)",
             )
             continue
         help_text = f"{text} (default: {field.default})"
         if "bool" in annotation:
             group.add_argument(
-                flag, dest=_LIMIT + field.name, action=argparse.BooleanOptionalAction,
-                default=argparse.SUPPRESS, help=help_text,
+                flag,
+                dest=_LIMIT + field.name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_text,
             )
         else:
             kind: type = float if "float" in annotation else int
             group.add_argument(
-                flag, dest=_LIMIT + field.name, type=_number(kind, "None" in annotation),
-                default=argparse.SUPPRESS, metavar=kind.__name__.upper(), help=help_text,
+                flag,
+                dest=_LIMIT + field.name,
+                type=_number(kind, "None" in annotation),
+                default=argparse.SUPPRESS,
+                metavar=kind.__name__.upper(),
+                help=help_text,
             )
 
 
@@ -309,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_uvicorn_options(parser)
     own = parser.add_argument_group("httpaf's own")
     own.add_argument(
-        "--reuse-port", action="store_true",
+        "--reuse-port",
+        action="store_true",
         help="with --workers, each worker binds its own SO_REUSEPORT socket",
     )
     own.add_argument(
@@ -327,9 +420,7 @@ def options_from_namespace(args: argparse.Namespace) -> Options:
     values = vars(args)
     names = {f.name for f in dataclasses.fields(Options)} - {"limits", "log_config"}
     given = {name: values[name] for name in names if name in values}
-    limits = {
-        name: values[_LIMIT + name] for name in CONFIG_FIELDS if _LIMIT + name in values
-    }
+    limits = {name: values[_LIMIT + name] for name in CONFIG_FIELDS if _LIMIT + name in values}
     options = Options(**given, limits=limits)
     if values.get("log_config") is not None:  # else uvicorn's look (the default)
         options.log_config = values["log_config"]

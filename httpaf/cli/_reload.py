@@ -77,8 +77,7 @@ def watched_directories(options: Options) -> list[Path]:
     candidates = {p.resolve() for p in given + named}
     excluded = {p.resolve() for p in _pattern_directories(_listed(options.reload_excludes))}
     kept = {
-        d for d in candidates
-        if _is_dir(d) and not any(d == e or e in d.parents for e in excluded)
+        d for d in candidates if _is_dir(d) and not any(d == e or e in d.parents for e in excluded)
     }
     outermost = sorted(d for d in kept if not any(p in kept for p in d.parents))
     if not outermost:
@@ -98,9 +97,9 @@ class FileFilter:
     def __init__(self, options: Options) -> None:
         includes = _listed(options.reload_includes)
         excludes = _listed(options.reload_excludes)
-        self.includes = list(dict.fromkeys(
-            [p for p in DEFAULT_INCLUDES if p not in excludes] + includes
-        ))
+        self.includes = list(
+            dict.fromkeys([p for p in DEFAULT_INCLUDES if p not in excludes] + includes)
+        )
         self.excludes = [p for p in DEFAULT_EXCLUDES if p not in includes]
         self.exclude_dirs: list[Path] = []
         for pattern in excludes:

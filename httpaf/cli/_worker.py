@@ -230,9 +230,7 @@ def serve_in_process(
             loop.add_signal_handler(sig, stop.set)
         loop_name = type(loop).__module__.split(".")[0]
         interface = loaded.interface
-        logger.info(
-            "worker %d serving %s (%s, %s)", os.getpid(), options.app, interface, loop_name
-        )
+        logger.info("worker %d serving %s (%s, %s)", os.getpid(), options.app, interface, loop_name)
         if announce is not None:
             print(
                 f"httpaf ({implementation}) serving on {announce} ({interface.upper()}, "

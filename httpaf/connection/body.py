@@ -60,6 +60,7 @@ class BodyReader:
         "trailers",
         "_on_schedule",
         "_first_read",
+        "_error",
     )
 
     def __init__(self, on_schedule: Callback = _ignore, on_first_read: Callback = _ignore) -> None:
@@ -73,6 +74,7 @@ class BodyReader:
         self.trailers: Headers | None = None
         self._on_schedule = on_schedule  # the connection may resume reading
         self._first_read = on_first_read  # e.g. send 100 Continue
+        self._error: BaseException | None = None  # why the body will never end (fail)
 
     @classmethod
     def empty(cls) -> BodyReader:
@@ -88,13 +90,18 @@ class BodyReader:
 
     @property
     def is_complete(self) -> bool:
-        """Whether the whole body was received (or the reader was closed)."""
-        return self._eof or self._closed
+        """Whether the whole body was received (or the reader was closed), not failed."""
+        return (self._eof or self._closed) and self._error is None
 
     @property
     def at_eof(self) -> bool:
         """Whether the whole body was received (closing the reader does not count)."""
         return self._eof
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the body stopped short (:meth:`fail`), or ``None``."""
+        return self._error
 
     @property
     def is_read_scheduled(self) -> bool:
@@ -114,6 +121,8 @@ class BodyReader:
         """
         if self._on_read is not None:
             raise StateError("Body.Reader.schedule_read: reader already scheduled")
+        if self._error is not None:
+            raise self._error
         if self._first_read is not _ignore:
             first, self._first_read = self._first_read, _ignore
             first()
@@ -137,6 +146,22 @@ class BodyReader:
         self._run_eof()
 
     # -- the connection's side -----------------------------------------------------
+
+    def fail(self, error: BaseException) -> None:
+        """The body will never end: a short body is not a complete one.
+
+        What is buffered is dropped and a pending read is dropped unanswered (neither
+        callback runs: the connection tells the message's error handler instead);
+        :meth:`schedule_read` then raises ``error``. A body that ended, or a reader the
+        application closed, is left as it is.
+        """
+        if self._eof or self._closed:
+            return
+        self._error = error
+        self._closed = True
+        self._pieces.clear()
+        self._buffered = 0
+        self._on_read = self._on_eof = None
 
     def _deliver_buffered(self, on_read: OnRead) -> None:
         """Hand every buffered byte over as one piece.

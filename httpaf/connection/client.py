@@ -4,6 +4,15 @@ Unlike http/af's one-shot client, a connection carries any number of requests: i
 stays open while responses allow it, and requests may be pipelined (each one's head is
 written as soon as the previous request body is closed). Responses are matched to
 requests in order. It is driven like :class:`~httpaf.ServerConnection`.
+
+It distrusts the server as the server side distrusts clients: the response parser's
+framing rules (:func:`~httpaf.model.response_body_length`) and limits are strict, and
+the connection ends with an error for bytes no request asked for (a response before
+its request was written, or anything while no request is in flight), for more than
+``Config.max_interim_responses`` 1xx responses before a final one, and for a body cut
+short by the end of the connection (never reported as complete: see
+:meth:`~httpaf.BodyReader.fail`). While no request is in flight the connection still
+reads, so that a runtime sees at once a server that closed an idle connection.
 """
 
 from __future__ import annotations
@@ -14,11 +23,14 @@ from collections.abc import Callable
 from httpaf.model import (
     CHUNKED,
     CLOSE,
+    HTTP_1_0,
+    HTTP_1_1,
     READ,
     UPGRADE,
     YIELD,
     Closed,
     Config,
+    ConnectionClosed,
     EndOfMessage,
     Operation,
     ParseError,
@@ -33,34 +45,76 @@ from httpaf.wire import ResponseParser, Serializer
 
 from .body import BodyReader, BodyWriter
 
-__all__ = ["ClientConnection", "ResponseHandler", "ClientErrorHandler"]
+__all__ = ["ClientConnection", "ResponseHandler", "ClientErrorHandler", "InterimHandler"]
 
 ResponseHandler = Callable[[Response, BodyReader], None]
 ClientErrorHandler = Callable[[BaseException], None]
+InterimHandler = Callable[[Response], None]
 Callback = Callable[[], None]
 
 
 class _Respd:
     """A request waiting for (or receiving) its response."""
 
-    __slots__ = ("request", "on_response", "on_error", "body", "writer", "done")
+    __slots__ = (
+        "request", "on_response", "on_error", "on_interim", "body", "writer", "done",
+        "sent_at", "started", "interim",
+    )  # fmt: skip
 
     def __init__(
-        self, request: Request, on_response: ResponseHandler, on_error: ClientErrorHandler
+        self,
+        request: Request,
+        on_response: ResponseHandler,
+        on_error: ClientErrorHandler,
+        on_interim: InterimHandler | None,
+        sent_at: int,
     ) -> None:
         self.request = request
         self.on_response = on_response
         self.on_error = on_error
+        self.on_interim = on_interim
         self.body: BodyReader | None = None  # the response body, once the head is in
         self.writer: BodyWriter | None = None
         self.done = False  # the error handler ran, or the response completed
+        # The request's first byte is this many bytes into the connection's output: it
+        # is sent once more than that was reported written.
+        self.sent_at = sent_at
+        self.started = False  # a byte of its response arrived
+        self.interim = 0  # 1xx responses received
 
 
 def request_body_length(request: Request) -> int:
     """How a request's body is framed: a byte count or CHUNKED (``ValueError`` else)."""
-    headers = request.headers
-    te = headers.get_all("transfer-encoding")
-    cl = headers.get_all("content-length")
+    return request_framing(request)[0]
+
+
+def request_framing(request: Request) -> tuple[int, bool]:
+    """A request's body framing (a byte count or CHUNKED) and whether it keeps the
+    connection (RFC 9112 §9.3, as :func:`~httpaf.model.is_keep_alive`); one pass over
+    the fields. ``ValueError`` for framing a server would refuse."""
+    te: list[str] = []
+    cl: list[str] = []
+    close = keep_alive = False
+    for name, value in request.headers._fields:
+        size = len(name)
+        if size == 17 or size == 14 or size == 10:  # only these names matter here
+            low = name.lower()
+            if low == "transfer-encoding":
+                te.append(value)
+            elif low == "content-length":
+                cl.append(value)
+            elif low == "connection":
+                for token in value.split(","):
+                    token = token.strip(" \t").lower()
+                    if token == "close":
+                        close = True
+                    elif token == "keep-alive":
+                        keep_alive = True
+    version = request.version
+    if version is HTTP_1_1:  # (identity first: Version compares in Python)
+        persistent = not close
+    else:
+        persistent = not close and (keep_alive if version == HTTP_1_0 else version >= HTTP_1_1)
     try:
         if te:
             if cl:
@@ -68,8 +122,8 @@ def request_body_length(request: Request) -> int:
                     "a request must not have both Transfer-Encoding and Content-Length"
                 )
             is_chunked(te, strict=True)
-            return CHUNKED
-        return parse_content_length(cl) if cl else 0
+            return CHUNKED, persistent
+        return (parse_content_length(cl) if cl else 0), persistent
     except ParseError as error:
         raise ValueError(f"invalid request body length: {error.message}") from None
 
@@ -93,6 +147,7 @@ class ClientConnection:
         # The body of the last request sent. It may still be open after its response
         # completed (an early response), so the queue cannot tell.
         self._writing: BodyWriter | None = None
+        self._written = 0  # bytes reported written (or taken) so far
 
     @property
     def is_closed(self) -> bool:
@@ -104,6 +159,21 @@ class ClientConnection:
         """Requests sent or being sent whose response has not completed."""
         return len(self._queue)
 
+    @property
+    def is_idle(self) -> bool:
+        """Whether no request is in flight and a new one may be sent now.
+
+        What a pool checks before reusing the connection: it is open to requests, no
+        response is awaited, and the last request's body is closed.
+        """
+        writing = self._writing
+        return (
+            not self._queue
+            and self._persistent
+            and not self._serializer.is_closed
+            and (writing is None or writing.is_closed)
+        )
+
     # -- requests --------------------------------------------------------------------
 
     def request(
@@ -111,12 +181,17 @@ class ClientConnection:
         request: Request,
         response_handler: ResponseHandler,
         error_handler: ClientErrorHandler,
+        interim_handler: InterimHandler | None = None,
     ) -> BodyWriter:
         """Send ``request``; return its body writer (close it, even when empty).
 
         ``response_handler(response, body)`` gets the final response (a 101 too);
+        ``interim_handler(response)``, if given, each 1xx before it (``100 Continue``
+        says to send a body held back after ``Expect: 100-continue``);
         ``error_handler(error)`` gets a malformed response, an early end of the
-        connection, or an exception reported with :meth:`report_exn`.
+        connection (:class:`~httpaf.ConnectionClosed`, saying whether any byte of the
+        response came), or an exception reported with :meth:`report_exn`. After an
+        error the response body, if any, is failed: it never ends normally.
         """
         serializer = self._serializer
         if serializer.is_closed or not self._persistent:
@@ -124,10 +199,11 @@ class ClientConnection:
         if self._writing is not None and not self._writing.is_closed:
             # Its next bytes would be read as that body: a request desync.
             raise StateError("close the previous request's body before the next request")
-        length = request_body_length(request)
+        length, keep_alive = request_framing(request)
+        sent_at = self._written + serializer.pending_bytes
         serializer.write_request_head(request)
-        respd = _Respd(request, response_handler, error_handler)
-        if not request.keep_alive:
+        respd = _Respd(request, response_handler, error_handler, interim_handler, sent_at)
+        if not keep_alive:
             self._persistent = False
         respd.writer = BodyWriter(serializer, length, self._body_closed)
         self._writing = respd.writer
@@ -141,12 +217,21 @@ class ClientConnection:
     def _body_closed(self, delimited: bool) -> None:
         if not delimited:
             self._persistent = False
-            self._fail_all(ValueError("request body shorter than its Content-Length"))
+            queue = self._queue
+            if queue and queue[-1].body is None:
+                self._fail_all(ValueError("request body shorter than its Content-Length"))
+            # Else its response is in already (an early answer: to ``Expect:
+            # 100-continue``, say): it stands, and the connection ends after it.
+            self._wake_reader()
 
     # -- reading ---------------------------------------------------------------------
 
     def next_read_operation(self) -> Operation:
-        """``READ``, ``YIELD`` (nothing is awaited, or backpressure), ``CLOSE``, ``UPGRADE``."""
+        """``READ``, ``YIELD`` (backpressure), ``CLOSE`` or ``UPGRADE``.
+
+        ``READ`` also while no request is in flight: the end of the connection then
+        closes it quietly, and any byte is an error (no request asked for it).
+        """
         if self._upgraded:
             return UPGRADE
         if self._reader_closed:
@@ -156,7 +241,7 @@ class ClientConnection:
             if not self._persistent:
                 self._close()
                 return CLOSE
-            return YIELD
+            return READ
         body = queue[0].body
         if (
             body is not None
@@ -176,7 +261,7 @@ class ClientConnection:
         end = len(buf) if length is None else off + length
         consumed = self._read(buf, off, end, True)
         if off + consumed == end and not self._upgraded:
-            self._fail_all(ConnectionError("unexpected eof"))
+            self._fail_all(ConnectionClosed("unexpected eof: the server closed the connection"))
             self._close()
         return consumed
 
@@ -187,6 +272,11 @@ class ClientConnection:
         while queue and not self._reader_closed and not self._upgraded:
             head = queue[0]
             body = head.body
+            if body is None and not head.started and pos < end:
+                if self._written <= head.sent_at:
+                    self._unsolicited("a response before its request was sent")
+                    break
+                head.started = True
             if (
                 body is not None
                 and body.buffered_bytes > self.config.body_buffer_high_water
@@ -219,13 +309,30 @@ class ClientConnection:
                 self._complete(head)
             else:
                 self._on_response(head, event)  # type: ignore[arg-type]
+        if pos < end and not queue and not self._reader_closed and not self._upgraded:
+            self._unsolicited("response bytes while no request is in flight")
         return pos - start
+
+    def _unsolicited(self, what: str) -> None:
+        """Bytes that no request asked for: the server cannot be trusted any more."""
+        self._fail_all(ParseError(what))
+        self._close()
 
     def _on_response(self, head: _Respd, response: Response) -> None:
         parser = self._parser
         status = response.status
         if 100 <= status < 200 and status != 101:
-            return  # an interim response; the final one follows
+            # An interim response; the final one follows (a bounded number of them).
+            head.interim += 1
+            if head.interim > self.config.max_interim_responses:
+                self._report(head, ParseError("too many interim (1xx) responses"))
+                return
+            if head.on_interim is not None:
+                try:
+                    head.on_interim(response)
+                except Exception as error:
+                    self._report(head, error)
+            return
         if not parser.keep_alive:
             self._persistent = False
         body = BodyReader(self._wake_reader) if parser.body_length != 0 else BodyReader.empty()
@@ -272,7 +379,11 @@ class ClientConnection:
         self._close()
 
     def _fail_all(self, error: BaseException) -> None:
-        """Tell every waiting request about ``error``; the first gets it as is."""
+        """Tell every waiting request about ``error``; the first gets it as is.
+
+        The others get a :class:`~httpaf.ConnectionClosed` saying that no byte of
+        their response came, as does every request when ``error`` is one.
+        """
         queue = self._queue
         first = True
         while queue:
@@ -281,11 +392,15 @@ class ClientConnection:
                 continue
             respd.done = True
             if respd.body is not None:
-                try:
-                    respd.body.close()  # runs a pending on_eof
-                except Exception:
-                    pass  # secondary: the error below is what this request is told
-            reason = error if first else ConnectionError(f"connection failed: {error}")
+                respd.body.fail(error)  # a short body is not a complete one
+            if first and type(error) is not ConnectionClosed:
+                reason = error
+            else:
+                reason = ConnectionClosed(
+                    str(error) if first else f"connection failed: {error}",
+                    self._written > respd.sent_at,
+                    respd.started,
+                )
             first = False
             try:
                 respd.on_error(reason)
@@ -325,16 +440,20 @@ class ClientConnection:
         ``limit`` bytes are, or a flush callback waits for them to be written;
         :meth:`next_write_operation` then says what to do.
         """
-        return self._serializer.take(limit)
+        data = self._serializer.take(limit)
+        if data is not None:
+            self._written += len(data)
+        return data
 
     def report_write_result(self, result: int | Operation) -> None:
         """Report ``n`` bytes written, or :data:`~httpaf.operation.CLOSE`."""
         if result is CLOSE:
             self._dropped += self._serializer.drain()
-            self._fail_all(ConnectionError("connection closed while writing"))
+            self._fail_all(ConnectionClosed("connection closed while writing"))
             self._close()
         elif isinstance(result, int):
             self._serializer.shift(result)
+            self._written += result
         else:
             raise ValueError(f"report_write_result: {result!r} is not a count or CLOSE")
 
@@ -367,5 +486,5 @@ class ClientConnection:
 
     def shutdown(self) -> None:
         """Close the connection: requests still waiting get an error."""
-        self._fail_all(ConnectionError("connection shut down"))
+        self._fail_all(ConnectionClosed("connection shut down"))
         self._close()

@@ -5,7 +5,7 @@ other layer builds on these."""
 from __future__ import annotations
 
 from .config import Config
-from .errors import BodyLengthError, HttpafError, ParseError, StateError
+from .errors import BodyLengthError, ConnectionClosed, HttpafError, ParseError, StateError
 from .headers import Headers, ci_equal, lower_ascii
 from .iovec import IOVec, lengthv, shiftv
 from .message import (
@@ -20,6 +20,7 @@ from .message import (
     parse_content_length,
     request_body_length,
     response_body_length,
+    response_framing,
     response_has_body,
     response_head_framing,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "CLOSE_DELIMITED",
     "Closed",
     "Config",
+    "ConnectionClosed",
     "END_OF_MESSAGE",
     "EndOfMessage",
     "FrameError",
@@ -72,6 +74,7 @@ __all__ = [
     "reason_phrase",
     "request_body_length",
     "response_body_length",
+    "response_framing",
     "response_has_body",
     "response_head_framing",
     "shiftv",

@@ -40,8 +40,12 @@ class Config:
     #: Most requests parsed ahead of the one being answered; beyond it the reader
     #: yields (pipelining backpressure).
     max_pipelined_requests: int = 32
-    #: Unread request-body bytes held for the handler before the reader yields.
+    #: Unread request-body bytes held for the handler before the reader yields (a
+    #: client: unread response-body bytes).
     body_buffer_high_water: int = 65536
+    #: Most interim (1xx) responses a client accepts before a request's final one;
+    #: more fail the request and close the connection (a server flooding 1xx).
+    max_interim_responses: int = 16
     #: Size of the copy buffer a connection's serializer borrows while it has output
     #: pending (an idle connection lends it back to a pool its loop's connections share).
     response_buffer_size: int = 4096

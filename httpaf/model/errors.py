@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["HttpafError", "ParseError", "StateError", "BodyLengthError"]
+__all__ = ["HttpafError", "ParseError", "StateError", "BodyLengthError", "ConnectionClosed"]
 
 
 class HttpafError(Exception):
@@ -43,3 +43,18 @@ class StateError(HttpafError, RuntimeError):
 
 class BodyLengthError(HttpafError, ValueError):
     """A body write would exceed the message's declared ``Content-Length``."""
+
+
+class ConnectionClosed(HttpafError, ConnectionError):
+    """A connection ended (or failed) before a request's response was complete.
+
+    ``request_sent`` says whether any byte of the request had been written and
+    ``response_started`` whether any byte of its response had arrived: a client may
+    send a request again on a new connection when no byte of its response came (an
+    idempotent one, or one never sent at all).
+    """
+
+    def __init__(self, message: str, request_sent: bool = True, response_started: bool = False):
+        super().__init__(message)
+        self.request_sent = request_sent
+        self.response_started = response_started

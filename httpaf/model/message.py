@@ -17,6 +17,7 @@ __all__ = [
     "CLOSE_DELIMITED",
     "request_body_length",
     "response_body_length",
+    "response_framing",
     "parse_content_length",
     "is_chunked",
     "is_keep_alive",
@@ -128,7 +129,7 @@ class Response:
 
     def body_length(self, request_method: str = Method.GET) -> int:
         """The body's length, :data:`CHUNKED` or :data:`CLOSE_DELIMITED`."""
-        return response_body_length(self.status, self.headers, request_method)
+        return response_body_length(self.status, self.headers, request_method, self.version)
 
 
 def is_keep_alive(version: Version, headers: Headers) -> bool:
@@ -207,25 +208,85 @@ def response_has_body(status: int, request_method: str) -> bool:
     return not (request_method == "HEAD" or status < 200 or status == 204 or status == 304)
 
 
-def response_body_length(status: int, headers: Headers, request_method: str) -> int:
-    """RFC 9112 §6.3 for responses, as a client reads them.
+def response_body_length(
+    status: int, headers: Headers, request_method: str, version: Version = HTTP_1_1
+) -> int:
+    """RFC 9112 §6.3 for responses, as a client that distrusts servers reads them.
 
-    HEAD, 1xx, 204 and 304 have no body; a 2xx to CONNECT is a tunnel; then
-    Transfer-Encoding wins over Content-Length; otherwise the body runs to EOF.
+    :func:`response_framing` with the framing fields of ``headers``.
     """
-    if not response_has_body(status, request_method):
-        return 0
+    return response_framing(
+        status,
+        request_method,
+        version,
+        headers.get_all("transfer-encoding") or None,
+        headers.get_all("content-length") or None,
+    )
+
+
+def response_framing(
+    status: int,
+    request_method: str,
+    version: Version,
+    te: list[str] | None,
+    cl: list[str] | None,
+) -> int:
+    """A response's body length from its Transfer-Encoding and Content-Length values.
+
+    The one place of the client's framing rule (the parsers gather the values as they
+    scan a head). A 2xx to CONNECT is a tunnel, whatever its fields say (RFC 9110
+    §9.3.6: the client MUST ignore them). Otherwise the framing fields must be sound
+    even where no body follows, or ``ParseError``: Content-Length is one field of
+    digits (repeated fields, even equal ones, are refused, as in requests);
+    Transfer-Encoding is a list of tokens with ``chunked`` at most once; never both
+    (§6.1: a sign of smuggling or response splitting); no Transfer-Encoding in an
+    HTTP/1.0 response (§6.1: faulty framing); none in a 1xx or 204, and no
+    Content-Length there but ``0`` (RFC 9110 §8.6, RFC 9112 §6.1: a server MUST NOT
+    send them; ``0`` says what the status says and is common). Then HEAD, 1xx, 204 and
+    304 have no body; Transfer-Encoding ending in ``chunked`` is :data:`CHUNKED` and
+    any other is :data:`CLOSE_DELIMITED` (§6.3 item 4); Content-Length is the length;
+    without either, the body runs to EOF.
+    """
     if request_method == "CONNECT" and 200 <= status < 300:
+        return 0 if status == 204 else CLOSE_DELIMITED  # (http/af reads no 204 body)
+    if te is None and cl is None:  # the usual case for bodiless answers
+        if request_method == "HEAD" or status < 200 or status == 204 or status == 304:
+            return 0
         return CLOSE_DELIMITED
-    te = headers.get_all("transfer-encoding")
+    length = parse_content_length(cl) if cl else None
+    chunked = False
     if te:
-        return CHUNKED if is_chunked(te, strict=False) else CLOSE_DELIMITED
-    cl = headers.get_all("content-length")
-    if cl:
-        # Equal repeated values are tolerated from servers (RFC 9112 §6.3 item 5).
-        values = {v.strip(" \t") for c in cl for v in c.split(",")}
-        return parse_content_length(sorted(values))
-    return CLOSE_DELIMITED
+        if cl:
+            raise ParseError("both Transfer-Encoding and Content-Length")
+        if version == HTTP_1_0:
+            raise ParseError("Transfer-Encoding in an HTTP/1.0 response")
+        chunked = _response_chunked(te)
+    if status < 200 or status == 204:
+        if te or length:
+            raise ParseError(f"framing fields in a {status} response")
+        return 0
+    if request_method == "HEAD" or status == 304:
+        return 0
+    if te:
+        return CHUNKED if chunked else CLOSE_DELIMITED
+    return CLOSE_DELIMITED if length is None else length
+
+
+def _response_chunked(values: list[str]) -> bool:
+    """A response's Transfer-Encoding: whether it ends in ``chunked``, or ``ParseError``.
+
+    Every coding a token (no empty list element), ``chunked`` at most once (RFC 9112
+    §6.1: a sender MUST NOT apply it more than once). Codings other than ``chunked``
+    are the application's business: a last one that is not ``chunked`` makes the body
+    run to EOF (§6.3 item 4).
+    """
+    codings = [c.strip(" \t").lower() for v in values for c in v.split(",")]
+    for coding in codings:
+        if not coding or not _is_token(coding):
+            raise ParseError(f"invalid transfer coding: {coding[:32]!r}")
+    if codings.count("chunked") > 1:
+        raise ParseError("chunked applied more than once")
+    return codings[-1] == "chunked"
 
 
 def response_head_framing(

@@ -7,8 +7,9 @@
 Each input (format in ``harness.decode``: a flags byte, read boundaries, then the HTTP
 bytes) goes through both implementations with the same reads; any difference in events,
 consumed counts or errors, a split-dependent result, a hang or an exception other than
-``ParseError`` is a crash. Request and chunked inputs are also compared with h11 when
-both accept them (``harness.compare_h11``). The pure-Python parser is instrumented for
+``ParseError`` is a crash. Every input is also compared with h11 when both accept it
+(``harness.compare_h11``; responses with ``harness.compare_h11_response``, h11's client
+having sent the request the flags name). The pure-Python parser is instrumented for
 coverage; the Cython twin runs uninstrumented beside it.
 
 ``make fuzz SECONDS=N`` runs every target for N seconds (``tests/fuzz/run.py``).
@@ -47,7 +48,10 @@ def fuzz_request(raw: bytes) -> None:
 
 
 def fuzz_response(raw: bytes) -> None:
-    harness.check("response", harness.decode(raw))
+    case = harness.decode(raw)
+    harness.check("response", case)
+    if case.config is harness.DEFAULT and any(mark in case.data for mark in _BLANK_LINES):
+        harness.compare_h11_response(case.data, case.method, case.eof)
 
 
 def fuzz_chunked(raw: bytes) -> None:

@@ -314,6 +314,8 @@ STRICTER = [
     ("target form", r"target|CONNECT needs",
      "RFC 9112 §3.2: four forms, authority-form only for CONNECT, '*' only for OPTIONS"),
     ("Host", r"Host field", "RFC 9112 §3.2: exactly one Host, else 400"),
+    ("Host value", r"invalid Host",
+     "RFC 9112 §3.2, RFC 3986 §3.2.2: a Host is uri-host [':' port]; h11 takes any value"),
     ("chunk line", r"chunk-size line|missing CRLF after chunk",
      "RFC 9112 §7.1: chunk-ext grammar, no whitespace before CRLF, CRLF after data"),
     ("trailer", r"forbidden trailer|trailer field|trailer section",
@@ -399,3 +401,180 @@ def _lenient_reason(error: Exception, ours: Parsed) -> str:
         if pattern.search(text):
             return name
     raise Finding(f"we accept what h11 refuses ({text}): {ours!r}")
+
+
+# -- responses: agreement with h11 -------------------------------------------------------
+
+
+@dataclass
+class ParsedResponse:
+    """The first final response of an input (and the interim ones before it)."""
+
+    interim: list[int]
+    status: int
+    reason: str
+    version: str
+    headers: list[tuple[str, str]]
+    body: bytes | None  # None: a tunnel or an upgrade (the rest is not HTTP)
+    trailers: list[tuple[str, str]]
+
+
+def first_response_ours(data: bytes, method: str, eof: bool) -> ParsedResponse | ParseError | None:
+    """Our first final response in ``data`` (one read), an error, or None (incomplete)."""
+    parser = PY.ResponseParser(DEFAULT)
+    parser.request_method = method
+    pos = 0
+    interim: list[int] = []
+    head: Response | None = None
+    body = b""
+    for _ in range(MAX_EVENTS):
+        try:
+            event = parser.parse(data, pos, len(data), eof)
+        except ParseError as error:
+            return error
+        pos += parser.consumed
+        if event is None:
+            return None
+        if isinstance(event, Response):
+            if 100 <= event.status < 200 and event.status != 101:
+                interim.append(int(event.status))
+                continue
+            head = event
+            if parser.upgrade or parser.body_length == 0:
+                return _parsed_response(interim, head, None if parser.upgrade else b"", [])
+        elif isinstance(event, memoryview):
+            body += bytes(event)
+        elif isinstance(event, EndOfMessage):
+            assert head is not None
+            trailers = event.trailers.to_list() if event.trailers is not None else []
+            return _parsed_response(interim, head, body, trailers)
+    raise Finding("parser made no progress (hang)")
+
+
+def _parsed_response(interim: list[int], head: Response, body: bytes | None,
+                     trailers: list[tuple[str, str]]) -> ParsedResponse:
+    return ParsedResponse(interim, int(head.status), head.reason, str(head.version),
+                          head.headers.to_list(), body, trailers)
+
+
+def first_response_h11(data: bytes, method: str, eof: bool) -> ParsedResponse | Exception | None:
+    """The first final response in ``data`` as h11's client reads it, its error, or None."""
+    conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=1 << 20)
+    target = "h:443" if method == "CONNECT" else "/"
+    conn.send(h11.Request(method=method, target=target, headers=[("Host", "h")]))
+    conn.send(h11.EndOfMessage())
+    interim: list[int] = []
+    head = None
+    body = b""
+    try:
+        conn.receive_data(data)
+        if eof:
+            conn.receive_data(b"")
+        for _ in range(MAX_EVENTS):
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                return None
+            if isinstance(event, h11.InformationalResponse):
+                if event.status_code == 101:
+                    return _h11_response(interim, event, None, [])
+                interim.append(event.status_code)
+            elif isinstance(event, h11.Response):
+                head = event
+            elif event is h11.PAUSED:
+                # A 2xx to CONNECT: h11 switches protocols after the head.
+                if head is None:
+                    return None
+                return _h11_response(interim, head, None, [])
+            elif isinstance(event, h11.Data):
+                body += bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                assert head is not None
+                return _h11_response(interim, head, body, list(event.headers.raw_items()))
+            else:
+                return None
+    except h11.RemoteProtocolError as error:
+        return error
+    return None
+
+
+def _h11_response(interim: list[int], head: Any, body: bytes | None,
+                  trailers: list[tuple[bytes, bytes]]) -> ParsedResponse:
+    return ParsedResponse(
+        interim, head.status_code, head.reason.decode("latin-1"),
+        "HTTP/" + head.http_version.decode("latin-1"),
+        [(n.decode("latin-1"), v.decode("latin-1")) for n, v in head.headers.raw_items()],
+        body,
+        [(n.decode("latin-1"), v.decode("latin-1")) for n, v in trailers],
+    )
+
+
+# Response-side refusals of ours that h11 does not share, and why we are right to
+# refuse (the client distrusts servers: issue 17, item 7). The request-side classes
+# (bare CR/LF, obs-fold, controls, limits, chunk lines, trailers) apply as well.
+STRICTER_RESPONSE = [
+    ("framing on a bodiless status", r"framing fields in a 1\d\d response|framing fields in a 204",
+     "RFC 9110 §8.6, RFC 9112 §6.1: a server MUST NOT send CL or TE in a 1xx or 204"),
+    ("TE on HTTP/1.0", r"Transfer-Encoding in an HTTP/1.0 response",
+     "RFC 9112 §6.1: faulty framing, MUST be treated so"),
+    ("status line", r"status line|status-code|missing space after status-code",
+     "RFC 9112 §4: a server MUST send the SP before an empty reason; CRLF ends the line"),
+    ("version", r"unsupported HTTP version|invalid HTTP version",
+     "RFC 9112 §2.3: HTTP/1.0 and HTTP/1.1 only"),
+    ("TE list", r"invalid transfer coding|chunked applied more than once",
+     "RFC 9112 §6.1: codings are tokens; chunked at most once"),
+]
+_STRICTER_RESPONSE = [(name, re.compile(pattern), why)
+                      for name, pattern, why in STRICTER_RESPONSE]
+
+
+def classify_stricter_response(error: ParseError) -> str | None:
+    for name, pattern, _ in _STRICTER_RESPONSE:
+        if pattern.search(error.message):
+            return name
+    return classify_stricter(error)
+
+
+# h11's refusals of responses we accept, and why accepting them is right.
+LENIENT_RESPONSE = [
+    ("a coding other than chunked", r"Only Transfer-Encoding: chunked is supported",
+     "RFC 9112 §6.3 item 4: a response whose last coding is not chunked runs to EOF"),
+]
+_LENIENT_RESPONSE = [(name, re.compile(pattern), why) for name, pattern, why in LENIENT_RESPONSE]
+
+
+def compare_h11_response(data: bytes, method: str = "GET", eof: bool = True) -> str:
+    """Compare our first final response with h11's; the outcome class, or Finding.
+
+    Outcomes as :func:`compare_h11`'s. Bodies are compared as received; a tunnel or
+    an upgrade compares its head only.
+    """
+    ours = first_response_ours(data, method, eof)
+    theirs = first_response_h11(data, method, eof)
+    if isinstance(ours, ParsedResponse) and isinstance(theirs, ParsedResponse):
+        mine = (ours.interim, ours.status, ours.reason, ours.version,
+                [(n, _normal(n, v)) for n, v in ours.headers], ours.body)
+        other = (theirs.interim, theirs.status, theirs.reason, theirs.version,
+                 [(n, _normal(n, v)) for n, v in theirs.headers], theirs.body)
+        if mine != other:
+            raise Finding(f"h11 disagrees on {data!r} ({method}):\n ours: {mine!r}\n"
+                          f" h11:  {other!r}")
+        if ours.trailers != [(n, _strip(v)) for n, v in theirs.trailers]:
+            raise Finding(f"h11 disagrees on trailers of {data!r}: {ours.trailers!r} vs "
+                          f"{theirs.trailers!r}")
+        return "agree"
+    if isinstance(theirs, ParsedResponse) and isinstance(ours, ParseError):
+        name = classify_stricter_response(ours)
+        if name is None:
+            raise Finding(f"h11 accepts {data!r} ({method}), we refuse it: {ours!r}")
+        return f"stricter:{name}"
+    if isinstance(ours, ParsedResponse) and isinstance(theirs, Exception):
+        text = str(theirs)
+        for name, pattern, _ in _LENIENT_RESPONSE:
+            if pattern.search(text):
+                return f"lenient:{name}"
+        raise Finding(f"we accept what h11 refuses ({text}): {ours!r}")
+    if isinstance(theirs, ParsedResponse) and ours is None:
+        raise Finding(f"h11 completes {data!r} ({method}), we wait for more: {theirs!r}")
+    if ours is None or theirs is None:
+        return "incomplete"
+    return "both-reject"

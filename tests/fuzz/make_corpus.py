@@ -147,6 +147,17 @@ RESPONSES = {
     "version_2": (b"HTTP/2.0 200 OK\r\n\r\n", "GET"),
     "bare_lf": (b"HTTP/1.1 200 OK\nContent-Length: 0\n\n", "GET"),
     "te_gzip": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nraw", "GET"),
+    # The client distrusts servers (issue 17, item 7).
+    "te_http10": (b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "GET"),
+    "te_chunked_twice": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"
+                         b"0\r\n\r\n", "GET"),
+    "no_content_length": (b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello", "GET"),
+    "switching_chunked": (b"HTTP/1.1 101 Switching Protocols\r\nTransfer-Encoding: chunked\r\n"
+                          b"Upgrade: x\r\nConnection: upgrade\r\n\r\n0\r\n\r\n", "GET"),
+    "head_with_body": (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "HEAD"),
+    "interim_flood": (b"HTTP/1.1 103 Early Hints\r\n\r\n" * 40, "GET"),
+    "obs_fold": (b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\nContent-Length: 0\r\n\r\n", "GET"),
+    "cut_body": (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "GET"),
 }
 
 

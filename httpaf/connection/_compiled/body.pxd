@@ -14,6 +14,7 @@ cdef class BodyReader:
     cdef public object trailers
     cdef public object _on_schedule
     cdef public object _first_read
+    cdef public object _error
 
 
 cdef class BodyWriter:

@@ -9,9 +9,13 @@ cdef class _Respd:
     cdef public object request
     cdef public object on_response
     cdef public object on_error
+    cdef public object on_interim
     cdef public object body
     cdef public object writer
     cdef public bint done
+    cdef public object sent_at
+    cdef public bint started
+    cdef public int interim
 
 
 cdef class ClientConnection:
@@ -25,4 +29,5 @@ cdef class ClientConnection:
     cdef public object _dropped
     cdef public object _reader_waiter
     cdef public object _writing
+    cdef public object _written
     cdef public bint views_lent

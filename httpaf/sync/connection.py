@@ -1,0 +1,323 @@
+"""One client connection over a blocking socket, driving a ``ClientConnection``.
+
+The runtime loop of ``docs/state-machine.md`` ("A runtime in a few lines"), for a
+client: the request's output goes out with ``sendall`` (the serializer's bytes in one
+piece when they are few, its iovecs with ``sendmsg`` when a body was scheduled
+zero-copy), and the response is read with ``recv_into`` into the connection's buffer
+until what the caller waits for (the head, the next body piece) has come. Socket
+timeouts are the read and write timeouts.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from httpaf.connection import BodyReader, BodyWriter, ClientConnection
+from httpaf.model import CHUNKED, CLOSE, Closed, Config, Write
+from httpaf.model import Response as Head
+from httpaf.net import (
+    LocalProtocolError,
+    Outgoing,
+    ReadError,
+    ReadTimeout,
+    RemoteProtocolError,
+    TransportError,
+    WriteError,
+    WriteTimeout,
+    client_error,
+)
+
+__all__ = ["SyncConnection", "SyncExchange"]
+
+_SMALL = 65536
+_SCHEDULE_AT = 16384
+
+
+class SyncExchange:
+    """One request on a :class:`SyncConnection`: its head, body reader and error."""
+
+    __slots__ = ("conn", "head", "reader", "error", "continued", "released")
+
+    def __init__(self, conn: SyncConnection) -> None:
+        self.conn = conn
+        self.head: Head | None = None
+        self.reader: BodyReader | None = None
+        self.error: BaseException | None = None
+        self.continued = False
+        self.released = False
+
+    def on_response(self, response: Head, reader: BodyReader) -> None:
+        self.head = response
+        self.reader = reader
+
+    def on_interim(self, response: Head) -> None:
+        if response.status == 100:
+            self.continued = True
+
+    def on_error(self, error: BaseException) -> None:
+        if self.error is None:
+            self.error = client_error(error)
+
+
+class SyncConnection:
+    """A blocking client connection (see the module docstring)."""
+
+    def __init__(self, sock: socket.socket, config: Config, key: Any,
+                 expiry: float | None) -> None:
+        self.sock = sock
+        self.conn = ClientConnection(config)
+        self.key = key
+        self.expiry = expiry
+        self.idle_since: float | None = None
+        self.uses = 0
+        self.exchange: SyncExchange | None = None
+        #: For a forward proxy: fields every request adds, and the absolute form.
+        self.proxy_headers: list[tuple[str, str]] | None = None
+        self.forward = False
+        self._buf = bytearray(config.read_buffer_size)
+        self._view = memoryview(self._buf)
+        self._start = 0
+        self._end = 0
+        self._eof = False
+        self._timeout: float | None = -1.0  # what the socket is set to now
+        self.closed = False
+        self.counted = True  # holds a slot of its pool
+
+    # -- state -------------------------------------------------------------------------
+
+    def usable(self) -> bool:
+        """Whether a new request may go out now: open, idle, and the server has sent
+        nothing meanwhile (a readable idle socket is a close or bytes nobody asked for)."""
+        if self.closed or not self.conn.is_idle:
+            return False
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    def close(self) -> None:
+        """Close the socket (a request on it fails)."""
+        if self.closed:
+            return
+        self.closed = True
+        if not self.conn.is_closed:
+            self.conn.shutdown()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    # -- sending -----------------------------------------------------------------------
+
+    def send(self, out: Outgoing, read_timeout: float | None, write_timeout: float | None,
+             expect_wait: float) -> SyncExchange:
+        """Write the request of ``out`` and read up to its response head."""
+        exchange = SyncExchange(self)
+        self.exchange = exchange
+        self.uses += 1
+        self.idle_since = None
+        body = out.body
+        hold = out.expect_continue
+        try:
+            writer = self.conn.request(
+                out.request, exchange.on_response, exchange.on_error,
+                exchange.on_interim if hold else None,
+            )
+        except ValueError as error:
+            self.close()
+            raise LocalProtocolError(str(error)) from error
+        if body.stream is None and not hold:
+            self._put(writer, body.data)
+            writer.close()
+            self.flush(write_timeout)
+        else:
+            self.flush(write_timeout)
+            self._send_body(exchange, writer, out, read_timeout, write_timeout, expect_wait)
+        while exchange.head is None and exchange.error is None:
+            self.receive(read_timeout)
+        if exchange.head is None:
+            assert exchange.error is not None
+            self.close()
+            raise exchange.error
+        return exchange
+
+    def _put(self, writer: BodyWriter, data: Any) -> None:
+        if data is None:
+            return
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if type(data) is bytes and len(data) >= _SCHEDULE_AT:
+            writer.schedule(data)
+        else:
+            writer.write(data)
+
+    def _send_body(self, exchange: SyncExchange, writer: BodyWriter, out: Outgoing,
+                   read_timeout: float | None, write_timeout: float | None,
+                   expect_wait: float) -> None:
+        body = out.body
+        if out.expect_continue:
+            # Wait a while for 100 Continue (or a final answer) before the body.
+            if self._readable(expect_wait):
+                while not exchange.continued and exchange.head is None and exchange.error is None:
+                    self.receive(read_timeout)
+            if exchange.error is not None:
+                return
+            if exchange.head is not None and not exchange.continued:
+                writer.abort()  # the body is not wanted; the connection ends after
+                return
+        if body.stream is None:
+            self._put(writer, body.data)
+            writer.close()
+            self.flush(write_timeout)
+            return
+        pieces: Iterable[Any] = body.stream  # type: ignore[assignment]
+        for piece in pieces:
+            if exchange.error is not None:
+                return
+            if exchange.head is not None and exchange.head.status >= 300:
+                writer.abort()  # RFC 9112 §9.5: the server does not want the rest
+                return
+            if not piece:
+                continue
+            try:
+                self._put(writer, piece)
+            except ValueError as error:
+                self.close()
+                raise LocalProtocolError(str(error)) from error
+            writer.flush()
+            self.flush(write_timeout)
+        writer.close(body.trailers if body.length == CHUNKED else None)
+        self.flush(write_timeout)
+
+    def flush(self, timeout: float | None) -> None:
+        """Write everything the connection has to write."""
+        conn = self.conn
+        sock = self.sock
+        while True:
+            data = conn.take_output(_SMALL)
+            op = conn.next_write_operation() if data is None else None
+            if data is None and type(op) is not Write:
+                return
+            self._set_timeout(timeout)
+            try:
+                if data is not None:
+                    sock.sendall(data)
+                    continue
+                assert isinstance(op, Write)
+                sent = sock.sendmsg(op.iovecs)
+                conn.report_write_result(sent)
+            except TimeoutError:
+                self._fail(WriteTimeout(f"the request could not be written in {timeout} s"))
+            except OSError as error:
+                conn.report_write_result(CLOSE)
+                self._fail(WriteError(str(error) or type(error).__name__), error)
+
+    # -- receiving ---------------------------------------------------------------------
+
+    def receive(self, timeout: float | None) -> None:
+        """Read once from the socket and give the bytes to the connection."""
+        conn = self.conn
+        if conn.is_closed:
+            self._fail(RemoteProtocolError("the connection is closed"))
+        end = self._end
+        if end == len(self._buf):
+            self._grow()
+            end = self._end
+        self._set_timeout(timeout)
+        try:
+            n = self.sock.recv_into(self._view[end:])
+        except TimeoutError:
+            self._fail(ReadTimeout(f"no response byte for {timeout} seconds"))
+        except OSError as error:
+            failure = ReadError(str(error) or type(error).__name__)
+            failure.__cause__ = error
+            conn.report_exn(failure)
+            self.close()
+            return
+        self._end = end + n
+        self._feed(n == 0)
+
+    def _feed(self, eof: bool) -> None:
+        conn = self.conn
+        start, end = self._start, self._end
+        if eof:
+            used = conn.read_eof(self._buf, start, end - start)
+        else:
+            used = conn.read(self._buf, start, end - start)
+        start += used
+        if start == end:
+            self._start = self._end = 0
+        else:
+            self._start = start
+        if conn.is_closed or type(conn.next_write_operation()) is Closed:
+            self.closed = True
+
+    def _grow(self) -> None:
+        start, end = self._start, self._end
+        if start:
+            self._buf[: end - start] = self._buf[start:end]
+            self._start, self._end = 0, end - start
+            return
+        self._buf.extend(bytes(len(self._buf)))  # a head bigger than the buffer
+        self._view = memoryview(self._buf)
+
+    def _readable(self, timeout: float) -> bool:
+        try:
+            readable, _, _ = select.select([self.sock], [], [], timeout)
+        except (OSError, ValueError):
+            return True
+        return bool(readable) or self._start < self._end
+
+    def _set_timeout(self, timeout: float | None) -> None:
+        if timeout != self._timeout:
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
+
+    def _fail(self, error: TransportError, cause: BaseException | None = None) -> None:
+        if cause is not None:
+            error.__cause__ = cause
+        if not self.conn.is_closed:
+            self.conn.report_exn(error)
+        self.close()
+        raise error
+
+    def body_pieces(self, exchange: SyncExchange, read_timeout: float | None,
+                    on_done: Callable[[], None]) -> Iterable[bytes]:
+        """The response body of ``exchange`` piece by piece; ``on_done`` at its end."""
+        reader = exchange.reader
+        if reader is None:
+            return
+        got: list[Any] = []
+        append = got.append
+
+        def on_read(data: memoryview) -> None:
+            whole = data.obj
+            append(whole if type(whole) is bytes and len(whole) == data.nbytes
+                   else bytes(data))
+
+        def on_eof() -> None:
+            append(None)
+
+        while True:
+            if exchange.error is not None and not got:
+                raise exchange.error
+            try:
+                reader.schedule_read(on_read, on_eof)
+            except Exception:
+                if exchange.error is not None:
+                    raise exchange.error from None
+                raise
+            while not got:
+                if exchange.error is not None:
+                    raise exchange.error
+                self.receive(read_timeout)
+            piece = got.pop()
+            if piece is None:
+                on_done()
+                return
+            yield piece
+

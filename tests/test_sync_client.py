@@ -1,0 +1,249 @@
+"""The blocking runtime (``httpaf.sync``) over real sockets: the same ClientConnection
+as the asyncio client, with the client test servers of ``helpers`` run on a loop thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from httpaf.asyncio import serve
+from httpaf.net import (
+    ConnectError,
+    ConnectTimeout,
+    Limits,
+    PoolTimeout,
+    ReadTimeout,
+    RemoteProtocolError,
+    Timeout,
+    WriteTimeout,
+)
+from httpaf.sync import SyncSession
+
+from helpers import (
+    Certs,
+    Proxy,
+    RawServer,
+    client_test_handler,
+    ok,
+    read_head,
+    read_request,
+)
+
+
+class LoopThread:
+    """An event loop on a thread, to run the helper servers for blocking clients."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    @contextlib.contextmanager
+    def entered(self, manager: Any) -> Iterator[Any]:
+        value = self.call(manager.__aenter__())
+        try:
+            yield value
+        finally:
+            self.call(manager.__aexit__(None, None, None))
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.close()
+
+
+@pytest.fixture(scope="module")
+def base(loop: LoopThread) -> Iterator[str]:
+    server = loop.call(serve(client_test_handler, "127.0.0.1", 0))
+    yield f"http://127.0.0.1:{server.port}"
+    loop.call(server.shutdown(1.0))
+
+
+def test_requests_and_keep_alive(base: str) -> None:
+    session = SyncSession()
+    response = session.request("GET", base + "/x")
+    assert response.status == 200 and response.read() == b""
+    posted = session.request("POST", base + "/p", content=b"data" * 10000)
+    assert posted.read() == b"data" * 10000
+    streamed = session.request("POST", base + "/s", content=iter([b"a", b"b"]),
+                               trailers={"X-T": "1"})
+    assert streamed.read() == b"ab" and streamed.headers["x-trailers"] == "[('X-T', '1')]"
+    trailers = session.request("GET", base + "/trailers")
+    assert trailers.read() == b"part one, part two" and trailers.trailers["x-sum"] == "42"
+    big = session.request("GET", base + "/big/3000000")
+    assert sum(len(piece) for piece in big.iter_bytes()) == 3_000_000
+    assert session.pool.connections == 1
+    session.close()
+
+
+def test_expect_continue(base: str) -> None:
+    session = SyncSession(expect_continue_threshold=100)
+    response = session.request("PUT", base + "/e", content=b"q" * 5000)
+    assert response.read() == b"q" * 5000
+
+
+def test_threads_share_the_pool_within_its_limit(base: str) -> None:
+    session = SyncSession(limits=Limits(max_connections=4))
+    seen: list[int] = []
+
+    def worker() -> None:
+        for i in range(50):
+            response = session.request("GET", base + f"/{i}")
+            response.read()
+            seen.append(session.pool.connections)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(seen) == 400 and max(seen) <= 4
+
+
+def test_pool_timeout_and_closing_an_unread_response(base: str) -> None:
+    session = SyncSession(limits=Limits(max_connections=1), timeout=Timeout(5.0, pool=0.1))
+    held = session.request("GET", base + "/big/5000000")
+    with pytest.raises(PoolTimeout):
+        session.request("GET", base + "/x")
+    held.close()
+    assert session.request("GET", base + "/x").status == 200
+
+
+def test_connect_error_and_timeouts(loop: LoopThread) -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    session = SyncSession(timeout=Timeout(0.3))
+    with pytest.raises(ConnectError):
+        session.request("GET", f"http://127.0.0.1:{port}/")
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+
+    with loop.entered(RawServer(silent)) as server:
+        with pytest.raises(ReadTimeout):
+            session.request("GET", server.url)
+        with pytest.raises(WriteTimeout):
+            session.request("POST", server.url, content=b"x" * 50_000_000)
+        with pytest.raises(ConnectTimeout):
+            session.request("GET", server.url.replace("http:", "https:"))
+
+
+@pytest.mark.parametrize(
+    ("answer", "fragment"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+         "both Transfer-Encoding and Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "unexpected end of input"),
+        (b"garbage\r\n\r\n", "status line"),
+    ],
+    ids=["CL+TE", "short body", "garbage"],
+)
+def test_untrustworthy_answers(loop: LoopThread, answer: bytes, fragment: str) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    session = SyncSession()
+    with loop.entered(RawServer(script)) as server:
+        with pytest.raises(RemoteProtocolError, match=fragment):
+            session.request("GET", server.url).read()
+        assert session.pool.connections == 0
+
+
+def test_retry_on_a_dropped_keep_alive_connection_and_idle_close(loop: LoopThread) -> None:
+    count = [0]
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        count[0] += 1
+        await read_request(reader)
+        writer.write(ok(b"ok"))
+        await writer.drain()
+        await read_head(reader)
+        writer.transport.abort()
+
+    session = SyncSession()
+    with loop.entered(RawServer(script)) as server:
+        assert session.request("GET", server.url).read() == b"ok"
+        assert session.request("GET", server.url).read() == b"ok"  # retried once
+        assert count[0] == 2
+        with pytest.raises(RemoteProtocolError):
+            session.request("POST", server.url, content=b"x")  # not retried
+
+    async def closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(ok(b"ok"))
+        await writer.drain()
+        writer.close()
+
+    with loop.entered(RawServer(closing)) as server:
+        assert session.request("GET", server.url).read() == b"ok"
+        import time
+
+        time.sleep(0.1)
+        # The idle connection was closed by the server: seen before reuse.
+        assert session.request("GET", server.url).read() == b"ok"
+        assert server.connections == 2
+
+
+def test_tls_and_proxies(loop: LoopThread) -> None:
+    pytest.importorskip("trustme")
+    certs = Certs()
+    tls_server = loop.call(serve(client_test_handler, "127.0.0.1", 0, ssl=certs.server))
+    tls_base = f"https://127.0.0.1:{tls_server.port}"
+    plain_server = loop.call(serve(client_test_handler, "127.0.0.1", 0))
+    plain_base = f"http://127.0.0.1:{plain_server.port}"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            ca = os.path.join(tmp, "ca.pem")
+            certs.ca.cert_pem.write_to_path(ca)
+            session = SyncSession(verify=ca)
+            assert session.request("GET", tls_base + "/x").status == 200
+            with pytest.raises(ConnectError):
+                SyncSession().request("GET", tls_base + "/x")
+            with loop.entered(Proxy()) as proxy:
+                proxied = SyncSession(verify=ca, proxy=proxy.url)
+                tunnelled = proxied.request("GET", tls_base + "/headers")
+                assert tunnelled.read().startswith(b"GET /headers")
+                forwarded = proxied.request("GET", plain_base + "/headers")
+                assert forwarded.read().startswith(b"GET /headers")
+                assert proxy.seen[0].startswith(b"CONNECT 127.0.0.1:")
+                assert proxy.seen[1].startswith(f"GET {plain_base}/headers".encode())
+    finally:
+        loop.call(tls_server.shutdown(1.0))
+        loop.call(plain_server.shutdown(1.0))
+
+
+def test_unix_socket(loop: LoopThread) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "s")
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(path)
+        server = loop.call(serve(client_test_handler, sock=sock))
+        try:
+            session = SyncSession(uds=path)
+            response = session.request("GET", "http://anything/headers")
+            assert response.read().startswith(b"GET /headers\nHost: anything")
+        finally:
+            loop.call(server.shutdown(1.0))
