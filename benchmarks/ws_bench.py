@@ -188,7 +188,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--quick", action="store_true", help="one round of 1.5 s")
+    parser.add_argument("--report", metavar="JSON", help="only rewrite the report of a run")
     args = parser.parse_args()
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        args.rounds, args.seconds = saved["rounds"], saved["seconds"]
+        report(saved["results"], args, saved["when"])
+        return
     if args.quick:
         args.rounds, args.seconds = 1, 1.5
     everything = {s.name: s for s in ws_servers()}
@@ -223,14 +229,20 @@ def main() -> None:
 
 
 def ratio(table: dict[str, Any], a: str, b: str) -> str:
-    if a in table and b in table and table[b]["rate"]:
-        return f"{table[a]['rate'] / table[b]['rate']:.2f}x"
+    """``a``'s round trips/s over ``b``'s, and (steadier on a shared machine) ``b``'s
+    CPU per round trip over ``a``'s."""
+    if a in table and b in table and table[b]["rate"] and table[a]["cpu_us"]:
+        rate = table[a]["rate"] / table[b]["rate"]
+        cpu = table[b]["cpu_us"] / table[a]["cpu_us"]
+        return f"{rate:.2f}x / {cpu:.2f}x"
     return "-"
 
 
-def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
+def report(
+    results: dict[str, dict[str, Any]], args: argparse.Namespace, stamp: str = ""
+) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y-%m-%d %H:%M")
+    stamp = stamp or time.strftime("%Y-%m-%d %H:%M")
     (RESULTS / "ws-latest.json").write_text(
         json.dumps({"when": stamp, "rounds": args.rounds, "seconds": args.seconds,
                     "results": results}, indent=1)  # fmt: skip
@@ -251,6 +263,8 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None
             cells.append(f"{got['rate']:,.0f} ({got['cpu_us']:.1f})" if got else "-")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += [
+        "",
+        "Ratios: round trips/s, then CPU per round trip (the other's over ours):",
         "",
         "| ratio | " + " | ".join(results) + " |",
         "|---|" + "---:|" * len(results),
