@@ -71,7 +71,7 @@ parse-bench: install
 # ruff on the code, mypy --strict on httpaf/ (the .pyi stubs checked against the built
 # extensions by stubtest), cython-lint on the .pyx, .pxd and .pxi files. Every check
 # runs; the target fails if any of them failed.
-LINT_TOOLS = ruff mypy cython-lint
+LINT_TOOLS = ruff mypy cython-lint types-PyYAML
 lint: install
 	@$(PY) -m pip install -q $(LINT_TOOLS)
 	@status=0; \

@@ -456,12 +456,43 @@ def running(table: list[Server]) -> Iterator[dict[str, subprocess.Popen[bytes]]]
             stop(process)
 
 
+def implementation(python: str, root: Path) -> str:
+    """``httpaf.implementation`` as ``python`` sees it from ``root`` (a stale build
+    falls back to pure Python, which must not pass for the compiled servers)."""
+    out = subprocess.run(
+        [python, "-c", "import httpaf; print(httpaf.implementation)"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={k: v for k, v in os.environ.items() if k != "HTTPAF_NO_EXTENSIONS"},
+    )
+    return out.stdout.strip() or out.stderr.strip().splitlines()[-1]
+
+
+def check_compiled(table: list[Server]) -> dict[str, str]:
+    """Each checkout's implementation; exit if one that should be compiled is not."""
+    found = {}
+    for server in table:
+        if not server.name.startswith("httpaf") or "HTTPAF_NO_EXTENSIONS" in server.env:
+            continue
+        key = f"{server.argv[0]} @ {server.root}"
+        if key not in found:
+            found[key] = implementation(server.argv[0], server.root)
+            if found[key] != "cython":
+                sys.exit(
+                    f"{server.name}: httpaf runs as {found[key]!r} under {key}; "
+                    "build the extensions for that Python (setup.py build_ext --inplace)"
+                )
+    return found
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scratch = Path(tempfile.mkdtemp(prefix="httpaf-bench-"))
     table = servers(args.port, scratch, args.baseline)
     if args.servers:
         wanted = args.servers.split(",")
         table = [s for s in table if s.name in wanted]
+    implementations = check_compiled(table)
     scenarios = (
         args.scenarios.split(",")
         if args.scenarios
@@ -479,6 +510,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ).stdout.strip(),
             "cpu": _cpu_model(),
             "cores": os.cpu_count(),
+            "implementations": implementations,
         },
         "scenarios": {},
     }

@@ -17,18 +17,13 @@ from typing import TYPE_CHECKING
 
 from httpaf._extensions import NO_EXTENSIONS
 
+from ._states import AWAIT_BODY, AWAIT_HEAD, AWAIT_NOTHING, AWAIT_REQUEST
+
 if TYPE_CHECKING:
     from .body import BodyReader, BodyWriter, byte_view
     from .client import ClientConnection, ClientErrorHandler, ResponseHandler
     from .reqd import ErrorHandler, Reqd, StartResponse, default_error_handler, error_status
-    from .server import (
-        AWAIT_BODY,
-        AWAIT_HEAD,
-        AWAIT_NOTHING,
-        AWAIT_REQUEST,
-        RequestHandler,
-        ServerConnection,
-    )
+    from .server import RequestHandler, ServerConnection
 else:
     try:
         if NO_EXTENSIONS:
@@ -42,26 +37,12 @@ else:
             default_error_handler,
             error_status,
         )
-        from ._compiled.server import (
-            AWAIT_BODY,
-            AWAIT_HEAD,
-            AWAIT_NOTHING,
-            AWAIT_REQUEST,
-            RequestHandler,
-            ServerConnection,
-        )
+        from ._compiled.server import RequestHandler, ServerConnection
     except ImportError:
         from .body import BodyReader, BodyWriter, byte_view
         from .client import ClientConnection, ClientErrorHandler, ResponseHandler
         from .reqd import ErrorHandler, Reqd, StartResponse, default_error_handler, error_status
-        from .server import (
-            AWAIT_BODY,
-            AWAIT_HEAD,
-            AWAIT_NOTHING,
-            AWAIT_REQUEST,
-            RequestHandler,
-            ServerConnection,
-        )
+        from .server import RequestHandler, ServerConnection
 
 #: ``"cython"`` when the compiled build is in use, else ``"python"``.
 implementation = "cython" if ".connection._compiled." in ServerConnection.__module__ else "python"

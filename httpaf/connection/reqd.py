@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from httpaf.connection._states import COMPLETE, STREAMING, UPGRADED, WAITING
 from httpaf.model import Headers, ParseError, Request, Response, StateError, reason_phrase
 from httpaf.wire import Serializer
 
@@ -36,12 +37,6 @@ class ErrorHandler(Protocol):
 
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-# Response states.
-_WAITING = 0
-_STREAMING = 1
-_UPGRADED = 2
-_COMPLETE = 3  # a whole body was sent: no BodyWriter involved
 
 
 def error_status(error: BaseException) -> int:
@@ -134,7 +129,7 @@ class Reqd:
     def output_complete(self) -> bool:
         """Whether the response is complete (its body closed) or upgraded."""
         state = self._state
-        if state == _COMPLETE or state == _UPGRADED:
+        if state == COMPLETE or state == UPGRADED:
             return True
         writer = self._writer
         return writer is not None and writer.is_closed
@@ -142,13 +137,13 @@ class Reqd:
     @property
     def upgraded(self) -> bool:
         """Whether a 101 (or a 2xx to CONNECT) handed the connection over."""
-        return self._state == _UPGRADED
+        return self._state == UPGRADED
 
     # -- responding ------------------------------------------------------------------
 
     def _check_can_respond(self) -> None:
-        if self._state != _WAITING:
-            if self._state == _COMPLETE or (self._writer is not None and self._writer.is_closed):
+        if self._state != WAITING:
+            if self._state == COMPLETE or (self._writer is not None and self._writer.is_closed):
                 raise StateError("httpaf.Reqd: response already complete")
             raise StateError("httpaf.Reqd: response already started")
         if self._error is not None:
@@ -159,7 +154,7 @@ class Reqd:
 
         ``Content-Length`` is added when the response has no framing fields.
         """
-        if self._state != _WAITING or self._error is not None:
+        if self._state != WAITING or self._error is not None:
             self._check_can_respond()
         if type(body) is bytes:
             data: bytes | bytearray | memoryview = body
@@ -172,7 +167,7 @@ class Reqd:
 
         Leave ``body`` unchanged until the connection has written it.
         """
-        if self._state != _WAITING or self._error is not None:
+        if self._state != WAITING or self._error is not None:
             self._check_can_respond()
         self._respond_whole(response, body if type(body) is bytes else byte_view(body), False)
 
@@ -194,7 +189,7 @@ class Reqd:
             response, self.request, data, persistent, copy
         )
         self._response = response
-        self._state = _COMPLETE
+        self._state = COMPLETE
         serializer.wakeup()
 
     def respond_with_streaming(
@@ -228,7 +223,7 @@ class Reqd:
         serializer.write_response_head(response)
         self._response = response
         self._on_upgrade = on_upgrade
-        self._state = _UPGRADED
+        self._state = UPGRADED
         self.persistent = False
         serializer.flush(self._conn._on_upgrade_written)
         serializer.wakeup()
@@ -267,7 +262,7 @@ class Reqd:
         )
         self.persistent = persistent
         self._response = response
-        self._state = _STREAMING
+        self._state = STREAMING
         return length, discard
 
     def _body_closed(self, delimited: bool) -> None:
@@ -281,7 +276,7 @@ class Reqd:
         it then, but peers send it on the first read and clients ignore a late one).
         """
         serializer = self._serializer
-        if self._state == _WAITING and not serializer.is_closed:
+        if self._state == WAITING and not serializer.is_closed:
             serializer.write(_CONTINUE)
             self._expect_continue = False  # sent: nothing is awaited any more
             serializer.wakeup()
@@ -299,19 +294,19 @@ class Reqd:
         if self._error is None:
             self._error = error
             self.persistent = False
-            if self._state == _WAITING:
+            if self._state == WAITING:
                 self._give_up_body()
                 status = error_status(error)
 
                 def start_response(headers: Headers) -> BodyWriter:
-                    if self._state != _WAITING:
+                    if self._state != WAITING:
                         raise StateError("httpaf.Reqd: error response already started")
                     return self._start(Response(status, headers), None, True, force=True)
 
                 conn._call_error_handler(self.request, error, start_response)
-            elif self._state == _COMPLETE:
+            elif self._state == COMPLETE:
                 self._give_up_body()  # the exchange is over: nothing to cut short
-            elif self._state == _STREAMING and self._writer is not None:
+            elif self._state == STREAMING and self._writer is not None:
                 if not self._writer.is_closed:
                     self._writer.abort()
                     conn._close_writer()
@@ -372,7 +367,7 @@ def make_reqd(
     reqd.persistent = keep_alive
     reqd._conn = conn
     reqd._serializer = serializer
-    reqd._state = _WAITING
+    reqd._state = WAITING
     reqd._writer = None  # a streamed response's body
     reqd._response = None
     reqd._error = None

@@ -20,6 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from httpaf.connection._states import (
+    AWAIT_BODY,
+    AWAIT_HEAD,
+    AWAIT_NOTHING,
+    AWAIT_REQUEST,
+    COMPLETE,
+    STREAMING,
+)
 from httpaf.model import (
     CLOSE,
     READ,
@@ -46,8 +54,6 @@ from httpaf.wire import (
 
 from .body import BodyReader, BodyWriter
 from .reqd import (
-    _COMPLETE,
-    _STREAMING,
     ErrorHandler,
     Reqd,
     StartResponse,
@@ -56,24 +62,7 @@ from .reqd import (
     make_reqd,
 )
 
-__all__ = [
-    "ServerConnection",
-    "RequestHandler",
-    "AWAIT_NOTHING",
-    "AWAIT_REQUEST",
-    "AWAIT_HEAD",
-    "AWAIT_BODY",
-]
-
-#: :meth:`ServerConnection.awaiting` results, for a runtime's timers (the connection
-#: itself reads no clock): nothing is expected from the peer now (a handler is
-#: producing a response), the next request (no byte of it parsed yet), the rest of
-#: a request head, or request-body bytes (a handler waits for them, or an answered
-#: body is being discarded).
-AWAIT_NOTHING = 0
-AWAIT_REQUEST = 1
-AWAIT_HEAD = 2
-AWAIT_BODY = 3
+__all__ = ["ServerConnection", "RequestHandler"]
 
 RequestHandler = Callable[[Reqd], None]
 Callback = Callable[[], None]
@@ -439,7 +428,7 @@ class ServerConnection:
             head = queue[0]
             # (Reqd's fields read directly: this runs several times per request.)
             state = head._state
-            if state != _COMPLETE and not (state == _STREAMING and head._writer.is_closed):  # type: ignore[union-attr]
+            if state != COMPLETE and not (state == STREAMING and head._writer.is_closed):  # type: ignore[union-attr]
                 return  # no answer yet, still streaming, or upgraded
             body = head.body
             # (The shared empty body is complete: no property lookup for it.)

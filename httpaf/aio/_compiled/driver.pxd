@@ -9,6 +9,10 @@ from httpaf.connection._compiled.server cimport ServerConnection as CServerConne
 # takes the one-bytes path, as C constants.
 cdef int _TIMER_NONE, _TIMER_IDLE, _TIMER_HEAD, _TIMER_BODY
 cdef Py_ssize_t _SMALL_WRITE
+# The shared empty buffer and its view, read on every request (a module-global
+# lookup is a dict lookup on every use from Python 3.12).
+cdef bytearray _NO_BYTES
+cdef object _NO_VIEW
 
 
 cdef class _ReadBuffer:

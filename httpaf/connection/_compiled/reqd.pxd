@@ -5,6 +5,12 @@ cimport cython
 
 from httpaf._serializer cimport Serializer as CSerializer
 
+# Module globals the request path reads, as C variables: a module-global lookup is a
+# dict lookup on every use from Python 3.12 (Cython's cache of them needs dict
+# versions, which 3.12 deprecated).
+cdef int WAITING, STREAMING, UPGRADED, COMPLETE
+cdef object byte_view
+
 
 @cython.final
 cdef class Reqd:

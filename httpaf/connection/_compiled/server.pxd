@@ -7,6 +7,10 @@ from httpaf._parser cimport RequestParser as CRequestParser
 from httpaf._serializer cimport Serializer as CSerializer
 from httpaf.connection._compiled.reqd cimport Reqd, make_reqd
 
+# Module globals the request path reads, as C variables (see reqd.pxd).
+cdef int AWAIT_NOTHING, AWAIT_REQUEST, AWAIT_HEAD, AWAIT_BODY, COMPLETE, STREAMING
+cdef object _NO_PARSER, _EMPTY_BODY, borrow_request_parser, lend_request_parser, Request
+
 
 @cython.final
 cdef class ServerConnection:
