@@ -5,7 +5,7 @@ PY = $(VENV)/bin/python
 PYX := $(wildcard httpaf/_*.pyx)
 LINT_PATHS := $(wildcard httpaf tests examples benchmarks docs .ci/test_installed.py)
 
-.PHONY: venv install test test-other-python serve lint actionlint docs wheel-check clean bench parse-bench
+.PHONY: venv install test test-other-python serve lint actionlint docs wheel-check clean bench bench-http parse-bench
 
 venv: $(PY)
 
@@ -31,6 +31,7 @@ endif
 	$(PY) -m pytest -q
 	HTTPAF_NO_EXTENSIONS=1 $(PY) -m pytest -q
 	$(MAKE) test-uvicorn
+	$(MAKE) test-uvicorn-ws
 	$(MAKE) test-httpx
 
 # The suite (with the extensions) once more on another CPython, the first of
@@ -53,10 +54,14 @@ test-other-python:
 serve: install
 	$(PY) examples/hello.py --host 127.0.0.1 --port 8080
 
-# The side-by-side benchmark (docs/benchmarks.md): wrk and nginx from Debian, the peers
-# into the venv; results in benchmarks/results/. BENCH_ARGS=--quick for a short run.
+# The benchmarks (docs/benchmarks.md), one after the other: the servers (bench-http),
+# the clients (client-bench) and WebSocket (ws-bench); results in benchmarks/results/.
+bench: bench-http client-bench ws-bench
+
+# The side-by-side server benchmark: wrk and nginx from Debian, the peers into the
+# venv; results in benchmarks/results/latest.*. BENCH_ARGS=--quick for a short run.
 BENCH_PEERS = 'uvicorn==0.54.0' granian aiohttp httptools uvloop zttp psutil matplotlib h11
-bench: install
+bench-http: install
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 	  { apt-get update && apt-get install -y wrk nginx-light; }
 	$(PY) -m pip install $(BENCH_PEERS)
@@ -79,7 +84,7 @@ lint: install
 	if [ -n "$(PYX)" ]; then \
 	  echo "== stubtest"; \
 	  $(PY) -m mypy.stubtest --concise --allowlist .ci/stubtest-allowlist.txt \
-	    httpaf._parser httpaf._serializer || status=1; \
+	    httpaf._parser httpaf._serializer httpaf._websocket || status=1; \
 	  echo "== cython-lint"; \
 	  PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/cython-lint \
 	    $(PYX) $(wildcard httpaf/*.pxd httpaf/*.pxi httpaf/*/_compiled/*.pxd) || status=1; \
@@ -119,7 +124,20 @@ soak: install
 	@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
 	$(PY) benchmarks/soak.py --minutes $(MINUTES)
 
-.PHONY: fuzz soak
+# The same with WebSocket traffic against examples/ws_echo.py (chart: soak-ws.png).
+soak-ws: install
+	@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q matplotlib
+	$(PY) benchmarks/soak.py --websocket --minutes $(MINUTES)
+
+# The WebSocket benchmark (benchmarks/ws_bench.py; results in benchmarks/results/ws-latest.*):
+# echo round trips against uvicorn (websockets, websockets-sansio, wsproto), websockets'
+# own server, picows, aiohttp and granian. WS_BENCH_ARGS=--quick for a short run.
+WS_BENCH_PEERS = 'uvicorn==0.54.0' granian aiohttp httptools uvloop psutil picows websockets wsproto
+ws-bench: install
+	$(PY) -m pip install -q $(WS_BENCH_PEERS)
+	$(PY) benchmarks/ws_bench.py $(WS_BENCH_ARGS)
+
+.PHONY: fuzz soak soak-ws ws-bench
 
 # uvicorn's own protocol tests (tests/protocols/test_http.py from its sdist) against
 # httpaf.uvicorn:HttpafProtocol: a tests/protocols/conftest.py dropped next to them
@@ -147,6 +165,83 @@ test-uvicorn: install
 	  -o addopts="" -p no:cacheprovider -q -rfEs
 
 .PHONY: test-uvicorn
+
+# uvicorn's own WebSocket tests (tests/protocols/test_websocket.py) against
+# httpaf.uvicorn:HttpafWebSocketProtocol as the ws_protocol_cls, behind uvicorn's h11
+# and httptools classes and behind HttpafProtocol. Two of its tests assert that the
+# connection is an instance of uvicorn's own classes (wsproto's WSProtocol, under
+# the module name _WSProtocol); the conftest adds ours to that name's classes.
+test-uvicorn-ws: install
+	@$(PY) -m pip install -q $(UVICORN_TEST_DEPS) httpx2
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PY) -m pip download -q --no-deps --no-binary :all: -d "$$tmp" \
+	  'uvicorn==$(UVICORN_VERSION)' && \
+	tar xzf "$$tmp/uvicorn-$(UVICORN_VERSION).tar.gz" -C "$$tmp" && \
+	src="$$tmp/uvicorn-$(UVICORN_VERSION)" && \
+	printf '%s\n' \
+	  '"""Run these WebSocket tests against httpaf (written by make test-uvicorn-ws)."""' \
+	  'import pytest' \
+	  'from uvicorn.importer import import_from_string' \
+	  '' \
+	  'OURS = "httpaf.uvicorn:HttpafWebSocketProtocol"' \
+	  '' \
+	  '' \
+	  '@pytest.fixture(params=[pytest.param(OURS, id="httpaf-ws")])' \
+	  'def ws_protocol_cls(request):' \
+	  '    return import_from_string(request.param)' \
+	  '' \
+	  '' \
+	  '@pytest.fixture(' \
+	  '    params=[' \
+	  '        pytest.param("uvicorn.protocols.http.h11_impl:H11Protocol", id="h11"),' \
+	  '        pytest.param("uvicorn.protocols.http.httptools_impl:HttpToolsProtocol", id="httptools"),' \
+	  '        pytest.param("httpaf.uvicorn:HttpafProtocol", id="httpaf"),' \
+	  '    ]' \
+	  ')' \
+	  'def http_protocol_cls(request):' \
+	  '    return import_from_string(request.param)' \
+	  '' \
+	  '' \
+	  '@pytest.fixture(autouse=True)' \
+	  'def _ours_is_a_websocket_class(request, monkeypatch):' \
+	  '    module = request.module' \
+	  '    if hasattr(module, "_WSProtocol"):' \
+	  '        ours = import_from_string(OURS)' \
+	  '        monkeypatch.setattr(module, "_WSProtocol", (module._WSProtocol, ours))' \
+	  > "$$src/tests/protocols/conftest.py" && \
+	cd "$$src" && $(abspath $(PY)) -m pytest tests/protocols/test_websocket.py \
+	  -o addopts="" -p no:cacheprovider -q -rfEs $(UVICORN_WS_ARGS)
+
+.PHONY: test-uvicorn-ws
+
+# The Autobahn|Testsuite fuzzing client (../shared/tools/autobahn, Python 2.7) against
+# examples/ws_echo.py, natively and as ASGI: cases 1-7, 9, 10, 12, 13 by default,
+# AUTOBAHN_CASES='1.*,2.*,...' for fewer. Skipped, saying why, without Python 2.7.
+AUTOBAHN ?= ../shared/tools/autobahn
+AUTOBAHN_CASES ?=
+AUTOBAHN_OUT ?= /tmp/httpaf-autobahn
+autobahn: install
+	@if [ ! -x "$(AUTOBAHN)/run.sh" ]; then \
+	  echo "autobahn: skipped: $(AUTOBAHN)/run.sh not found"; exit 0; fi; \
+	if ! { [ -n "$$PY27" ] || [ -x "$$HOME/.pyenv/versions/2.7.18/bin/python" ] || \
+	       command -v python2.7 >/dev/null 2>&1; }; then \
+	  echo "autobahn: skipped: Python 2.7 (which wstest needs) is not installed"; exit 0; fi; \
+	"$(AUTOBAHN)/setup.sh" >/dev/null || exit 1; \
+	status=0; \
+	for mode in native asgi; do \
+	  flag=$$([ $$mode = asgi ] && echo --asgi); \
+	  log=$$(mktemp); \
+	  $(PY) examples/ws_echo.py --port 0 $$flag > "$$log" 2>&1 & pid=$$!; \
+	  for i in $$(seq 50); do grep -q "serving on" "$$log" && break; sleep 0.1; done; \
+	  port=$$(sed -n 's|.*serving on http://[^:]*:\([0-9]*\).*|\1|p' "$$log"); \
+	  echo "== autobahn, $$mode echo on port $$port"; \
+	  "$(AUTOBAHN)/run.sh" "ws://127.0.0.1:$$port/ws" '$(AUTOBAHN_CASES)' \
+	    "$(AUTOBAHN_OUT)-$$mode" || status=1; \
+	  kill $$pid; wait $$pid 2>/dev/null; rm -f "$$log"; \
+	done; \
+	exit $$status
+
+.PHONY: autobahn
 
 clean:
 	rm -rf build/ dist/ site/ *.egg-info .pytest_cache

@@ -2,6 +2,7 @@
 
     python benchmarks/soak.py --minutes 10        (make soak MINUTES=10)
     python benchmarks/soak.py --seconds 20        (the short version tests/test_soak.py runs)
+    python benchmarks/soak.py --websocket --minutes 10   (make soak-ws MINUTES=10)
 
 Starts ``examples/echo.py`` as a subprocess on a free port (pinned to one core with
 ``taskset`` when there is one; the load runs pinned to another), then runs these
@@ -14,6 +15,13 @@ clients at once until the time is up, all to 127.0.0.1:
 - malformed requests: smuggling shapes and garbage, each must get a 4xx and a close;
 - resets: a request cut by an RST (SO_LINGER 0) in its head, its body, or while the
   response is on its way.
+
+With ``--websocket`` the server is ``examples/ws_echo.py`` and the clients are
+WebSocket ones (the ``websockets`` library's client, and raw sockets for the hostile
+ones): sessions of 20 text and binary messages of 0-64 KiB each checked against its
+echo, the same with permessage-deflate, fragmented messages, connections cut in a
+frame by an RST, protocol violations (each must be answered with its close code), and
+plain HTTP requests to the same server.
 
 Every few seconds it samples the server's RSS (``/proc/PID/status``) and open fds
 (``/proc/PID/fd``). The echo server has no way to report its asyncio task count and the
@@ -51,6 +59,7 @@ from statistics import median
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ECHO = os.path.join(ROOT, "examples", "echo.py")
+WS_ECHO = os.path.join(ROOT, "examples", "ws_echo.py")
 CHART = os.path.join(ROOT, "benchmarks", "results", "soak.png")
 HOST = "127.0.0.1"
 RAW = 0.25  # seconds between raw samples
@@ -202,6 +211,110 @@ CLIENTS = [(keep_alive, 6), (pipelined, 3), (chunked_upload, 2), (large_download
            (malformed, 1), (resets, 1)]
 
 
+# -- WebSocket clients (--websocket) ---------------------------------------------------------
+
+_UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def _masked(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    """A client frame (random key), built here rather than by the code under test."""
+    key = os.urandom(4)
+    n = len(payload)
+    head = bytes((opcode | (0x80 if fin else 0),))
+    if n < 126:
+        head += bytes((0x80 | n,))
+    elif n < 65536:
+        head += struct.pack("!BH", 0xFE, n)
+    else:
+        head += struct.pack("!BQ", 0xFF, n)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def _message() -> str | bytes:
+    size = random.choice([0, 1, 16, 200, 1024, 5000, 65536])
+    if random.random() < 0.5:
+        return "".join(random.choice("aé€😀 ") for _ in range(size // 2))
+    return os.urandom(size)
+
+
+async def _ws_session(stats: Stats, port: int, kind: str, compression: str | None) -> None:
+    from websockets.asyncio.client import connect
+
+    url = f"ws://{HOST}:{port}/ws"
+    async with connect(url, compression=compression, max_size=None, ping_interval=None) as ws:
+        for _ in range(20):
+            message = _message()
+            if random.random() < 0.2 and len(message) > 3:
+                third = len(message) // 3
+                await ws.send([message[:third], message[third:]])  # type: ignore[list-item]
+            else:
+                await ws.send(message)
+            if await ws.recv() != message:
+                stats.fail(f"{kind}: wrong echo")
+                return
+            stats.counts[kind] += 1
+
+
+async def ws_plain(stats: Stats, port: int) -> None:
+    await _ws_session(stats, port, "ws", None)
+
+
+async def ws_deflate(stats: Stats, port: int) -> None:
+    await _ws_session(stats, port, "ws-deflate", "deflate")
+
+
+async def ws_violations(stats: Stats, port: int) -> None:
+    """A protocol violation must be answered by a close frame with its code."""
+    bad, code = random.choice([
+        (b"\x81\x05hello", 1002),  # not masked
+        (_masked(0x1, b"\xc0\xaf"), 1007),  # not UTF-8
+        (_masked(0x3, b""), 1002),  # reserved opcode
+        (_masked(0x9, b"x" * 126), 1002),  # control frame too long
+        (_masked(0x0, b"x"), 1002),  # continuation of nothing
+    ])
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        writer.write(_UPGRADE + bad)
+        await reader.readuntil(b"\r\n\r\n")
+        data = await asyncio.wait_for(reader.read(), 10)  # the server closes after it
+        if data[:1] != b"\x88" or int.from_bytes(data[2:4], "big") != code:
+            stats.fail(f"ws-violation: {data[:16]!r}, expected close {code}")
+            return
+        stats.counts["ws-violation"] += 1
+    finally:
+        writer.close()
+
+
+async def ws_resets(stats: Stats, port: int) -> None:
+    """A connection cut by an RST in the middle of a frame."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    writer.write(_UPGRADE)
+    await reader.readuntil(b"\r\n\r\n")
+    frame = _masked(0x2, os.urandom(random.choice([10, 3000, 70000])))
+    writer.write(frame[: random.randrange(1, len(frame))])
+    await writer.drain()
+    _rst(writer)
+    stats.counts["ws-reset"] += 1
+
+
+async def ws_http(stats: Stats, port: int) -> None:
+    """Plain HTTP to the WebSocket server: 404, then a close."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    try:
+        writer.write(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 404 "):
+            stats.fail(f"ws-http: {head[:40]!r}")
+            return
+        stats.counts["ws-http"] += 1
+    finally:
+        writer.close()
+
+
+WS_CLIENTS = [(ws_plain, 6), (ws_deflate, 3), (ws_violations, 2), (ws_resets, 1), (ws_http, 1)]
+
+
 async def worker(kind, stats: Stats, port: int, until: float) -> None:  # type: ignore[no-untyped-def]
     while time.monotonic() < until:
         try:
@@ -213,10 +326,10 @@ async def worker(kind, stats: Stats, port: int, until: float) -> None:  # type: 
 # -- the server side -------------------------------------------------------------------------
 
 
-def start_server(pin: str | None) -> tuple[subprocess.Popen[str], int]:
+def start_server(pin: str | None, script: str = ECHO) -> tuple[subprocess.Popen[str], int]:
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, ECHO, "--host", HOST, "--port", "0"]
+    cmd = [sys.executable, script, "--host", HOST, "--port", "0"]
     if pin is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", pin, *cmd]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
@@ -237,12 +350,12 @@ def sample(pid: int) -> tuple[float, int]:
 
 
 async def soak(seconds: float, interval: float, pid: int, port: int, stats: Stats,
-               samples: list[tuple[float, float, int, str]]) -> None:
+               samples: list[tuple[float, float, int, str]], clients: list) -> None:  # type: ignore[type-arg]
     """Run the clients; sample every ``RAW`` s, print a line every ``interval`` s."""
     start = time.monotonic()
     until = start + seconds
     tasks = [asyncio.ensure_future(worker(kind, stats, port, until))
-             for kind, n in CLIENTS for _ in range(n)]
+             for kind, n in clients for _ in range(n)]
     next_print = start + interval
     window: list[float] = []
     while not all(t.done() for t in tasks):
@@ -316,14 +429,19 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=None, help="seconds between samples")
     parser.add_argument("--max-growth", type=float, default=5.0, help="RSS growth limit, percent")
     parser.add_argument("--chart", default=CHART, help="PNG path ('' for none)")
+    parser.add_argument("--websocket", action="store_true",
+                        help="WebSocket traffic against examples/ws_echo.py")
     args = parser.parse_args()
+    clients = WS_CLIENTS if args.websocket else CLIENTS
+    if args.websocket and args.chart == CHART:
+        args.chart = CHART.replace("soak.png", "soak-ws.png")
     seconds = args.seconds if args.seconds is not None else 60 * (args.minutes or 10)
     interval = args.interval or (5.0 if seconds >= 120 else 2.0)
     warmup = max(5.0, seconds / 5)
 
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setaffinity(0, {1})  # the load on core 1, the server on core 0
-    proc, port = start_server("0")
+    proc, port = start_server("0", WS_ECHO if args.websocket else ECHO)
     stats = Stats()
     samples: list[tuple[float, float, int, str]] = []
     try:
@@ -332,7 +450,7 @@ def main() -> int:
         samples.append((0.0, rss0, fds0, "idle"))
         print(f"echo server pid {proc.pid} on port {port}: idle rss {rss0:.2f} MiB, fds {fds0}")
         print(f"soak for {seconds:.0f} s (warm-up {warmup:.0f} s), a line every {interval:g} s")
-        asyncio.run(soak(seconds, interval, proc.pid, port, stats, samples))
+        asyncio.run(soak(seconds, interval, proc.pid, port, stats, samples, clients))
         load_end = samples[-1][0]
         fds_after = fds0 + 1
         for i in range(100):  # up to 10 s for the lingering closes to finish

@@ -1,7 +1,8 @@
 """The asyncio runtime's public face: serve a request handler, or make requests.
 
 Everything here is :mod:`httpaf.aio`'s (see its modules); this import path is the one
-the documentation uses: ``from httpaf.asyncio import run, serve, connect``.
+the documentation uses: ``from httpaf.asyncio import run, serve, connect`` (and, for WebSocket,
+``accept_websocket``, ``connect_websocket``, ``WebSocket``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from httpaf.aio import (
     Client,
     ClientResponse,
     Server,
+    WebSocket,
+    WebSocketClosed,
+    accept_websocket,
     connect,
+    connect_websocket,
     new_event_loop,
     run,
     serve,
@@ -21,9 +26,13 @@ from httpaf.aio import (
 __all__ = [
     "Client",
     "ClientResponse",
+    "WebSocketClosed",
     "LINGER_SECONDS",
     "Server",
+    "WebSocket",
+    "accept_websocket",
     "connect",
+    "connect_websocket",
     "new_event_loop",
     "run",
     "serve",

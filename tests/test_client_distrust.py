@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-from httpaf import ClientConnection, Config, ConnectionClosed, ParseError, Request, Response
+from httpaf import (
+    UPGRADE,
+    ClientConnection,
+    Config,
+    ConnectionClosed,
+    ParseError,
+    Request,
+    Response,
+)
 
 from helpers import Exchange, Runtime, response_bytes, send
 
@@ -390,3 +398,23 @@ def test_response_handler_gets_no_response_for_faulty_framing() -> None:
     rt.drain()
     rt.read(response_bytes("200 OK", [("Content-Length", "1"), ("Content-Length", "2")]))
     assert got == [] and len(errors) == 1
+
+
+# -- upgrades ------------------------------------------------------------------------
+
+UPGRADE_GET = Request("GET", "/", [("Host", "h"), ("Upgrade", "x"), ("Connection", "upgrade")])
+SWITCH = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"
+
+
+def test_a_101_to_a_request_that_offered_an_upgrade_switches() -> None:
+    rt, ex = sent(request=UPGRADE_GET)
+    rt.read(SWITCH + b"not http")
+    assert ex.response is not None and ex.response.status == 101 and ex.errors == []
+    assert rt.poll_reader() is UPGRADE  # the bytes after the head belong to the new protocol
+
+
+def test_a_101_to_a_request_that_offered_none_is_refused() -> None:
+    # RFC 9110 §15.2.2: a server switches only to a protocol the request offered.
+    rt, ex = sent()
+    refused(rt, ex, SWITCH, "offered no Upgrade")
+    assert ex.response is None

@@ -36,3 +36,22 @@ def test_short_soak_leaves_no_growth_and_no_open_fds() -> None:
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "soak: OK" in proc.stdout
+
+
+@pytest.mark.skipif(not SOAK.exists(), reason="benchmarks/ is not in this tree (installed run)")
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="samples /proc (Linux)")
+def test_short_websocket_soak() -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, str(SOAK), "--websocket", "--seconds", "12", "--chart", "",
+         "--max-growth", "30"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "soak: OK" in proc.stdout
+    for kind in ("'ws'", "'ws-deflate'", "'ws-violation'", "'ws-reset'", "'ws-http'"):
+        assert kind in proc.stdout  # every kind of client completed exchanges

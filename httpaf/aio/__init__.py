@@ -6,7 +6,9 @@ state machines (public as :mod:`httpaf.asyncio`).
 - :mod:`.protocols`: the drivers as ``asyncio.BufferedProtocol`` classes;
 - :mod:`.server`: :func:`serve`, :func:`run` and :class:`Server` for native handlers;
 - :mod:`.client`: :func:`connect`, a keep-alive, pipelining client connection;
-- :mod:`.loop`: event loops (uvloop when installed) and serving until a signal.
+- :mod:`.loop`: event loops (uvloop when installed) and serving until a signal;
+- :mod:`.websocket`: WebSocket sessions over the upgrade hand-off
+  (:func:`accept_websocket`, :func:`connect_websocket`, :class:`WebSocket`).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from .protocols import (
     implementation,
 )
 from .server import Server, run, serve, shutdown
+from .websocket import WebSocket, WebSocketClosed, accept_websocket, connect_websocket
 
 __all__ = [
     "Client",
     "ClientProtocol",
     "ClientResponse",
+    "WebSocketClosed",
     "Driver",
     "LINGER_SECONDS",
     "PROBE_SECONDS",
@@ -41,5 +45,8 @@ __all__ = [
     "run",
     "run_until_signal",
     "serve",
+    "WebSocket",
+    "accept_websocket",
+    "connect_websocket",
     "shutdown",
 ]

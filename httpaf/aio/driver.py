@@ -631,6 +631,13 @@ class Driver:
         if self._probe is None and not self._lost:
             self._probe = self.loop.call_later(PROBE_SECONDS, self._probe_peer)
 
+    def _stop_probe(self) -> None:
+        """No more liveness checks (the transport is handed over: it is not ours)."""
+        probe = self._probe
+        if probe is not None:
+            self._probe = None
+            probe.cancel()
+
     def _probe_peer(self) -> None:
         self._probe = None
         transport = self._transport
@@ -840,7 +847,9 @@ class Driver:
         protocol.connection_made(transport)
         if leftover:
             protocol.data_received(leftover)
+        self._stop_probe()
         if self._reading_paused:
+            self._reading_paused = False
             transport.resume_reading()
         self._set_finished()
 
@@ -853,6 +862,7 @@ class Driver:
         leftover = bytes(self._input[self._start : self._end])
         self._start = self._end = 0
         self._connection_ended()
+        self._stop_probe()
         if self._reading_paused:
             self._reading_paused = False
             self._transport.resume_reading()
@@ -1069,6 +1079,10 @@ class ServerDriver(Driver):
                 conn.report_write_result(CLOSE)
 
     def _connection_ended(self) -> None:
+        if self._upgraded:
+            # Handed over (an upgrade): no longer one of the server's HTTP connections
+            # (the protocol that took the transport joins them if it wants to).
+            self._connections.discard(self)
         dates = self._dates
         if dates is not None:
             self._dates = None

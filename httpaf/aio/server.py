@@ -109,7 +109,10 @@ class Server:
         for task in list(self._tasks):
             task.cancel()
         for protocol in list(self._connections):
-            transport = protocol._transport
+            # An HTTP connection's driver, or a WebSocket (whose transport is public).
+            transport = getattr(protocol, "_transport", None) or getattr(
+                protocol, "transport", None
+            )
             if transport is not None:
                 abort = getattr(transport, "abort", None)
                 (abort or transport.close)()

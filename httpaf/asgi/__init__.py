@@ -27,12 +27,15 @@ waiting goes out in the same pass (``_start``).
   whole one.
 
 :func:`serve` starts a server (lifespan startup first), :func:`run` serves until
-SIGINT or SIGTERM and then shuts down gracefully. WebSocket is not served here (use
-uvicorn with :class:`httpaf.uvicorn.HttpafProtocol` for that); an upgrade request
-reaches the application as a plain ``http`` scope.
+SIGINT or SIGTERM and then shuts down gracefully. WebSocket upgrades become
+``websocket`` calls (``_websocket``): ``websocket.connect``/``receive``/``disconnect``
+and ``websocket.accept``/``send``/``close``, subprotocols, the
+``websocket.http.response`` denial extension, keep-alive pings, a message size limit
+and permessage-deflate, with uvicorn's option names (see :func:`serve`).
 
 The parts: ``_types`` (the ASGI types, exceptions), ``_scope`` (request to scope),
-``_settings`` (what a server's connections share), ``_cycle`` (one request's
+``_settings`` (what a server's connections share), ``_websocket`` (one WebSocket
+call), ``_cycle`` (one request's
 ``receive`` and ``send``), ``_start`` (how a call starts), ``_protocol`` (a
 connection), ``_lifespan``, ``_server`` (:func:`serve`, :func:`run`). Integrations
 that embed the server (:mod:`httpaf.uvicorn`) use the names exported here.
@@ -45,7 +48,7 @@ from httpaf._logs import escape
 from ._cycle import Cycle
 from ._lifespan import Lifespan
 from ._protocol import ASGIProtocol
-from ._scope import decode_fields
+from ._scope import address, decode_fields, scope_headers, server_address
 from ._server import run, serve
 from ._settings import Settings
 from ._types import (
@@ -56,6 +59,13 @@ from ._types import (
     Receive,
     Scope,
     Send,
+)
+from ._websocket import (
+    WS_CHOICES,
+    ReqdResponder,
+    WebSocketCycle,
+    WebSocketOptions,
+    websocket_scope,
 )
 
 __all__ = [
@@ -68,10 +78,18 @@ __all__ = [
     "Message",
     "Receive",
     "Scope",
+    "ReqdResponder",
     "Send",
     "Settings",
+    "WS_CHOICES",
+    "WebSocketCycle",
+    "WebSocketOptions",
+    "address",
     "decode_fields",
     "escape",
     "run",
+    "scope_headers",
     "serve",
+    "server_address",
+    "websocket_scope",
 ]

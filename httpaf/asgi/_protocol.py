@@ -6,9 +6,16 @@ import asyncio
 import contextvars
 from typing import Any
 
-from httpaf.aio import ServerProtocol
+from httpaf.aio import ServerProtocol, WebSocket
 from httpaf.connection import Reqd, StartResponse
-from httpaf.model import HTTP_1_0, Headers, Request
+from httpaf.model import HTTP_1_0, HandshakeError, Headers, Request
+from httpaf.websocket import (
+    ClientHandshake,
+    WebSocketConnection,
+    is_websocket_request,
+    read_request,
+    reject,
+)
 
 from ._cycle import Cycle
 from ._scope import (
@@ -22,6 +29,7 @@ from ._scope import (
 from ._settings import Settings, service_unavailable
 from ._start import start_task
 from ._types import ASGIApp, Scope
+from ._websocket import ReqdResponder, WebSocketCycle, websocket_scope
 
 __all__ = ["ASGIProtocol"]
 
@@ -57,7 +65,7 @@ class ASGIProtocol(ServerProtocol):
         self._client: Any = None
         self._scheme = "http"
         self._trusted = False
-        self._cycle: Cycle | None = None
+        self._cycle: Cycle | WebSocketCycle | None = None
         #: The scope of the request being served.
         self.scope: Scope | None = None
         self._context = contextvars.Context()
@@ -121,6 +129,12 @@ class ASGIProtocol(ServerProtocol):
         cycle = self._cycle
         if cycle is not None:
             cycle.connection_lost()
+
+    def shutdown(self) -> None:
+        cycle = self._cycle
+        if isinstance(cycle, WebSocketCycle):
+            cycle.shutdown()  # a handshake still unanswered is answered 500
+        super().shutdown()
 
     def eof_received(self) -> bool:
         keep_open = super().eof_received()
@@ -194,8 +208,60 @@ class ASGIProtocol(ServerProtocol):
         return headers
 
     def _upgrade(self, reqd: Reqd) -> bool:
-        """Whether an upgrade request was taken elsewhere (not as an ``http`` scope)."""
-        return False
+        """Whether an upgrade request was taken elsewhere (not as an ``http`` scope):
+        a WebSocket handshake becomes a ``websocket`` call (``_websocket``)."""
+        settings = self.settings
+        request = reqd.request
+        if not settings.websocket.enabled or not is_websocket_request(request):
+            return False
+        try:
+            handshake = read_request(request)
+        except HandshakeError as error:
+            response, body = reject(error, self.settings.default_fields())
+            reqd.respond_with_string(response, body)
+            return True
+        reqd.body.close()
+        cycle = WebSocketCycle(
+            self._websocket_scope(request, handshake),
+            handshake,
+            settings.websocket,
+            ReqdResponder(reqd),
+            self._make_websocket,
+            settings.default_fields,
+            settings,
+        )
+        self._cycle = cycle
+        context = contextvars.Context() if settings.reset_contextvars else self._context.copy()
+        task = self._start_task(self.loop, cycle.run(settings.app), context)
+        if task is not None:
+            settings.tasks.add(task)
+            task.add_done_callback(settings.tasks.discard)
+        return True
+
+    def _websocket_scope(self, request: Request, handshake: ClientHandshake) -> Scope:
+        """The ``websocket`` scope of the handshake ``request``."""
+        settings = self.settings
+        headers = self._scope_headers(request.headers._fields)
+        client, scheme = self._client, self._scheme
+        if self._last_forwarded and self._trusted:
+            client, scheme = forwarded(headers, client, scheme, settings.trust)  # type: ignore[arg-type]
+        return websocket_scope(settings, request, handshake, headers, self._server, client, scheme)
+
+    def _make_websocket(self, conn: WebSocketConnection, subprotocol: str | None) -> WebSocket:
+        """The connection an accepted handshake continues as."""
+        options = self.settings.websocket
+        ws = WebSocket(
+            conn,
+            loop=self.loop,
+            subprotocol=subprotocol,
+            ping_interval=options.ping_interval,
+            ping_timeout=options.ping_timeout,
+            close_timeout=options.close_timeout,
+            max_queue=options.max_queue,
+            connections=self.settings.connections,
+        )
+        ws.shutdown_code = 1012  # Service Restart, as uvicorn sends
+        return ws
 
     def _on_error(
         self, request: Request | None, error: BaseException, start_response: StartResponse

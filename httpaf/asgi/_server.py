@@ -55,6 +55,14 @@ async def serve(
       ``Date`` (``Config.date_header``) in responses without one; ``headers``: more
       ``(name, value)`` fields for every response.
     - ``reset_contextvars`` (``False``): run each request in an empty context.
+    - WebSocket, with uvicorn's names and defaults: ``ws`` (``"auto"``; ``"none"``
+      serves no WebSocket, uvicorn's other values ``"websockets"``,
+      ``"websockets-sansio"``, ``"wsproto"`` are all served by httpaf's),
+      ``ws_max_size`` (``16777216``: larger messages close with 1009),
+      ``ws_max_queue`` (``32`` messages before reading pauses), ``ws_ping_interval``
+      and ``ws_ping_timeout`` (``20.0`` s; ``None``: no keep-alive ping, or no
+      limit on its pong: a late one closes with 1011), ``ws_per_message_deflate``
+      (``True``).
     - ``ssl``, ``reuse_port``, ``backlog``, ``sock``: how to listen.
     - any :class:`~httpaf.Config` field (``keep_alive_timeout``, ``head_timeout``,
       ``body_timeout``, ``max_body_size``, ...), applied over ``config``.

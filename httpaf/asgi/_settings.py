@@ -13,6 +13,7 @@ from httpaf.model import Config, Headers, Request, Response, reason_phrase
 
 from ._scope import Trust, decode_fields, split_target
 from ._types import ASGIApp, Receive, Scope, Send
+from ._websocket import WebSocketOptions
 
 __all__ = ["Settings", "service_unavailable"]
 
@@ -67,6 +68,12 @@ class Settings:
         connections: set[Any] | None = None,
         tasks: set[Any] | None = None,
         asgi_version: str = "3.0",
+        ws: str = "auto",
+        ws_max_size: int = 16777216,
+        ws_max_queue: int = 32,
+        ws_ping_interval: float | None = 20.0,
+        ws_ping_timeout: float | None = 20.0,
+        ws_per_message_deflate: bool = True,
     ) -> None:
         self.app = app
         if not date_header and config.date_header:
@@ -91,6 +98,11 @@ class Settings:
             "http.response.pathsend": {},
         }
         self.counter = self
+        #: WebSocket options (uvicorn's names and defaults).
+        self.websocket = WebSocketOptions(
+            ws, ws_max_size, ws_max_queue, ws_ping_interval, ws_ping_timeout,
+            ws_per_message_deflate,
+        )  # fmt: skip
         self._targets: dict[str, tuple[str, bytes, bytes]] = {}
         self._server_header = server_header
         self._extra_headers = [(str(n), str(v)) for n, v in headers]
@@ -176,6 +188,20 @@ class Settings:
                 escape(request.target),
                 scope["http_version"],
                 status,
+            )
+
+    def log_websocket(self, scope: Scope, outcome: str) -> None:
+        """The line of a WebSocket handshake: ``[accepted]`` or the status answered."""
+        logger = self.access_logger
+        if self.access_log and logger.isEnabledFor(logging.INFO):
+            client = scope.get("client")
+            query = scope.get("query_string", b"")
+            path = scope.get("path", "") + ("?" + query.decode("latin-1") if query else "")
+            logger.info(
+                '%s - "WebSocket %s" %s',
+                escape(f"{client[0]}:{client[1]}") if client else "-",
+                escape(path),
+                outcome,
             )
 
     def log_app_error(self, message: str, exc: BaseException | None = None) -> None:

@@ -368,6 +368,13 @@ class ClientConnection:
                 except Exception as error:
                     self._report(head, error)
             return
+        if status == 101 and "upgrade" not in head.request.headers:
+            # RFC 9110 §15.2.2: a server switches only to a protocol the request's
+            # Upgrade field offered; what follows is no HTTP this client can read.
+            self._report(
+                head, ParseError("101 Switching Protocols to a request that offered no Upgrade")
+            )
+            return
         if not parser.keep_alive:
             self._persistent = False
         body = BodyReader(self._wake_reader) if parser.body_length != 0 else BodyReader.empty()

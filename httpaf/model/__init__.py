@@ -28,6 +28,7 @@ from .method import Method, is_cacheable, is_idempotent, is_safe
 from .operation import CLOSE, READ, UPGRADE, YIELD, Closed, Operation, Write
 from .status import Status, check_code, reason_phrase
 from .version import HTTP_1_0, HTTP_1_1, Version
+from .websocket import FrameError, HandshakeError, WebSocketError, is_valid_close_code
 
 __all__ = [
     "BodyLengthError",
@@ -39,8 +40,10 @@ __all__ = [
     "ConnectionClosed",
     "END_OF_MESSAGE",
     "EndOfMessage",
+    "FrameError",
     "HTTP_1_0",
     "HTTP_1_1",
+    "HandshakeError",
     "Headers",
     "HttpafError",
     "IOVec",
@@ -54,6 +57,7 @@ __all__ = [
     "Status",
     "UPGRADE",
     "Version",
+    "WebSocketError",
     "Write",
     "YIELD",
     "check_code",
@@ -63,6 +67,7 @@ __all__ = [
     "is_idempotent",
     "is_keep_alive",
     "is_safe",
+    "is_valid_close_code",
     "lengthv",
     "lower_ascii",
     "parse_content_length",

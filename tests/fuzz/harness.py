@@ -461,7 +461,11 @@ def first_response_h11(data: bytes, method: str, eof: bool) -> ParsedResponse | 
     """The first final response in ``data`` as h11's client reads it, its error, or None."""
     conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=1 << 20)
     target = "h:443" if method == "CONNECT" else "/"
-    conn.send(h11.Request(method=method, target=target, headers=[("Host", "h")]))
+    # The request offers an upgrade, so a 101 reads as one on both sides: the parser
+    # does not know the request's fields (ClientConnection refuses a 101 that answers
+    # no offer; tests/test_client_distrust.py).
+    fields = [("Host", "h"), ("Upgrade", "x"), ("Connection", "upgrade")]
+    conn.send(h11.Request(method=method, target=target, headers=fields))
     conn.send(h11.EndOfMessage())
     interim: list[int] = []
     head = None
