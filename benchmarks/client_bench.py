@@ -11,6 +11,10 @@ process's own clock), best of ``--rounds``. Scenarios:
 - ``post-1k``: POSTs of a 1 KiB JSON body;
 - ``conns-100``: 100 requests in flight on 100 connections (async clients only).
 
+``httpx-null`` and ``httpx-sync-null`` are httpx over a transport that does no I/O (it
+hands back a canned response like nginx's): httpx's own cost per request, the floor
+that no transport under httpx can go below.
+
 Async clients keep 20 requests in flight (100 for ``conns-100``); sync clients send
 one after the other on one thread. Async clients run on asyncio's default loop
 (``--uvloop`` for uvloop).
@@ -43,6 +47,7 @@ CLIENT_CORE = "0"
 
 FILES = {"small": b"s" * 2000, "kib": b"k" * 1024, "mib": b"m" * (1 << 20)}
 JSON_1K = json.dumps({"data": "x" * 1000}).encode()
+JSON_1K_ANSWER = b'{"ok":true}'
 SCENARIOS: dict[str, dict[str, Any]] = {
     "3215": {"path": "/small", "requests": 4000, "concurrency": 20},
     "get-1k": {"path": "/kib", "requests": 4000, "concurrency": 20},
@@ -50,8 +55,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "post-1k": {"path": "/post", "requests": 4000, "concurrency": 20, "post": True},
     "conns-100": {"path": "/small", "requests": 4000, "concurrency": 100, "async_only": True},
 }
-ASYNC_CLIENTS = ["httpx", "httpx-aiohttp", "httpx-httpaf", "aiohttp", "httpaf"]
-SYNC_CLIENTS = ["requests", "urllib3", "httpx-sync", "httpx-sync-httpaf", "httpaf-sync"]
+ASYNC_CLIENTS = ["httpx", "httpx-aiohttp", "httpx-httpaf", "httpx-null", "aiohttp", "httpaf"]
+SYNC_CLIENTS = ["requests", "urllib3", "httpx-sync", "httpx-sync-httpaf", "httpx-sync-null",
+                "httpaf-sync"]
 CLIENTS = ASYNC_CLIENTS + SYNC_CLIENTS
 
 
@@ -109,6 +115,42 @@ http {{
 # -- one client, one scenario (run in a process of its own) ---------------------------------
 
 
+def _null_transport(path: str, sync: bool) -> Any:
+    """An httpx transport that answers at once, without I/O, what nginx would: the
+    scenario's body with nginx's head fields (a request body is read, as sent)."""
+    import httpx
+
+    body = JSON_1K_ANSWER if path == "/post" else FILES[{"/small": "small", "/kib": "kib",
+                                                          "/mib": "mib"}[path]]
+    headers = [
+        (b"Server", b"nginx"), (b"Date", b"Mon, 07 Dec 2026 12:00:00 GMT"),
+        (b"Content-Type", b"application/octet-stream"),
+        (b"Content-Length", str(len(body)).encode()),
+        (b"Last-Modified", b"Mon, 07 Dec 2026 11:00:00 GMT"), (b"Connection", b"keep-alive"),
+        (b"ETag", b'"6756a1b0-7d0"'), (b"Accept-Ranges", b"bytes"),
+    ]
+    extensions = {"http_version": b"HTTP/1.1", "reason_phrase": b"OK"}
+
+    def answer(request: Any) -> Any:
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(body),
+                              extensions=extensions)
+
+    if sync:
+        class Null(httpx.BaseTransport):
+            def handle_request(self, request: Any) -> Any:
+                request.read()
+                return answer(request)
+
+        return Null()
+
+    class AsyncNull(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: Any) -> Any:
+            await request.aread()
+            return answer(request)
+
+    return AsyncNull()
+
+
 def worker(client: str, scenario: str, requests: int, base: str, uvloop: bool) -> dict[str, Any]:
     spec = SCENARIOS[scenario]
     url = base + spec["path"]
@@ -123,6 +165,11 @@ def worker(client: str, scenario: str, requests: int, base: str, uvloop: bool) -
             _uvloop.install()
         return asyncio.run(_async_worker(client, url, post, requests, concurrency))
     return _sync_worker(client, url, post, requests)
+
+
+def spec_path(url: str) -> str:
+    """The scenario's path in ``url``."""
+    return "/" + url.split("://", 1)[1].split("/", 1)[1]
 
 
 def _measure(run: Any, requests: int) -> dict[str, Any]:
@@ -145,6 +192,8 @@ async def _async_worker(client: str, url: str, post: bool, requests: int,
                               max_keepalive_connections=max(100, concurrency))
         if client == "httpx":
             session: Any = httpx.AsyncClient(limits=limits)
+        elif client == "httpx-null":
+            session = httpx.AsyncClient(transport=_null_transport(spec_path(url), sync=False))
         elif client == "httpx-aiohttp":
             import httpx_aiohttp
 
@@ -230,6 +279,8 @@ def _sync_worker(client: str, url: str, post: bool, requests: int) -> dict[str, 
 
         if client == "httpx-sync":
             session = httpx.Client()
+        elif client == "httpx-sync-null":
+            session = httpx.Client(transport=_null_transport(spec_path(url), sync=True))
         else:
             import httpaf.httpx
 
@@ -333,6 +384,35 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x" if a and b else "-"
 
 
+def _floor_lines(table: dict[str, Any]) -> list[str]:
+    """What httpx's own layer leaves to a transport: the null transports' CPU is the
+    floor, so a transport under httpx is at best that much cheaper than httpx's own."""
+    def cpu(name: str) -> float | None:
+        return table.get(name, {}).get("cpu_us")  # type: ignore[no-any-return]
+
+    lines = []
+    for kind, null, ours, default, peer in (
+        ("async", "httpx-null", "httpx-httpaf", "httpx-aiohttp", None),
+        ("sync", "httpx-sync-null", "httpx-sync-httpaf", "httpx-sync", "urllib3"),
+    ):
+        floor, mine, theirs = cpu(null), cpu(ours), cpu(default)
+        if not (floor and mine and theirs):
+            continue
+        best = theirs / floor
+        line = (f"httpx {kind} floor (no I/O): {floor:.1f} µs/req, so httpx {kind} over any "
+                f"transport is at most {best:.2f}x {default} in CPU per request (ours: "
+                f"{theirs / mine:.2f}x; our transport adds {mine - floor:.1f} µs)")
+        if kind == "sync":
+            line += (f"; the 2x-httpx-sync target is {'reachable' if best >= 2 else 'NOT reachable'}")
+            other = cpu(peer) if peer else None
+            if other:
+                line += (f"; >= urllib3 ({other:.1f} µs) is "
+                         f"{'reachable' if floor < other else 'NOT reachable'} (the floor alone "
+                         f"is {floor / other:.2f}x urllib3's CPU)")
+        lines.append(line)
+    return [*lines, ""] if lines else []
+
+
 def markdown(results: dict[str, Any]) -> str:
     meta = results["meta"]
     lines = [
@@ -363,6 +443,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"httpx sync+httpaf / urllib3: {_ratio(rps('httpx-sync-httpaf'), rps('urllib3'))}",
             "",
         ]
+        lines += _floor_lines(table)
     return "\n".join(lines) + "\n"
 
 

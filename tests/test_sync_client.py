@@ -247,3 +247,19 @@ def test_unix_socket(loop: LoopThread) -> None:
             assert response.read().startswith(b"GET /headers\nHost: anything")
         finally:
             loop.call(server.shutdown(1.0))
+
+
+def test_plain_requests_sent_again_follow_the_default_headers(base: str) -> None:
+    # As the asyncio client's: a bodiless request is prepared once and sent again as
+    # it was, until the session's default headers change.
+    session = SyncSession()
+    try:
+        url = base + "/headers"
+        texts = [session.request("GET", url).read().decode() for _ in range(3)]
+        assert texts[0] == texts[1] == texts[2] and "X-Later" not in texts[0]
+        session.headers.append(("X-Later", "yes"))
+        assert "X-Later: yes" in session.request("GET", url).read().decode()
+        given = session.request("GET", url, headers=[("X-Given", "1")]).read().decode()
+        assert "X-Given: 1" in given and "X-Later: yes" in given
+    finally:
+        session.close()

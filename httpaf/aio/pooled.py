@@ -67,7 +67,8 @@ class Exchange:
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        self._wake_interim()
+        if self.interim_waiter is not None:  # (only an Expect: 100-continue request's)
+            self._wake_interim()
 
     def on_interim(self, response: Response) -> None:
         if response.status == 100:

@@ -25,6 +25,7 @@ from httpaf.net import (
     Limits,
     LocalProtocolError,
     Outgoing,
+    PreparedRequests,
     Proxies,
     Proxy,
     RemoteProtocolError,
@@ -58,8 +59,6 @@ _SCHEDULE_AT = 16384
 #: transports read), so a large body takes a quarter of the reads. The loop's clients
 #: share the one read buffer.
 CLIENT_CONFIG = Config(read_buffer_size=256 * 1024)
-# Requests of a method and a URL alone kept prepared, per session.
-_PLAIN_LIMIT = 256
 
 
 class Session:
@@ -103,9 +102,8 @@ class Session:
         #: (else only once the application read the body to its end or closed it).
         self.release_early = release_early
         self._closed = False
-        # (method, URL) -> the request of them alone, and its head serialized.
-        self._plain: dict[tuple[str, URL], tuple[Outgoing, PreparedRequest | None]] = {}
-        self._plain_headers = list(self.headers)  # the defaults they were made with
+        # Bodiless requests, built and serialized once.
+        self._prepared = PreparedRequests(PreparedRequest, expect_continue_threshold)
 
     @property
     def pool(self) -> Pool:
@@ -160,23 +158,12 @@ class Session:
             timeout = self.timeout
         route = self._routes.route(url, sni)
         prepared: PreparedRequest | None = None
-        if (
-            headers is None
-            and content is None
-            and json is None
-            and trailers is None
-            and default_headers
-            and not route.forward
-        ):
-            # A request of nothing but a method and a URL: its head is the same every
-            # time, built, checked and serialized once.
-            if self.headers != self._plain_headers:  # (changed since: prepare again)
-                self._plain.clear()
-                self._plain_headers = list(self.headers)
-            key = (method, url)
-            known = self._plain.get(key)
-            if known is None:
-                known = self._prepare(method, url, key)
+        known = None
+        if content is None and json is None and trailers is None and not route.forward:
+            known = self._prepared.get(
+                method, url, headers, self.headers if default_headers else None
+            )
+        if known is not None:
             out, prepared = known
         else:
             out = self._build(method, url, route, headers, content, json, trailers,
@@ -213,23 +200,6 @@ class Session:
             method, url, headers, content, json=json, default_headers=defaults,
             trailers=trailers, expect_continue_threshold=self.expect_continue_threshold,
         )
-
-    def _prepare(self, method: str, url: URL,
-                 key: tuple[str, URL]) -> tuple[Outgoing, PreparedRequest | None]:
-        """The request of ``method`` and ``url`` alone, kept for the next ones."""
-        out = build_request(
-            method, url, default_headers=self.headers,
-            expect_continue_threshold=self.expect_continue_threshold,
-        )
-        try:
-            prepared: PreparedRequest | None = PreparedRequest(out.request)
-        except ValueError:
-            prepared = None  # (sending it fails, as it would unprepared)
-        plain = self._plain
-        if len(plain) >= _PLAIN_LIMIT:
-            plain.clear()
-        known = plain[key] = (out, prepared)
-        return known
 
     async def _traced(self, route: Route, out: Outgoing, timeout: Timeout, trace: Any,
                       request: Any) -> Response:

@@ -1,6 +1,6 @@
 """What the client runtimes share, with no event loop and no socket: URLs and origins,
 timeouts and limits, the client's errors, TLS contexts, proxies, and requests built
-from a method, a URL, fields and content.
+from a method, a URL, fields and content (and kept, when they have no body).
 
 It imports the values layer (:mod:`httpaf.model`) only; :mod:`httpaf.aio` (asyncio) and
 :mod:`httpaf.sync` (blocking sockets) build their pools on it, and
@@ -32,6 +32,7 @@ from .errors import (
     client_error,
     retryable,
 )
+from .prepared import PreparedRequests
 from .proxy import Proxies, Proxy, proxy_for
 from .request import Body, Outgoing, build_request
 from .route import Route, Routes
@@ -54,6 +55,7 @@ __all__ = [
     "Origin",
     "Outgoing",
     "PoolTimeout",
+    "PreparedRequests",
     "ProtocolError",
     "Proxies",
     "Proxy",

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from httpaf.connection import BodyReader, BodyWriter, ClientConnection
+from httpaf.connection import BodyReader, BodyWriter, ClientConnection, PreparedRequest
 from httpaf.model import CHUNKED, CLOSE, Closed, Config, Write
 from httpaf.model import Response as Head
 from httpaf.net import (
@@ -114,8 +114,9 @@ class SyncConnection:
     # -- sending -----------------------------------------------------------------------
 
     def send(self, out: Outgoing, read_timeout: float | None, write_timeout: float | None,
-             expect_wait: float) -> SyncExchange:
-        """Write the request of ``out`` and read up to its response head."""
+             expect_wait: float, prepared: PreparedRequest | None = None) -> SyncExchange:
+        """Write the request of ``out`` and read up to its response head (``prepared``:
+        ``out.request`` serialized already)."""
         exchange = SyncExchange(self)
         self.exchange = exchange
         self.uses += 1
@@ -124,7 +125,8 @@ class SyncConnection:
         hold = out.expect_continue
         try:
             writer = self.conn.request(
-                out.request, exchange.on_response, exchange.on_error,
+                out.request if prepared is None else prepared, exchange.on_response,
+                exchange.on_error,
                 exchange.on_interim if hold else None,
             )
         except ValueError as error:

@@ -14,11 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from httpaf import __version__
+from httpaf.connection import PreparedRequest
 from httpaf.model import Config, Headers
 from httpaf.net import (
     URL,
     Limits,
     Outgoing,
+    PreparedRequests,
     Proxies,
     Proxy,
     Routes,
@@ -174,6 +176,8 @@ class SyncSession:
         self.expect_continue_threshold = expect_continue_threshold
         self.retries = retries
         self.pool = SyncPool(self.limits, self.config)
+        # Bodiless requests, built and serialized once.
+        self._prepared = PreparedRequests(PreparedRequest, expect_continue_threshold)
         #: A connection goes back to the pool as soon as its response has arrived
         #: (else only once the application read the body to its end or closed it).
         self.release_early = release_early
@@ -202,18 +206,27 @@ class SyncSession:
             url = URL.parse(url)
         timeout = timeout if timeout is not None else self.timeout
         route = self.routes.route(url, sni)
-        out = build_request(
-            method, url, headers, content, json=json,
-            default_headers=self.headers if default_headers else None,
-            target=url.absolute if route.forward else None,
-            extra_headers=route.proxy_headers if route.forward else None,
-            trailers=trailers, expect_continue_threshold=self.expect_continue_threshold,
-        )
+        known = None
+        if content is None and json is None and trailers is None and not route.forward:
+            known = self._prepared.get(
+                method, url, headers, self.headers if default_headers else None
+            )
+        if known is not None:
+            out, prepared = known
+        else:
+            prepared = None
+            out = build_request(
+                method, url, headers, content, json=json,
+                default_headers=self.headers if default_headers else None,
+                target=url.absolute if route.forward else None,
+                extra_headers=route.proxy_headers if route.forward else None,
+                trailers=trailers, expect_continue_threshold=self.expect_continue_threshold,
+            )
         if trace is not None:
             return self._traced(route, out, timeout, trace, trace_request)
         conn = self._acquire(route, timeout, fresh=False)
         try:
-            return self._send(conn, out, timeout)
+            return self._send(conn, out, timeout, prepared)
         except TransportError as error:
             if not (out.body.replayable and retryable(error)):
                 raise
@@ -221,7 +234,7 @@ class SyncSession:
             if sent and (conn.uses == 1 or not out.idempotent):
                 raise
         conn = self._acquire(route, timeout, fresh=True)
-        return self._send(conn, out, timeout)
+        return self._send(conn, out, timeout, prepared)
 
     def _traced(self, route: Any, out: Outgoing, timeout: Timeout, trace: Any,
                 request: Any) -> SyncResponse:
@@ -256,9 +269,11 @@ class SyncSession:
                 if attempts <= 0 or type(error).__name__ == "PoolTimeout":
                     raise
 
-    def _send(self, conn: SyncConnection, out: Outgoing, timeout: Timeout) -> SyncResponse:
+    def _send(self, conn: SyncConnection, out: Outgoing, timeout: Timeout,
+              prepared: PreparedRequest | None = None) -> SyncResponse:
         try:
-            exchange = conn.send(out, timeout.read, timeout.write, EXPECT_CONTINUE_WAIT)
+            exchange = conn.send(out, timeout.read, timeout.write, EXPECT_CONTINUE_WAIT,
+                                 prepared)
         except BaseException:
             self.pool.discard(conn)
             raise
