@@ -182,6 +182,7 @@ class SyncPool:
         self._idle = 0
         self._lock = threading.Lock()
         self._freed = threading.Condition(self._lock)
+        self._waiting = 0  # threads in _freed.wait (none: a release wakes nobody)
         self._closed = False
 
     @property
@@ -218,7 +219,11 @@ class SyncPool:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise PoolTimeout(f"no connection became free within {pool_timeout} seconds")
-                self._freed.wait(left)
+                self._waiting += 1
+                try:
+                    self._freed.wait(left)
+                finally:
+                    self._waiting -= 1
         try:
             return open_connection(route, connect_timeout, self.config,
                                    self.limits.keepalive_expiry, trace)
@@ -226,7 +231,7 @@ class SyncPool:
             with self._lock:
                 entry.count -= 1
                 self._total -= 1
-                self._freed.notify()
+                self._wake()
             raise
 
     def release(self, conn: SyncConnection) -> None:
@@ -246,7 +251,7 @@ class SyncPool:
             conn.idle_since = time.monotonic()
             entry.idle.append(conn)
             self._idle += 1
-            self._freed.notify()
+            self._wake()
 
     def discard(self, conn: SyncConnection) -> None:
         """``conn`` cannot be reused: closed, its slot freed."""
@@ -272,7 +277,12 @@ class SyncPool:
             conn.counted = False
             entry.count -= 1
             self._total -= 1
-        self._freed.notify()
+        self._wake()
+
+    def _wake(self) -> None:
+        # One waiting thread, if any, may take the freed slot or connection.
+        if self._waiting:
+            self._freed.notify()
 
     def _take_idle(self, entry: _Route) -> SyncConnection | None:
         idle = entry.idle
