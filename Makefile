@@ -5,7 +5,7 @@ PY = $(VENV)/bin/python
 PYX := $(wildcard httpaf/_*.pyx)
 LINT_PATHS := $(wildcard httpaf tests examples benchmarks docs .ci/test_installed.py)
 
-.PHONY: venv install test test-other-python serve lint actionlint docs wheel-check clean bench parse-bench
+.PHONY: venv install test test-other-python serve lint actionlint docs wheel-check clean bench bench-http parse-bench
 
 venv: $(PY)
 
@@ -54,10 +54,14 @@ test-other-python:
 serve: install
 	$(PY) examples/hello.py --host 127.0.0.1 --port 8080
 
-# The side-by-side benchmark (docs/benchmarks.md): wrk and nginx from Debian, the peers
-# into the venv; results in benchmarks/results/. BENCH_ARGS=--quick for a short run.
+# The benchmarks (docs/benchmarks.md), one after the other: the servers (bench-http),
+# the clients (client-bench) and WebSocket (ws-bench); results in benchmarks/results/.
+bench: bench-http client-bench ws-bench
+
+# The side-by-side server benchmark: wrk and nginx from Debian, the peers into the
+# venv; results in benchmarks/results/latest.*. BENCH_ARGS=--quick for a short run.
 BENCH_PEERS = 'uvicorn==0.54.0' granian aiohttp httptools uvloop zttp psutil matplotlib h11
-bench: install
+bench-http: install
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 	  { apt-get update && apt-get install -y wrk nginx-light; }
 	$(PY) -m pip install $(BENCH_PEERS)
