@@ -390,7 +390,7 @@ def local_address(response: httpx.Response) -> Any:
 def test_ws_none(servers: list[ServerProcess]) -> None:
     """``--ws none``: an upgrade request reaches the application as a plain ``http``
     request and is answered as one, on a connection that stays open; a WebSocket client
-    is refused with that answer."""
+    is refused with that answer; each such request logs a warning, as uvicorn does."""
     base = started(servers, "--ws", "none")
     http = base.replace("ws://", "http://", 1)
     with httpx.Client() as client:
@@ -413,6 +413,10 @@ def test_ws_none(servers: list[ServerProcess]) -> None:
         assert refused.value.response.status_code == 200
 
     run(main())
+    server = servers[-1]
+    server.wait_for("Unsupported upgrade request")
+    assert server.stop() == 0
+    assert server.output.count("Unsupported upgrade request") == 2  # not for /again
 
 
 def test_ws_none_is_what_uvicorn_does() -> None:

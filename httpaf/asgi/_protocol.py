@@ -212,7 +212,13 @@ class ASGIProtocol(ServerProtocol):
         a WebSocket handshake becomes a ``websocket`` call (``_websocket``)."""
         settings = self.settings
         request = reqd.request
-        if not settings.websocket.enabled or not is_websocket_request(request):
+        if not is_websocket_request(request):
+            return False
+        if not settings.websocket.enabled:
+            # As uvicorn does with --ws none: the request goes on as plain HTTP.
+            settings.error_logger.warning(
+                "Unsupported upgrade request: WebSocket is off (ws='none')."
+            )
             return False
         try:
             handshake = read_request(request)
