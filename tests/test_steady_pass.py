@@ -306,7 +306,7 @@ def draining(reqd: Reqd) -> None:
 
 
 def upgrading(reqd: Reqd) -> None:
-    if reqd._upgradable:
+    if reqd.upgradable:
         reqd.respond_with_upgrade(Response(101, [("Upgrade", "x")]), object())
     else:
         hello(reqd)

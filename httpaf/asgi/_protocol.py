@@ -148,7 +148,7 @@ class ASGIProtocol(ServerProtocol):
     # -- requests ------------------------------------------------------------------
 
     def _on_request(self, reqd: Reqd) -> None:
-        if reqd._upgradable and self._upgrade(reqd):
+        if reqd.upgradable and self._upgrade(reqd):
             return
         settings = self.settings
         request = reqd.request
@@ -163,7 +163,7 @@ class ASGIProtocol(ServerProtocol):
             scope = self._template.copy()
         else:
             scope = self._scope_template(request).copy()
-        fields = request.headers._fields  # (the engine's list, only read here)
+        fields = request.headers.fields
         if fields == self._last_fields:
             headers = self._last_headers.copy()
         else:
@@ -212,7 +212,13 @@ class ASGIProtocol(ServerProtocol):
         a WebSocket handshake becomes a ``websocket`` call (``_websocket``)."""
         settings = self.settings
         request = reqd.request
-        if not settings.websocket.enabled or not is_websocket_request(request):
+        if not is_websocket_request(request):
+            return False
+        if not settings.websocket.enabled:
+            # As uvicorn does with --ws none: the request goes on as plain HTTP.
+            settings.error_logger.warning(
+                "Unsupported upgrade request: WebSocket is off (ws='none')."
+            )
             return False
         try:
             handshake = read_request(request)
@@ -241,7 +247,7 @@ class ASGIProtocol(ServerProtocol):
     def _websocket_scope(self, request: Request, handshake: ClientHandshake) -> Scope:
         """The ``websocket`` scope of the handshake ``request``."""
         settings = self.settings
-        headers = self._scope_headers(request.headers._fields)
+        headers = self._scope_headers(request.headers.fields)
         client, scheme = self._client, self._scheme
         if self._last_forwarded and self._trusted:
             client, scheme = forwarded(headers, client, scheme, settings.trust)  # type: ignore[arg-type]

@@ -44,6 +44,8 @@ WS_DEFAULTS: dict[str, Any] = {
 _INTERFACES = ("auto", "asgi3", "asgi2", "asgi", "wsgi")
 _LIFESPANS = ("auto", "on", "off")
 _UVICORN_HTTP = ("h11", "httptools", "zttp")
+#: ``--ws`` values naming uvicorn's WebSocket implementations (httpaf's serves them all).
+_UVICORN_WS = ("auto", "none", "websockets", "websockets-sansio", "wsproto")
 
 
 def _default_log_config() -> dict[str, Any]:
@@ -145,6 +147,8 @@ class Options:
             raise ValueError(f"--interface must be one of {', '.join(_INTERFACES)}")
         if self.lifespan not in _LIFESPANS:
             raise ValueError(f"--lifespan must be one of {', '.join(_LIFESPANS)}")
+        if isinstance(self.ws, str) and self.ws not in _UVICORN_WS and ":" not in self.ws:
+            raise ValueError(f"--ws must be one of {', '.join(_UVICORN_WS)} or module:Class")
         if not isinstance(self.loop, str) or (self.loop not in LOOPS and ":" not in self.loop):
             raise ValueError(f"--loop must be one of {', '.join(LOOPS)} or module:factory")
         if isinstance(self.log_level, str) and self.log_level.lower() not in LOG_LEVELS:
@@ -206,8 +210,16 @@ class Options:
         return self.limit_max_requests + random.randint(0, self.limit_max_requests_jitter)
 
     def ws_options(self) -> dict[str, Any]:
-        """The WebSocket options not at their defaults (for the ASGI server)."""
-        return {k: getattr(self, k) for k, v in WS_DEFAULTS.items() if getattr(self, k) != v}
+        """The WebSocket options not at their defaults (for the ASGI server).
+
+        ``ws`` goes only as ``"none"`` (no WebSocket): any other value names an
+        implementation of uvicorn's, and httpaf's own serves WebSocket instead (a notice
+        says so).
+        """
+        options = {k: getattr(self, k) for k, v in WS_DEFAULTS.items() if getattr(self, k) != v}
+        if options.pop("ws", None) == "none":
+            options["ws"] = "none"
+        return options
 
     def log_level_number(self) -> int | None:
         """``log_level`` as a number, or ``None`` when not given."""
@@ -223,6 +235,12 @@ class Options:
             which = "uvicorn's " + name if name in _UVICORN_HTTP else repr(name)
             out.append(
                 f"--http {name}: httpaf parses HTTP/1.1 itself; {which} protocol is not used"
+            )
+        if self.ws not in ("auto", "none"):
+            name = self.ws if isinstance(self.ws, str) else getattr(self.ws, "__name__", "")
+            which = "uvicorn's " + name if name in _UVICORN_WS else repr(name)
+            out.append(
+                f"--ws {name}: httpaf serves WebSocket itself; {which} protocol is not used"
             )
         if self.loop == "zuvloop":
             out.append("--loop zuvloop: not supported by httpaf; uvloop (when installed) is used")

@@ -187,7 +187,9 @@ def _add_uvicorn_options(parser: argparse.ArgumentParser) -> None:
         "--ws",
         default=WS_DEFAULTS["ws"],
         metavar="{auto,none,websockets,websockets-sansio,wsproto}",
-        help="WebSocket implementation (ASGI; default: auto)",
+        help="uvicorn's WebSocket implementation (or module:Class): accepted, and httpaf's "
+        "own serves WebSocket; none: upgrade requests reach the application as HTTP "
+        "(ASGI; default: auto)",
     )
     proto.add_argument(
         "--ws-max-size",

@@ -72,13 +72,18 @@ class Owner(Protocol):
 class Reqd:
     """A request being answered: the request, its body, and the ways to respond.
 
-    Exactly one of the ``respond_with_*`` methods may be called, once.
+    Exactly one of the ``respond_with_*`` methods may be called, once. Its fields:
+    ``request`` (the :class:`Request`), ``body`` (its :class:`BodyReader`),
+    ``persistent`` (whether the connection may carry another request after this one)
+    and ``upgradable`` (whether the request asked for an upgrade, or is a
+    ``CONNECT``, so that :meth:`respond_with_upgrade` may answer it).
     """
 
     __slots__ = (
         "request",
         "body",
         "persistent",
+        "upgradable",
         "_conn",
         "_serializer",
         "_state",
@@ -87,7 +92,6 @@ class Reqd:
         "_error",
         "_pending_error",
         "_expect_continue",
-        "_upgradable",
         "_on_upgrade",
     )
 
@@ -97,6 +101,7 @@ class Reqd:
     request: Request
     body: BodyReader
     persistent: bool
+    upgradable: bool
     _conn: Owner
     _serializer: Serializer
     _state: int
@@ -105,7 +110,6 @@ class Reqd:
     _error: BaseException | None
     _pending_error: BaseException | None
     _expect_continue: bool
-    _upgradable: bool
     _on_upgrade: object
 
     # -- reading ---------------------------------------------------------------------
@@ -213,7 +217,7 @@ class Reqd:
         self._check_can_respond()
         status = response.status
         is_connect = self.request.method == "CONNECT"
-        if not self._upgradable:
+        if not self.upgradable:
             raise StateError("httpaf.Reqd: the request asked for no upgrade")
         if not (200 <= status < 300 if is_connect else status == 101):
             raise ValueError("an upgrade is answered with 101, a CONNECT with 2xx")
@@ -374,7 +378,7 @@ def make_reqd(
     reqd._pending_error = None  # found before the handler ran
     # Whether the client sent ``Expect: 100-continue`` and has not had the 100 yet.
     reqd._expect_continue = expect_continue
-    reqd._upgradable = upgradable
+    reqd.upgradable = upgradable
     reqd._on_upgrade = None
     #: The request body (:class:`BodyReader`).
     reqd.body = (

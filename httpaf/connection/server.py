@@ -227,7 +227,7 @@ class ServerConnection:
             if len(queue) >= self.config.max_pipelined_requests:
                 return True
             last = queue[-1]
-            if last._upgradable and (last.upgraded or not last.output_complete):
+            if last.upgradable and (last.upgraded or not last.output_complete):
                 return True  # what follows may not be HTTP: wait for the answer
             if not last.persistent:
                 return True  # nothing after a request that ends the connection

@@ -45,6 +45,13 @@ class Headers:
 
     # -- reading -----------------------------------------------------------------
 
+    @property
+    def fields(self) -> list[tuple[str, str]]:
+        """The ``(name, value)`` pairs in order: the container's own list, not a copy
+        (for code that reads every field once per message; change it through the
+        methods below)."""
+        return self._fields
+
     def __len__(self) -> int:
         return len(self._fields)
 

@@ -17,6 +17,7 @@ cdef class Reqd:
     cdef public object request
     cdef public object body
     cdef public bint persistent
+    cdef public bint upgradable
     cdef public object _conn
     cdef public CSerializer _serializer
     cdef public int _state
@@ -25,7 +26,6 @@ cdef class Reqd:
     cdef public object _error
     cdef public object _pending_error
     cdef public bint _expect_continue
-    cdef public bint _upgradable
     cdef public object _on_upgrade
 
     # A whole response goes to the serializer in one C call.
