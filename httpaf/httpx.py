@@ -303,7 +303,7 @@ class AsyncHTTPTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=response.status,
             headers=[(n.encode("latin-1"), v.encode("latin-1"))
-                     for n, v in response.headers.to_list()],
+                     for n, v in response.headers.fields],
             stream=_AsyncBody(response, request, trace),
             extensions=_extensions(response.http_version, response.reason),
         )
@@ -360,7 +360,7 @@ class HTTPTransport(httpx.BaseTransport):
         return httpx.Response(
             status_code=response.status,
             headers=[(n.encode("latin-1"), v.encode("latin-1"))
-                     for n, v in response.headers.to_list()],
+                     for n, v in response.headers.fields],
             stream=_SyncBody(response, request, trace),
             extensions=_extensions(response.http_version, response.reason),
         )
