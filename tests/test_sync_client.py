@@ -22,6 +22,7 @@ from httpaf.net import (
     PoolTimeout,
     ReadTimeout,
     RemoteProtocolError,
+    StreamClosed,
     Timeout,
     WriteTimeout,
 )
@@ -261,5 +262,27 @@ def test_plain_requests_sent_again_follow_the_default_headers(base: str) -> None
         assert "X-Later: yes" in session.request("GET", url).read().decode()
         given = session.request("GET", url, headers=[("X-Given", "1")]).read().decode()
         assert "X-Given: 1" in given and "X-Later: yes" in given
+    finally:
+        session.close()
+
+
+def test_a_body_all_in_is_taken_at_once_and_frees_the_connection(base: str) -> None:
+    # A small body is all in with its head: read() and iteration hand it over without
+    # another read, its end counts (the connection goes back to the pool), and a
+    # response closed before its body was read still refuses to give it.
+    session = SyncSession(release_early=False)
+    try:
+        url = base + "/p"
+        response = session.request("POST", url, content=b"x" * 100)
+        assert response.read() == b"x" * 100 and response.read() == b"x" * 100
+        assert session.pool.idle_connections == 1
+        pieces = list(session.request("POST", url, content=b"y" * 100).iter_bytes())
+        assert pieces == [b"y" * 100] and session.pool.idle_connections == 1
+        assert list(session.request("GET", base + "/x").iter_bytes()) == []
+        assert session.pool.idle_connections == 1 and session.pool.connections == 1
+        closed = session.request("POST", url, content=b"z")
+        closed.close()
+        with pytest.raises(StreamClosed):
+            closed.read()
     finally:
         session.close()

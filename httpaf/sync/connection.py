@@ -36,6 +36,17 @@ _SMALL = 65536
 _SCHEDULE_AT = 16384
 
 
+def _own(data: memoryview) -> bytes:
+    """A body piece as bytes: the one copy out of the read buffer (a piece the reader
+    held is bytes already)."""
+    whole = data.obj
+    return whole if type(whole) is bytes and len(whole) == data.nbytes else bytes(data)
+
+
+def _nothing() -> None:
+    return None
+
+
 class SyncExchange:
     """One request on a :class:`SyncConnection`: its head, body reader and error."""
 
@@ -287,6 +298,18 @@ class SyncConnection:
         self.close()
         raise error
 
+    def whole_body(self, exchange: SyncExchange) -> bytes | None:
+        """The body of ``exchange`` if all of it is in already (the usual case for a
+        small one), taken at once; else ``None`` (:meth:`body_pieces` reads it)."""
+        reader = exchange.reader
+        if reader is None or not reader.at_eof or exchange.error is not None:
+            return None
+        got: list[memoryview] = []
+        # The reader hands all it holds over as one piece (or its end if it holds
+        # nothing); after that piece comes the end, without asking again.
+        reader.schedule_read(got.append, _nothing)
+        return _own(got[0]) if got else b""
+
     def body_pieces(self, exchange: SyncExchange, read_timeout: float | None,
                     on_done: Callable[[], None]) -> Iterable[bytes]:
         """The response body of ``exchange`` piece by piece; ``on_done`` at its end."""
@@ -297,9 +320,7 @@ class SyncConnection:
         append = got.append
 
         def on_read(data: memoryview) -> None:
-            whole = data.obj
-            append(whole if type(whole) is bytes and len(whole) == data.nbytes
-                   else bytes(data))
+            append(_own(data))
 
         def on_eof() -> None:
             append(None)

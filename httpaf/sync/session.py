@@ -92,6 +92,10 @@ class SyncResponse:
     def read(self) -> bytes:
         """The whole body (kept: a second call gives it again)."""
         if self._content is None:
+            whole = None if self._closed else self._take_whole()
+            if whole is not None:
+                self._content = whole
+                return whole
             pieces = list(self.iter_bytes())
             self._content = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         return self._content
@@ -104,6 +108,11 @@ class SyncResponse:
             return
         if self._closed:
             raise StreamClosed("the response was closed before its body was read")
+        whole = self._take_whole()
+        if whole is not None:
+            if whole:
+                yield whole
+            return
         try:
             yield from self._conn.body_pieces(self._exchange, self._read_timeout, self._end)
         except BaseException:
@@ -112,6 +121,14 @@ class SyncResponse:
         self._closed = True
 
     __iter__ = iter_bytes
+
+    def _take_whole(self) -> bytes | None:
+        """The body at once if all of it is in (then it has ended), else ``None``."""
+        whole = self._conn.whole_body(self._exchange)
+        if whole is not None:
+            self._closed = True
+            self._end()
+        return whole
 
     def _end(self) -> None:
         """The body ended: the connection may serve the next request."""
