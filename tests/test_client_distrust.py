@@ -1,5 +1,5 @@
-"""The client distrusts servers (issue 17, item 7): ``ClientConnection`` refuses what
-RFC 9112 calls faulty framing, bounds what a server can make it hold, and never takes a
+"""The client distrusts servers (SECURITY.md, "What the client refuses"):
+``ClientConnection`` refuses what RFC 9112 calls faulty framing, bounds what a server can make it hold, and never takes a
 short body for a complete one. Every error ends the connection; nothing after it is
 read. (The suite runs in both builds; the parser rules themselves are checked in both
 implementations in ``test_parser.py``, ``test_message.py`` and

@@ -647,8 +647,8 @@ INVALID_RESPONSES: list[tuple[str, bytes, bool]] = [
     ("bad chunk", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nz\r\n", False),
     ("forbidden trailer", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
      b"0\r\nContent-Length: 1\r\n\r\n", False),
-    # The client distrusts servers (issue 17, item 7): RFC 9112 §6.3 says TE wins over
-    # CL, and that such a message ought to be handled as an error; we do.
+    # The client distrusts servers (SECURITY.md, "What the client refuses"): RFC 9112
+    # §6.3 says TE wins over CL, and that such a message ought to be handled as an error; we do.
     ("CL and TE", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
      b"5\r\nhello\r\n0\r\n\r\n", False),
     ("equal repeated CL", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab",

@@ -4,8 +4,8 @@ Each case restates a fact from llhttp's ``test/response/*.md`` (cited as ``llhtt
 <file>: <title>``) or nodejs/http-parser's ``test.c`` (``http-parser: <name>``) with
 our own bytes and expectations, checked in both implementations (``wire`` fixture),
 in one read and at every split of the input. Where we decide otherwise the case says
-``DIFF`` and why: the client distrusts servers (issue 17, item 7), so framing that
-RFC 9112 calls faulty or ambiguous is an error here even where those parsers read on.
+``DIFF`` and why: the client distrusts servers (SECURITY.md, "What the client
+refuses"), so framing that RFC 9112 calls faulty or ambiguous is an error here even where those parsers read on.
 
 A case expects a list of outcomes: ``Msg(status, body, keep_alive)`` per response
 (``body`` is ``None`` for a head after which the parser waits for more, ``upgrade``

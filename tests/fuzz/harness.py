@@ -513,8 +513,8 @@ def _h11_response(interim: list[int], head: Any, body: bytes | None,
 
 
 # Response-side refusals of ours that h11 does not share, and why we are right to
-# refuse (the client distrusts servers: issue 17, item 7). The request-side classes
-# (bare CR/LF, obs-fold, controls, limits, chunk lines, trailers) apply as well.
+# refuse (the client distrusts servers: SECURITY.md, "What the client refuses").
+# The request-side classes (bare CR/LF, obs-fold, controls, limits, chunk lines, trailers) apply as well.
 STRICTER_RESPONSE = [
     ("framing on a bodiless status", r"framing fields in a 1\d\d response|framing fields in a 204",
      "RFC 9110 §8.6, RFC 9112 §6.1: a server MUST NOT send CL or TE in a 1xx or 204"),

@@ -147,7 +147,7 @@ RESPONSES = {
     "version_2": (b"HTTP/2.0 200 OK\r\n\r\n", "GET"),
     "bare_lf": (b"HTTP/1.1 200 OK\nContent-Length: 0\n\n", "GET"),
     "te_gzip": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nraw", "GET"),
-    # The client distrusts servers (issue 17, item 7).
+    # The client distrusts servers (SECURITY.md, "What the client refuses").
     "te_http10": (b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "GET"),
     "te_chunked_twice": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n"
                          b"0\r\n\r\n", "GET"),
