@@ -749,7 +749,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--servers", help="comma-separated server names")
     parser.add_argument(
-        "--scenarios", help="comma-separated: hello,alice,plaintext,upload,latency,idle,growth"
+        "--scenarios",
+        help="comma-separated (default: all): hello,alice,plaintext,upload,fastapi,"
+        "starlette,latency,idle,growth",
     )
     parser.add_argument("--idle", type=int, default=2000, help="idle connections to open")
     parser.add_argument(
@@ -773,6 +775,8 @@ def main() -> None:
     if args.quick:
         args.rounds, args.seconds, args.idle = 2, 3.0, 500
     raise_fd_limit()
+    # SIGTERM unwinds like an error, so the servers started so far are stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = run(args)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(results, indent=1))
