@@ -35,7 +35,6 @@ from httpaf.net import (
     TransportError,
     WriteError,
     WriteTimeout,
-    build_request,
     retryable,
 )
 from httpaf.net.request import Content, HeaderFields, header_list
@@ -157,17 +156,10 @@ class Session:
         if timeout is None:
             timeout = self.timeout
         route = self._routes.route(url, sni)
-        prepared: PreparedRequest | None = None
-        known = None
-        if content is None and json is None and trailers is None and not route.forward:
-            known = self._prepared.get(
-                method, url, headers, self.headers if default_headers else None
-            )
-        if known is not None:
-            out, prepared = known
-        else:
-            out = self._build(method, url, route, headers, content, json, trailers,
-                              default_headers)
+        out, prepared = self._prepared.request(
+            method, url, route, headers, content, json, trailers,
+            self.headers if default_headers else None,
+        )
         if trace is not None:
             return await self._traced(route, out, timeout, trace, trace_request)
         pool = self._pool
@@ -185,21 +177,6 @@ class Session:
         # The reused connection was closed under us: once more, on a new one.
         proto = await pool.acquire(route.key, route, timeout.connect, timeout.pool, fresh=True)
         return await self.exchange(proto, out, timeout, prepared)
-
-    def _build(self, method: str, url: URL, route: Route, headers: HeaderFields,
-               content: Content, json: Any, trailers: HeaderFields,
-               default_headers: bool) -> Outgoing:
-        defaults = self.headers if default_headers else None
-        if route.forward:
-            return build_request(
-                method, url, headers, content, json=json, default_headers=defaults,
-                target=url.absolute, extra_headers=route.proxy_headers, trailers=trailers,
-                expect_continue_threshold=self.expect_continue_threshold,
-            )
-        return build_request(
-            method, url, headers, content, json=json, default_headers=defaults,
-            trailers=trailers, expect_continue_threshold=self.expect_continue_threshold,
-        )
 
     async def _traced(self, route: Route, out: Outgoing, timeout: Timeout, trace: Any,
                       request: Any) -> Response:

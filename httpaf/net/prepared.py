@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from .request import HeaderFields, Outgoing, build_request
+from .request import Content, HeaderFields, Outgoing, build_request
+from .route import Route
 from .url import URL
 
 __all__ = ["PreparedRequests"]
@@ -37,6 +38,26 @@ class PreparedRequests:
         self._snapshot: list[tuple[str, str]] = []  # the defaults the kept ones have
         self._known: dict[Hashable, tuple[Outgoing, Any]] = {}
         self._expect_continue_threshold = expect_continue_threshold
+
+    def request(self, method: str, url: URL, route: Route, headers: HeaderFields,
+                content: Content, json: Any, trailers: HeaderFields,
+                defaults: list[tuple[str, str]] | None) -> tuple[Outgoing, Any]:
+        """The request to send on ``route`` and its prepared form: a kept one (see
+        :meth:`get`) when it has no body and goes straight to the origin, else one
+        built now (prepared form ``None``), with the absolute URL and the proxy's
+        fields when it goes through a forward proxy."""
+        if content is None and json is None and trailers is None and not route.forward:
+            known = self.get(method, url, headers, defaults)
+            if known is not None:
+                return known
+        forward = route.forward
+        out = build_request(
+            method, url, headers, content, json=json, default_headers=defaults,
+            target=url.absolute if forward else None,
+            extra_headers=route.proxy_headers if forward else None,
+            trailers=trailers, expect_continue_threshold=self._expect_continue_threshold,
+        )
+        return out, None
 
     def get(self, method: str, url: URL, headers: HeaderFields,
             defaults: list[tuple[str, str]] | None) -> tuple[Outgoing, Any] | None:

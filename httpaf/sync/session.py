@@ -27,7 +27,6 @@ from httpaf.net import (
     StreamClosed,
     Timeout,
     TransportError,
-    build_request,
     retryable,
 )
 from httpaf.net.request import Content, HeaderFields, header_list
@@ -223,22 +222,10 @@ class SyncSession:
             url = URL.parse(url)
         timeout = timeout if timeout is not None else self.timeout
         route = self.routes.route(url, sni)
-        known = None
-        if content is None and json is None and trailers is None and not route.forward:
-            known = self._prepared.get(
-                method, url, headers, self.headers if default_headers else None
-            )
-        if known is not None:
-            out, prepared = known
-        else:
-            prepared = None
-            out = build_request(
-                method, url, headers, content, json=json,
-                default_headers=self.headers if default_headers else None,
-                target=url.absolute if route.forward else None,
-                extra_headers=route.proxy_headers if route.forward else None,
-                trailers=trailers, expect_continue_threshold=self.expect_continue_threshold,
-            )
+        out, prepared = self._prepared.request(
+            method, url, route, headers, content, json, trailers,
+            self.headers if default_headers else None,
+        )
         if trace is not None:
             return self._traced(route, out, timeout, trace, trace_request)
         conn = self._acquire(route, timeout, fresh=False)
