@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from helpers import DATA, LOOPS
+from helpers import DATA, LOOPS, ServerProcess
 
 
 def _load(kind: str) -> types.SimpleNamespace | None:
@@ -50,3 +51,12 @@ def data_file(tmp_path: Path) -> Path:
     path = tmp_path / "data.bin"
     path.write_bytes(DATA)
     return path
+
+
+@pytest.fixture
+def servers() -> Iterator[list[ServerProcess]]:
+    """Servers (subprocesses) a test starts, always stopped at its end."""
+    started: list[ServerProcess] = []
+    yield started
+    for server in started:
+        server.__exit__()

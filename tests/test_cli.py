@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -36,14 +35,6 @@ def serve(*args: str, script: bool = False) -> ServerProcess:
         httpaf_command("--app-dir", str(APPS), "--port", "0", *args, script=script)
     )
 
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    """Servers started by a test, always stopped at its end."""
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        server.__exit__()
 
 
 # -- without a server -----------------------------------------------------------------

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +39,6 @@ def serve(*args: str, pattern: str = r"serving on (http://\S+)", **kw: Any) -> S
         httpaf_command("--app-dir", str(APPS), "--port", "0", *args), pattern, **kw
     )
 
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    """Servers started by a test, always stopped at its end."""
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        server.__exit__()
 
 
 # -- the option list ------------------------------------------------------------------

@@ -22,7 +22,6 @@ import socket
 import struct
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,14 +51,6 @@ def serve(*args: str) -> ServerProcess:
         r"serving on (http://\S+)",
     )
 
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    """Servers started by a test, always stopped at its end."""
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        server.__exit__()
 
 
 def started(servers: list[ServerProcess], *args: str) -> str:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -49,13 +48,6 @@ def gunicorn(*args: str, worker: str = "httpaf.gunicorn.HttpafWorker") -> Server
         pattern=LISTENING,
     )
 
-
-@pytest.fixture
-def servers() -> Iterator[list[ServerProcess]]:
-    started: list[ServerProcess] = []
-    yield started
-    for server in started:
-        server.__exit__()
 
 
 @pytest.mark.parametrize("name", ["starlette_app:app", "fastapi_app:app"])
