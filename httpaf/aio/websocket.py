@@ -58,15 +58,9 @@ __all__ = ["WebSocketClosed", "WebSocket", "accept_websocket", "connect_websocke
 
 
 class WebSocket(WebSocketDriver, asyncio.BufferedProtocol):
-    """An open WebSocket connection, server or client side (see :mod:`.wsdriver`).
-
-    ``conn`` is the state machine; it may be given later with :meth:`open` (a
-    protocol that reads the opening handshake itself). ``handler(ws)``, if given,
-    runs in a task once the connection is open. ``connections`` is a set the
-    connection belongs to while open (a server's, for graceful shutdown).
-    ``on_message``, when set, is called with each message as it is read, instead of
-    queueing it for :meth:`receive` (the fastest way to consume messages).
-    """
+    """An open WebSocket connection, server or client side: the driver of
+    :mod:`.wsdriver` (its arguments and fields are described there) as an
+    ``asyncio.BufferedProtocol``."""
 
 
 # -- a server's side -------------------------------------------------------------------
