@@ -724,11 +724,11 @@ def charts(results: dict[str, Any], name: str = "latest") -> list[Path]:
     latency = results["scenarios"].get("latency")
     if latency:
         fig, ax = plt.subplots(figsize=(9, 5))
-        for name, s in latency["servers"].items():
+        for server, s in latency["servers"].items():
             points = sorted((float(k), v) for k, v in s["percentiles_ms"].items())
             if points:
                 xs = [100 / (100 - p) for p, _ in points]  # 1/(1-q): the usual HDR x axis
-                ax.plot(xs, [v for _, v in points], marker="o", label=name)
+                ax.plot(xs, [v for _, v in points], marker="o", label=server)
         ax.set_xscale("log")
         ax.set_xticks([2, 10, 100, 1000, 10000])
         ax.set_xticklabels(["50%", "90%", "99%", "99.9%", "99.99%"])
