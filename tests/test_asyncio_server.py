@@ -12,7 +12,9 @@ import pytest
 from httpaf import Config, Reqd, Response
 from httpaf.asyncio import new_event_loop, serve, shutdown
 
-from helpers import raw_exchange, run_with_server
+from httpaf.aio import ServerProtocol
+
+from helpers import FakeLoop, FakeTransport, raw_exchange, run_with_server
 
 
 def echo_handler(reqd: Reqd) -> None:
@@ -166,6 +168,48 @@ def test_kept_body_views_never_show_another_connections_bytes(
     for mark, view in kept[::3]:
         received[mark] += len(view)
     assert received == sizes  # every byte was delivered, zero-copy, and kept
+
+
+@pytest.mark.parametrize("piece", [5, 29, 1 << 20])
+def test_kept_views_of_a_connections_own_buffer_are_never_written_over(piece: int) -> None:
+    """Bytes a connection keeps between reads (here, chunk-size lines cut by the reads)
+    go to a buffer of its own, which the runtime compacts when it is full; body views
+    of that buffer a handler kept must still show what they showed."""
+    kept: list[tuple[memoryview, bytes]] = []
+
+    def handler(reqd: Reqd) -> None:
+        body = reqd.body
+
+        def on_read(data: memoryview) -> None:
+            kept.append((data, bytes(data)))  # the view, and what it showed then
+            body.schedule_read(on_read, on_eof)
+
+        def on_eof() -> None:
+            reqd.respond_with_string(Response(200), b"ok")
+
+        body.schedule_read(on_read, on_eof)
+
+    # Small chunks behind long chunk-size lines (an extension): most reads end in a line.
+    chunks = [bytes([65 + i % 26]) * (1 + i % 4) for i in range(3000)]
+    wire = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + b"".join(
+        b"%x;note=%s\r\n%s\r\n" % (len(c), b"x" * 20, c) for c in chunks
+    ) + b"0\r\n\r\n"
+    protocol = ServerProtocol(handler, None, Config(read_buffer_size=64), set(), FakeLoop())
+    transport = FakeTransport()
+    protocol.connection_made(transport)
+    # Reads that cut lines anywhere; pieces larger than the room offered fill each
+    # buffer to its end, so the kept bytes' buffer is compacted when full.
+    for start in range(0, len(wire), piece):
+        data = wire[start : start + piece]
+        while data:
+            buffer = protocol.get_buffer(len(data))
+            n = min(len(buffer), len(data))
+            buffer[:n] = data[:n]
+            protocol.buffer_updated(n)
+            data = data[n:]
+    assert bytes(transport.data).startswith(b"HTTP/1.1 200 ")
+    assert b"".join(shown for _, shown in kept) == b"".join(chunks)
+    assert [bytes(view) for view, _ in kept] == [shown for _, shown in kept]
 
 
 def test_head_over_the_limit_gets_431(loop_kind: str) -> None:

@@ -414,15 +414,20 @@ class Driver:
 
     def _compact(self, buf: bytearray, start: int, end: int) -> None:
         """Move the unconsumed ``buf[start:end]`` to the front of ``_buf`` (a fresh
-        one, of the same size, if body views of ``buf`` may be alive)."""
+        one, of the same size, if a body view of ``buf`` is still alive)."""
         if self._buf_lent:
             self._buf_lent = False
-            fresh = bytearray(len(buf))
-            fresh[: end - start] = buf[start:end]
-            self._buf = self._input = fresh
-            self._view = memoryview(fresh)
-        else:
-            buf[: end - start] = buf[start:end]
+            if self._view is not _NO_VIEW:  # (ours must not count as a handler's view)
+                self._view.release()
+            if _exported(buf):
+                fresh = bytearray(len(buf))
+                fresh[: end - start] = buf[start:end]
+                self._buf = self._input = fresh
+                self._view = memoryview(fresh)
+                self._start, self._end = 0, end - start
+                return
+            self._view = memoryview(buf)
+        buf[: end - start] = buf[start:end]
         self._start, self._end = 0, end - start
 
     def _drop_kept(self) -> None:
