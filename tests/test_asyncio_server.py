@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from httpaf import Config, Reqd, Response
-from httpaf.asyncio import new_event_loop, serve, shutdown
-
 from httpaf.aio import ServerProtocol
+from httpaf.asyncio import new_event_loop, serve, shutdown
 
 from helpers import FakeLoop, FakeTransport, raw_exchange, run_with_server
 
