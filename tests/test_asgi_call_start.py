@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import gc
 import subprocess
 import sys
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -528,6 +530,25 @@ def test_a_call_that_answers_at_once_is_written_in_the_read_pass() -> None:
         assert bodies(bytes(transport.data)) == [b"now"]
         assert written_at_once == [bytes(transport.data) if EAGER else b""]
         assert not settings.tasks  # nothing left to wait for at shutdown
+        protocol.connection_lost(None)
+
+
+def test_an_idle_connection_keeps_no_finished_task() -> None:
+    """Once a call has ended, its task (and all it holds) is not kept alive by the
+    connection waiting for its next request."""
+    tasks: list[weakref.ref[asyncio.Task[Any]]] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await asyncio.sleep(0)  # (a task of its own on every Python)
+        tasks.append(weakref.ref(asyncio.current_task()))  # type: ignore[arg-type]
+        await answer(send, b"done")
+
+    with in_process(app) as (loop, settings, protocol, transport):
+        loop.call_soon(protocol.data_received, GET)
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert bodies(bytes(transport.data)) == [b"done"]
+        gc.collect()
+        assert len(tasks) == 1 and tasks[0]() is None
         protocol.connection_lost(None)
 
 

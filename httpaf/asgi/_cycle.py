@@ -97,6 +97,7 @@ class Cycle:
             task = self.task
             if task is not None:
                 self.settings.tasks.discard(task)
+                self.task = None  # (an idle connection keeps its last cycle, not the task)
 
     def _raised(self, exc: BaseException) -> bool:
         """The call raised ``exc``: answer or cut; whether ``exc`` goes on up."""
