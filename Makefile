@@ -214,15 +214,18 @@ test-uvicorn-ws: install
 
 .PHONY: test-uvicorn-ws
 
-# The Autobahn|Testsuite fuzzing client (../shared/tools/autobahn, Python 2.7) against
-# examples/ws_echo.py, natively and as ASGI: cases 1-7, 9, 10, 12, 13 by default,
-# AUTOBAHN_CASES='1.*,2.*,...' for fewer. Skipped, saying why, without Python 2.7.
-AUTOBAHN ?= ../shared/tools/autobahn
+# The Autobahn|Testsuite fuzzing client (wstest, Python 2.7) against examples/ws_echo.py,
+# natively and as ASGI: cases 1-7, 9, 10, 12, 13 by default, AUTOBAHN_CASES='1.*,2.*,...'
+# for fewer. AUTOBAHN names a directory with the suite's runner: setup.sh (builds its
+# Python 2.7 venv) and run.sh URL CASES OUTDIR (runs wstest -m fuzzingclient and prints
+# one summary line). Skipped, saying why, without it or without Python 2.7.
+AUTOBAHN ?=
 AUTOBAHN_CASES ?=
 AUTOBAHN_OUT ?= /tmp/httpaf-autobahn
 autobahn: install
-	@if [ ! -x "$(AUTOBAHN)/run.sh" ]; then \
-	  echo "autobahn: skipped: $(AUTOBAHN)/run.sh not found"; exit 0; fi; \
+	@if [ -z "$(AUTOBAHN)" ] || [ ! -x "$(AUTOBAHN)/run.sh" ]; then \
+	  echo "autobahn: skipped: set AUTOBAHN to a directory with the suite's run.sh" \
+	       "(got '$(AUTOBAHN)')"; exit 0; fi; \
 	if ! { [ -n "$$PY27" ] || [ -x "$$HOME/.pyenv/versions/2.7.18/bin/python" ] || \
 	       command -v python2.7 >/dev/null 2>&1; }; then \
 	  echo "autobahn: skipped: Python 2.7 (which wstest needs) is not installed"; exit 0; fi; \

@@ -164,7 +164,8 @@ class _Tunnel(asyncio.Protocol):
 
 async def _tunnel(loop: asyncio.AbstractEventLoop, route: Route, factory: Any) -> PooledProtocol:
     authority = route.tunnel
-    assert authority is not None
+    if authority is None:
+        raise ValueError("a route without a tunnel cannot be tunnelled")
     serializer = Serializer()
     fields = [("Host", authority), *(route.proxy_headers or [])]
     serializer.write_request_head(Request("CONNECT", authority, fields))

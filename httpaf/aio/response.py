@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json as _json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from httpaf.connection import BodyReader
 from httpaf.model import Headers
@@ -245,8 +245,7 @@ class Response(Exchange):
         collect = self._collect
         if collect is not None:
             collect.append(piece)
-            reader = self.reader
-            assert reader is not None
+            reader = cast(BodyReader, self.reader)
             reader.schedule_read(self._got_piece, self._got_end)  # may call back at once
             return
         waiter = self._body_waiter

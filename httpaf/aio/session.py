@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
-from typing import Any
+from typing import Any, cast
 
 from httpaf import __version__
 from httpaf.connection import BodyWriter, PreparedRequest
@@ -37,7 +37,7 @@ from httpaf.net import (
     WriteTimeout,
     retryable,
 )
-from httpaf.net.request import Content, HeaderFields, header_list
+from httpaf.net.request import Content, HeaderFields, session_fields
 from httpaf.net.tls import Cert, Verify
 
 from .connector import open_connection
@@ -91,9 +91,7 @@ class Session:
             proxies=Proxies(proxy, trust_env if proxy_from_env is None else proxy_from_env),
             uds=uds, local_address=local_address, socket_options=socket_options,
         )
-        given = header_list(headers)
-        names = {n.lower() for n, _ in given}
-        self.headers = [f for f in DEFAULT_HEADERS if f[0].lower() not in names] + given
+        self.headers = session_fields(DEFAULT_HEADERS, headers)
         self.expect_continue_threshold = expect_continue_threshold
         self.retries = retries  # extra attempts when a connection cannot be opened
         self._pool = Pool(self.limits, self._open)
@@ -221,9 +219,7 @@ class Session:
                 proto.abandon(exchange)
                 raise
         if exchange.head is None:
-            failure = exchange.error
-            assert failure is not None
-            raise failure
+            raise cast(BaseException, exchange.error)  # (the wait ends on head or error)
         return exchange
 
     def _begin(self, proto: PooledProtocol, out: Outgoing, prepared: PreparedRequest | None,
@@ -273,8 +269,7 @@ class Session:
     async def _finish_sending(self, proto: PooledProtocol, exchange: Response, out: Outgoing,
                               timeout: Timeout) -> None:
         """The rest of :meth:`_begin`'s work: the body, or the wait for the transport."""
-        writer = exchange.writer
-        assert writer is not None
+        writer = cast(BodyWriter, exchange.writer)  # (set with the head)
         try:
             if out.body.stream is None and not out.expect_continue:
                 # Whole and written: the transport holds more than it should.

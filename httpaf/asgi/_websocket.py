@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from httpaf.aio import WebSocket, WebSocketClosed
 from httpaf.connection import Reqd
@@ -311,8 +311,7 @@ class WebSocketCycle:
         kind = message["type"]
         state = self.state
         if state == _OPEN:
-            ws = self.ws
-            assert ws is not None  # (set with the state)
+            ws = cast(WebSocket, self.ws)  # (set with the state)
             if kind == "websocket.send":
                 data = message.get("bytes")
                 if data is None:
@@ -370,8 +369,8 @@ class WebSocketCycle:
                 raise RuntimeError(
                     f"Expected ASGI message 'websocket.http.response.body' but got '{kind}'."
                 )
-            denial = self.denial
-            assert denial is not None  # (set with the state)
+            # (set with the state)
+            denial = cast("tuple[int, list[tuple[str, str]], list[bytes]]", self.denial)
             body = bytes(message.get("body", b""))
             more = message.get("more_body", False)
             writer = self.writer

@@ -100,6 +100,16 @@ def header_list(headers: HeaderFields) -> list[tuple[str, str]]:
     return [(_text(n), _text(v)) for n, v in items]
 
 
+def session_fields(
+    defaults: list[tuple[str, str]], headers: HeaderFields
+) -> list[tuple[str, str]]:
+    """A session's fields: the ``defaults`` that ``headers`` do not name, then
+    ``headers``."""
+    given = header_list(headers)
+    names = {n.lower() for n, _ in given}
+    return [f for f in defaults if f[0].lower() not in names] + given
+
+
 def build_request(
     method: str,
     url: URL,

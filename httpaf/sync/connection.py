@@ -13,7 +13,7 @@ from __future__ import annotations
 import select
 import socket
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from httpaf.connection import BodyReader, BodyWriter, ClientConnection, PreparedRequest
 from httpaf.model import CHUNKED, CLOSE, Closed, Config, Write
@@ -153,9 +153,8 @@ class SyncConnection:
         while exchange.head is None and exchange.error is None:
             self.receive(read_timeout)
         if exchange.head is None:
-            assert exchange.error is not None
             self.close()
-            raise exchange.error
+            raise cast(BaseException, exchange.error)  # (the loop ends on head or error)
         return exchange
 
     def _put(self, writer: BodyWriter, data: Any) -> None:
@@ -220,8 +219,7 @@ class SyncConnection:
                 if data is not None:
                     sock.sendall(data)
                     continue
-                assert isinstance(op, Write)
-                sent = sock.sendmsg(op.iovecs)
+                sent = sock.sendmsg(cast(Write, op).iovecs)  # (checked above)
                 conn.report_write_result(sent)
             except TimeoutError:
                 self._fail(WriteTimeout(f"the request could not be written in {timeout} s"))

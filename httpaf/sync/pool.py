@@ -126,7 +126,8 @@ def _connect(route: Route, timeout: float | None) -> socket.socket:
 def _tunnel(sock: socket.socket, route: Route) -> socket.socket:
     """``CONNECT`` through the proxy on ``sock``, then TLS with the origin inside."""
     authority = route.tunnel
-    assert authority is not None
+    if authority is None:
+        raise ValueError("a route without a tunnel cannot be tunnelled")
     serializer = Serializer()
     serializer.write_request_head(
         Request("CONNECT", authority, [("Host", authority), *(route.proxy_headers or [])])

@@ -15,7 +15,7 @@ from typing import Any
 
 from httpaf import __version__
 from httpaf.connection import PreparedRequest
-from httpaf.model import Config, Headers
+from httpaf.model import Config, Headers, StateError
 from httpaf.net import (
     URL,
     Limits,
@@ -29,7 +29,7 @@ from httpaf.net import (
     TransportError,
     retryable,
 )
-from httpaf.net.request import Content, HeaderFields, header_list
+from httpaf.net.request import Content, HeaderFields, session_fields
 from httpaf.net.tls import Cert, Verify
 
 from .connection import SyncConnection, SyncExchange
@@ -51,7 +51,8 @@ class SyncResponse:
     def __init__(self, exchange: SyncExchange, session: SyncSession, url: URL, method: str,
                  read_timeout: float | None) -> None:
         head = exchange.head
-        assert head is not None
+        if head is None:
+            raise StateError("a response is made once its head is in")
         self.status = int(head.status)
         self.reason = head.reason
         self.headers: Headers = head.headers
@@ -186,9 +187,7 @@ class SyncSession:
             proxies=Proxies(proxy, trust_env if proxy_from_env is None else proxy_from_env),
             uds=uds, local_address=local_address, socket_options=socket_options,
         )
-        given = header_list(headers)
-        names = {n.lower() for n, _ in given}
-        self.headers = [f for f in _DEFAULT_HEADERS if f[0].lower() not in names] + given
+        self.headers = session_fields(_DEFAULT_HEADERS, headers)
         self.expect_continue_threshold = expect_continue_threshold
         self.retries = retries
         self.pool = SyncPool(self.limits, self.config)
