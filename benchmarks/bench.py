@@ -246,6 +246,27 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def minor_faults(pid: int) -> int | None:
+    """Minor page faults of the process tree so far (Linux /proc; None elsewhere).
+
+    Faults per request tell the allocator's steady state apart: a heap that glibc
+    trims after every request and grows again touches fresh pages each time (see
+    docs/benchmarks.md, "Page faults").
+    """
+    total = 0
+    for proc in tree(pid):
+        try:
+            stat = Path(f"/proc/{proc.pid}/stat").read_text()
+        except FileNotFoundError:
+            continue  # the process ended
+        except OSError:
+            return None  # no /proc
+        # Fields after the command name (in parentheses, which may hold spaces):
+        # state ppid pgrp session tty_nr tpgid flags minflt ...
+        total += int(stat.rsplit(")", 1)[1].split()[7])
+    return total
+
+
 def rss_bytes(pid: int) -> int:
     total = 0
     for proc in tree(pid):
@@ -309,12 +330,20 @@ def measure(
     connections: int,
     script: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One wrk run with the server's CPU time and RSS around it."""
+    """One wrk run with the server's CPU time, page faults and RSS around it."""
     cpu_before = cpu_seconds(process.pid)
+    faults_before = minor_faults(process.pid)
     result = wrk(url, seconds, connections, script)
     cpu = cpu_seconds(process.pid) - cpu_before
+    faults_after = minor_faults(process.pid)
+    requests = result["requests"]
     result["cpu_s"] = cpu
-    result["cpu_us_per_request"] = cpu / result["requests"] * 1e6 if result["requests"] else None
+    result["cpu_us_per_request"] = cpu / requests * 1e6 if requests else None
+    result["faults_per_request"] = (
+        (faults_after - faults_before) / requests
+        if requests and faults_before is not None and faults_after is not None
+        else None
+    )
     result["rss_mb"] = rss_bytes(process.pid) / 2**20
     del result["raw"]
     return result
@@ -434,6 +463,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "rps": stat("rps"),
         "cpu_us_per_request": stat("cpu_us_per_request"),
+        "faults_per_request": stat("faults_per_request"),
         "rss_mb": stat("rss_mb"),
         "p99_ms": statistics.median(p99) if p99 else None,
         "errors": sum(r["errors"] for r in runs),
@@ -534,9 +564,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     run_ = measure(processes[name], url, args.seconds, connections, script)
                     runs[name].append(run_)
                     cpu = run_["cpu_us_per_request"] or 0
+                    faults = run_["faults_per_request"]
                     print(
                         f"[{step}/{total}] {scenario:9} round {round_ + 1} {name:20} "
-                        f"{run_['rps']:>10,.0f} req/s  cpu {cpu:6.1f} µs/req",
+                        f"{run_['rps']:>10,.0f} req/s  cpu {cpu:6.1f} µs/req"
+                        + ("" if faults is None else f"  {faults:6.1f} faults/req"),
                         flush=True,
                     )
             results["scenarios"][scenario] = {n: summarize(r) for n, r in runs.items() if r}
