@@ -190,10 +190,17 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+#: With ``--steady-malloc``: glibc's thresholds fixed for every server alike, so that
+#: the upload scenario compares code rather than the heap's state (docs/benchmarks.md,
+#: "Page faults in the upload scenario"); empty by default (what users get).
+MALLOC_ENV: dict[str, str] = {}
+STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(8 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
+
+
 def start(server: Server) -> subprocess.Popen[bytes] | None:
     """Start ``server`` pinned to the server core; None if it does not come up."""
     taskset = ["taskset", "-c", SERVER_CORE] if shutil.which("taskset") else []
-    env = dict(os.environ, PYTHONPATH=str(server.root), **server.env)
+    env = dict(os.environ, PYTHONPATH=str(server.root), **MALLOC_ENV, **server.env)
     process = subprocess.Popen(
         taskset + server.argv,
         cwd=server.root,
@@ -541,6 +548,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cpu": _cpu_model(),
             "cores": os.cpu_count(),
             "implementations": implementations,
+            "malloc_env": dict(MALLOC_ENV),
         },
         "scenarios": {},
     }
@@ -635,7 +643,9 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"Run {meta['date']}, {meta['cpu']}, {meta['cores']} cores, Python {meta['python']}; "
         f"{meta['rounds']} interleaved rounds of {meta['seconds']} s per configuration; "
-        "servers pinned to core 1, wrk (1 thread) to core 0. Medians (min–max).",
+        "servers pinned to core 1, wrk (1 thread) to core 0. Medians (min–max)."
+        + (" glibc's thresholds fixed in every server (--steady-malloc)."
+           if meta.get("malloc_env") else ""),
         "",
     ]
     for scenario in SCENARIOS:
@@ -800,7 +810,15 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="2 rounds of 3 s, 500 idle connections"
     )
+    parser.add_argument(
+        "--steady-malloc",
+        action="store_true",
+        help="fix glibc's mmap and trim thresholds in every server's environment (the "
+        "upload scenario's heap then stays in one state: docs/benchmarks.md)",
+    )
     args = parser.parse_args()
+    if args.steady_malloc:
+        MALLOC_ENV.update(STEADY_MALLOC)
     if args.python:
         global PY
         PY = args.python
