@@ -13,7 +13,9 @@ process's own clock), best of ``--rounds``. Scenarios:
 
 ``httpx-null`` and ``httpx-sync-null`` are httpx over a transport that does no I/O (it
 hands back a canned response like nginx's): httpx's own cost per request, the floor
-that no transport under httpx can go below.
+that no transport under httpx can go below. ``httpx-sync-wire`` adds the socket round
+trip to that floor and nothing else (request bytes written, the answer read to its
+known length, no parsing): the bound of any real sync transport under httpx.
 
 Async clients keep 20 requests in flight (100 for ``conns-100``); sync clients send
 one after the other on one thread. Async clients run on asyncio's default loop
@@ -57,7 +59,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 ASYNC_CLIENTS = ["httpx", "httpx-aiohttp", "httpx-httpaf", "httpx-null", "aiohttp", "httpaf"]
 SYNC_CLIENTS = ["requests", "urllib3", "httpx-sync", "httpx-sync-httpaf", "httpx-sync-null",
-                "httpaf-sync"]
+                "httpx-sync-wire", "httpaf-sync"]
 CLIENTS = ASYNC_CLIENTS + SYNC_CLIENTS
 
 
@@ -179,6 +181,49 @@ def _measure(run: Any, requests: int) -> dict[str, Any]:
     return {"rps": requests / wall, "cpu_us": cpu / requests * 1e6, "requests": requests}
 
 
+def _wire_transport(url: str, post: bool) -> Any:
+    """An httpx sync transport doing the least any transport must: the request's head
+    and body written on one kept socket, the response read to its known length, no
+    parsing, the canned answer of :func:`_null_transport`. httpx's floor plus the
+    socket round trip: what no real sync transport under httpx can beat."""
+    import socket
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    null = _null_transport(parts.path, sync=True)
+
+    def exchange(data: bytes, size: int) -> bytes:
+        sock.sendall(data)
+        got = bytearray()
+        while len(got) < size if size else b"\r\n\r\n" not in got:
+            got += sock.recv(65536)
+        return bytes(got)
+
+    # The size of nginx's answer, learnt once (head and body; it does not change).
+    probe = (f"{'POST' if post else 'GET'} {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+             + (f"Content-Length: {len(JSON_1K)}\r\n" if post else "") + "\r\n").encode()
+    first = exchange(probe + (JSON_1K if post else b""), 0)
+    head, _, rest = first.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length")))
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    size = len(head) + 4 + length
+
+    class Wire(httpx.BaseTransport):
+        def handle_request(self, request: Any) -> Any:
+            lines = [b"%s %s HTTP/1.1" % (request.method.encode(), request.url.raw_path)]
+            lines += [b"%s: %s" % field for field in request.headers.raw]
+            exchange(b"\r\n".join(lines) + b"\r\n\r\n" + request.read(), size)
+            return null.handle_request(request)
+
+    return Wire()
+
+
 async def _async_worker(client: str, url: str, post: bool, requests: int,
                         concurrency: int) -> dict[str, Any]:
     import asyncio
@@ -281,6 +326,8 @@ def _sync_worker(client: str, url: str, post: bool, requests: int) -> dict[str, 
             session = httpx.Client()
         elif client == "httpx-sync-null":
             session = httpx.Client(transport=_null_transport(spec_path(url), sync=True))
+        elif client == "httpx-sync-wire":
+            session = httpx.Client(transport=_wire_transport(url, post))
         else:
             import httpaf.httpx
 
@@ -410,8 +457,25 @@ def _floor_lines(table: dict[str, Any]) -> list[str]:
             line += (f"; 2x httpx sync is {_reach(theirs / practical >= 2)}")
             if urllib3:
                 line += f"; >= urllib3 ({urllib3:.1f} µs) is {_reach(practical <= urllib3)}"
+            line += _wire_bound(table)
         lines.append(line)
     return [*lines, ""] if lines else []
+
+
+def _wire_bound(table: dict[str, Any]) -> str:
+    """The measured bound of a sync transport: httpx over ``httpx-sync-wire`` (the
+    socket I/O and nothing else) against httpx sync and urllib3, in req/s."""
+    def rps(name: str) -> float | None:
+        return table.get(name, {}).get("rps")  # type: ignore[no-any-return]
+
+    wire, default, urllib3 = rps("httpx-sync-wire"), rps("httpx-sync"), rps("urllib3")
+    if not (wire and default):
+        return ""
+    text = (f". Measured bound, httpx over I/O alone (httpx-sync-wire): {wire:,.0f} req/s, "
+            f"{wire / default:.2f}x httpx sync (2x {_reach(wire >= 2 * default)})")
+    if urllib3:
+        text += f", {wire / urllib3:.2f}x urllib3"
+    return text
 
 
 def _reach(yes: bool) -> str:

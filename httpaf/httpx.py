@@ -34,7 +34,7 @@ from httpaf.aio.response import Response as AsyncResponse
 from httpaf.aio.session import Session
 from httpaf.model import Config
 from httpaf.net import URL, Limits, Proxy, Timeout
-from httpaf.sync.session import SyncResponse, SyncSession
+from httpaf.sync import SyncResponse, SyncSession
 
 __all__ = ["AsyncHTTPTransport", "HTTPTransport"]
 
