@@ -13,9 +13,8 @@ import socket
 import ssl
 from typing import Any
 
-from httpaf.model import Config, ParseError, Request, Response
-from httpaf.net import ConnectError, ConnectTimeout, ProxyError, Route, TraceStream
-from httpaf.wire import ResponseParser, Serializer
+from httpaf.model import Config
+from httpaf.net import ConnectError, ConnectTimeout, ProxyError, Route, TraceStream, Tunnel
 
 from .pooled import PooledProtocol
 
@@ -123,56 +122,36 @@ def _hostname(route: Route) -> str:
 
 
 class _Tunnel(asyncio.Protocol):
-    """Sends ``CONNECT`` to a proxy and reads its answer (RFC 9110 §9.3.6)."""
+    """Sends ``CONNECT`` to a proxy and reads its answer (:class:`httpaf.net.tunnel.Tunnel`)."""
 
-    def __init__(self, request: bytes, done: asyncio.Future[bytes]) -> None:
-        self.request = request
+    def __init__(self, tunnel: Tunnel, done: asyncio.Future[bytes]) -> None:
+        self.tunnel = tunnel
         self.done = done
-        self.parser = ResponseParser(Config())
-        self.parser.request_method = "CONNECT"
-        self.buffer = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.write(self.request)  # type: ignore[attr-defined]
+        transport.write(self.tunnel.request)  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         if self.done.done():
             return
-        self.buffer += data
         try:
-            while True:
-                event = self.parser.parse(self.buffer, 0, len(self.buffer), False)
-                del self.buffer[: self.parser.consumed]
-                if event is None:
-                    return
-                if isinstance(event, Response) and not 100 <= event.status < 200:
-                    if 200 <= event.status < 300:
-                        self.done.set_result(bytes(self.buffer))
-                    else:
-                        refused = f"{event.status} {event.reason}"
-                        self.done.set_exception(
-                            ProxyError(f"the proxy refused the tunnel: {refused}")
-                        )
-                    return
-        except ParseError as error:
-            self.done.set_exception(ProxyError(f"invalid answer from the proxy: {error.message}"))
+            leftover = self.tunnel.feed(data)
+        except ProxyError as error:
+            self.done.set_exception(error)
+            return
+        if leftover is not None:
+            self.done.set_result(leftover)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done.done():
-            self.done.set_exception(ProxyError("the proxy closed the connection"))
+            self.done.set_exception(self.tunnel.closed())
 
 
 async def _tunnel(loop: asyncio.AbstractEventLoop, route: Route, factory: Any) -> PooledProtocol:
-    authority = route.tunnel
-    if authority is None:
-        raise ValueError("a route without a tunnel cannot be tunnelled")
-    serializer = Serializer()
-    fields = [("Host", authority), *(route.proxy_headers or [])]
-    serializer.write_request_head(Request("CONNECT", authority, fields))
-    request = serializer.take(1 << 20) or b""
+    tunnel = Tunnel(route)
     done: asyncio.Future[bytes] = loop.create_future()
     transport, _ = await loop.create_connection(
-        lambda: _Tunnel(request, done), ssl=route.ssl,
+        lambda: _Tunnel(tunnel, done), ssl=route.ssl,
         server_hostname=_hostname(route) if route.ssl else None, **await _where(loop, route),
     )
     try:
@@ -181,7 +160,7 @@ async def _tunnel(loop: asyncio.AbstractEventLoop, route: Route, factory: Any) -
         if route.tunnel_ssl is not None:
             inner = await loop.start_tls(
                 transport, proto, route.tunnel_ssl,
-                server_hostname=route.tunnel_hostname or authority.rpartition(":")[0],
+                server_hostname=tunnel.origin_hostname,
             )
             if inner is None:
                 raise ConnectError("TLS inside the tunnel failed")

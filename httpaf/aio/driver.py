@@ -415,19 +415,15 @@ class Driver:
     def _compact(self, buf: bytearray, start: int, end: int) -> None:
         """Move the unconsumed ``buf[start:end]`` to the front of ``_buf`` (a fresh
         one, of the same size, if a body view of ``buf`` is still alive)."""
+        target = buf
         if self._buf_lent:
             self._buf_lent = False
             if self._view is not _NO_VIEW:  # (ours must not count as a handler's view)
                 self._view.release()
             if _exported(buf):
-                fresh = bytearray(len(buf))
-                fresh[: end - start] = buf[start:end]
-                self._buf = self._input = fresh
-                self._view = memoryview(fresh)
-                self._start, self._end = 0, end - start
-                return
-            self._view = memoryview(buf)
-        buf[: end - start] = buf[start:end]
+                target = self._buf = self._input = bytearray(len(buf))
+            self._view = memoryview(target)
+        target[: end - start] = buf[start:end]
         self._start, self._end = 0, end - start
 
     def _drop_kept(self) -> None:

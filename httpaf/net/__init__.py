@@ -1,8 +1,10 @@
 """What the client runtimes share, with no event loop and no socket: URLs and origins,
-timeouts and limits, the client's errors, TLS contexts, proxies, and requests built
-from a method, a URL, fields and content (and kept, when they have no body).
+timeouts and limits, the client's errors, TLS contexts, proxies and their tunnels, and
+requests built from a method, a URL, fields and content (and kept, when they have no
+body).
 
-It imports the values layer (:mod:`httpaf.model`) only; :mod:`httpaf.aio` (asyncio) and
+It imports the values layer (:mod:`httpaf.model`), and the wire layer for a proxy's
+``CONNECT`` handshake (:class:`Tunnel`); :mod:`httpaf.aio` (asyncio) and
 :mod:`httpaf.sync` (blocking sockets) build their pools on it, and
 :mod:`httpaf.client` and :mod:`httpaf.httpx` are its public faces.
 """
@@ -39,6 +41,7 @@ from .route import Route, Routes
 from .timeouts import Limits, Timeout
 from .tls import client_ssl_context
 from .trace import TraceStream
+from .tunnel import Tunnel
 from .url import URL, Origin
 
 __all__ = [
@@ -70,6 +73,7 @@ __all__ = [
     "TimeoutException",
     "TraceStream",
     "TransportError",
+    "Tunnel",
     "UnsupportedProtocol",
     "WriteError",
     "WriteTimeout",

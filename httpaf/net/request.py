@@ -105,7 +105,15 @@ def session_fields(
 ) -> list[tuple[str, str]]:
     """A session's fields: the ``defaults`` that ``headers`` do not name, then
     ``headers``."""
-    given = header_list(headers)
+    return _after_defaults(defaults, header_list(headers))
+
+
+def _after_defaults(
+    defaults: list[tuple[str, str]], given: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The ``defaults`` that ``given`` does not name, then ``given`` (a fresh list)."""
+    if not given:
+        return list(defaults)
     names = {n.lower() for n, _ in given}
     return [f for f in defaults if f[0].lower() not in names] + given
 
@@ -134,11 +142,7 @@ def build_request(
     """
     fields = header_list(headers)
     if default_headers:
-        if fields:
-            given = {n.lower() for n, _ in fields}
-            fields = [f for f in default_headers if f[0].lower() not in given] + fields
-        else:
-            fields = list(default_headers)
+        fields = _after_defaults(default_headers, fields)
     has_host = has_length = has_te = has_expect = False
     for name, _ in fields:
         size = len(name)

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Any
 
-from httpaf.model import Config, ParseError, Request, Response
+from httpaf.model import Config
 from httpaf.net import (
     ConnectError,
     ConnectTimeout,
@@ -26,8 +26,8 @@ from httpaf.net import (
     Route,
     TraceStream,
     TransportError,
+    Tunnel,
 )
-from httpaf.wire import ResponseParser, Serializer
 
 from .connection import SyncConnection
 
@@ -125,43 +125,19 @@ def _connect(route: Route, timeout: float | None) -> socket.socket:
 
 def _tunnel(sock: socket.socket, route: Route) -> socket.socket:
     """``CONNECT`` through the proxy on ``sock``, then TLS with the origin inside."""
-    authority = route.tunnel
-    if authority is None:
-        raise ValueError("a route without a tunnel cannot be tunnelled")
-    serializer = Serializer()
-    serializer.write_request_head(
-        Request("CONNECT", authority, [("Host", authority), *(route.proxy_headers or [])])
-    )
-    sock.sendall(serializer.take(1 << 20) or b"")
-    parser = ResponseParser(Config())
-    parser.request_method = "CONNECT"
-    pending = bytearray()
+    tunnel = Tunnel(route)
+    sock.sendall(tunnel.request)
     while True:
         data = sock.recv(65536)
         if not data:
-            raise ProxyError("the proxy closed the connection")
-        pending += data
-        try:
-            while True:
-                event = parser.parse(pending, 0, len(pending), False)
-                del pending[: parser.consumed]
-                if event is None:
-                    break
-                if isinstance(event, Response) and not 100 <= event.status < 200:
-                    if not 200 <= event.status < 300:
-                        raise ProxyError(
-                            f"the proxy refused the tunnel: {event.status} {event.reason}"
-                        )
-                    if route.tunnel_ssl is None:
-                        return sock
-                    if isinstance(sock, ssl.SSLSocket):
-                        raise ProxyError("TLS inside a TLS tunnel is not supported here")
-                    return route.tunnel_ssl.wrap_socket(
-                        sock,
-                        server_hostname=route.tunnel_hostname or authority.rpartition(":")[0],
-                    )
-        except ParseError as error:
-            raise ProxyError(f"invalid answer from the proxy: {error.message}") from None
+            raise tunnel.closed()
+        if tunnel.feed(data) is not None:
+            break
+    if route.tunnel_ssl is None:
+        return sock
+    if isinstance(sock, ssl.SSLSocket):
+        raise ProxyError("TLS inside a TLS tunnel is not supported here")
+    return route.tunnel_ssl.wrap_socket(sock, server_hostname=tunnel.origin_hostname)
 
 
 class _Route:
