@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
+import ssl
+import struct
+import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -149,6 +153,114 @@ def test_connect_error_and_timeouts(loop: LoopThread) -> None:
             session.request("GET", server.url.replace("http:", "https:"))
 
 
+@contextlib.contextmanager
+def thread_server(tls: ssl.SSLContext | None,
+                  script: Callable[[socket.socket, threading.Event], None]) -> Iterator[str]:
+    """A one-connection server on a thread: it accepts (and completes TLS with
+    ``tls``), then runs ``script(sock, done)``, ``done`` being set when the test is
+    over; yields its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            sock, _ = listener.accept()
+            held.append(tls.wrap_socket(sock, server_side=True) if tls else sock)
+            script(held[0], done)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        listener.close()
+        thread.join(5)
+        for sock in held:
+            sock.close()
+
+
+def never_answer(sock: socket.socket, done: threading.Event) -> None:
+    done.wait(30)
+
+
+def answer_without_continue(sock: socket.socket, done: threading.Event) -> None:
+    """Read the request, body included, without ever sending 100 Continue; answer
+    with the body's length."""
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += sock.recv(65536)
+    head, _, body = got.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        body += sock.recv(65536)
+    text = str(len(body)).encode()
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))
+    done.wait(30)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
+@pytest.mark.parametrize(
+    ("timeout", "method", "content", "error"),
+    [
+        (Timeout(None, read=0.3), "GET", None, ReadTimeout),
+        (Timeout(None, read=1e-7), "GET", None, ReadTimeout),
+        (Timeout(None, write=0.3), "POST", b"x" * 50_000_000, WriteTimeout),
+    ],
+    ids=["read", "read-under-a-microsecond", "write-with-no-read-limit"],
+)
+def test_each_timeout_bounds_its_own_wait(tls: bool, timeout: Timeout, method: str,
+                                          content: bytes | None,
+                                          error: type[Exception]) -> None:
+    """Against a server that never reads nor answers, the request fails with the
+    timeout of the direction it waits in, the other one unset."""
+    if tls:
+        pytest.importorskip("trustme")
+    certs = Certs() if tls else None
+    session = SyncSession(timeout=timeout, ssl_context=certs.client if certs else None)
+    with thread_server(certs.server if certs else None, never_answer) as url:
+        with pytest.raises(error):
+            session.request(method, url, content=content)
+        assert session.pool.connections == 0
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
+def test_expect_continue_to_a_server_that_never_sends_100(tls: bool) -> None:
+    """RFC 9110 §10.1.1: with no 100 Continue within its wait, the client sends the
+    body anyway. Over TLS the wait must not take a session ticket for an answer and
+    block on the response until the read timeout."""
+    if tls:
+        pytest.importorskip("trustme")
+    certs = Certs() if tls else None
+    session = SyncSession(expect_continue_threshold=100, timeout=Timeout(None, read=4.0),
+                          ssl_context=certs.client if certs else None)
+    with thread_server(certs.server if certs else None, answer_without_continue) as url:
+        response = session.request("PUT", url, content=b"q" * 5000)
+        assert response.read() == b"5000"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_RCVTIMEO path: Linux")
+def test_plain_sockets_leave_timeouts_to_the_kernel(base: str) -> None:
+    """On Linux a plain socket stays blocking and carries the read and write timeouts
+    as SO_RCVTIMEO/SO_SNDTIMEO, so that each read or write is one system call."""
+    sockets: list[socket.socket] = []
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            sockets.append(info["return_value"].get_extra_info("socket"))
+
+    session = SyncSession(timeout=Timeout(5.0, read=2.5, write=1.5))
+    assert session.request("GET", base + "/x", trace=trace).status == 200
+    (sock,) = sockets
+    assert sock.gettimeout() is None
+    timeval = struct.Struct("ll")
+    assert timeval.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO,
+                                          timeval.size)) == (2, 500_000)
+    assert timeval.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO,
+                                          timeval.size)) == (1, 500_000)
+
+
 @pytest.mark.parametrize(
     ("answer", "fragment"),
     [
@@ -206,6 +318,26 @@ def test_retry_on_a_dropped_keep_alive_connection_and_idle_close(loop: LoopThrea
         # The idle connection was closed by the server: seen before reuse.
         assert session.request("GET", server.url).read() == b"ok"
         assert server.connections == 2
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
+@pytest.mark.parametrize("size", [10, 20_000, 3_000_000],
+                         ids=["written", "scheduled", "scheduled-after-100-continue"])
+def test_uploads_of_every_size(loop: LoopThread, tls: bool, size: int) -> None:
+    """Small bodies are copied into the request's output, large ones scheduled as
+    they are (vectored writes on plain sockets, one piece at a time on TLS)."""
+    if tls:
+        pytest.importorskip("trustme")
+    certs = Certs() if tls else None
+    server = loop.call(serve(client_test_handler, "127.0.0.1", 0,
+                             ssl=certs.server if certs else None))
+    try:
+        session = SyncSession(ssl_context=certs.client if certs else None)
+        body = bytes(range(256)) * (size // 256) + b"z" * (size % 256)
+        url = f"{'https' if tls else 'http'}://127.0.0.1:{server.port}/e"
+        assert session.request("PUT", url, content=body).read() == body
+    finally:
+        loop.call(server.shutdown(1.0))
 
 
 def test_tls_and_proxies(loop: LoopThread) -> None:

@@ -305,7 +305,7 @@ class Driver:
     # Slots, not a dict: thousands of idle connections each hold one of these.
     __slots__ = (
         "conn", "_config", "loop", "_reads", "_buf", "_view",
-        "_input", "_start", "_end", "_transport", "_fresh", "_eof",
+        "_input", "_start", "_end", "_transport", "_views_only", "_fresh", "_eof",
         "_reading_paused", "_write_paused", "_writable", "_sending_file", "_busy",
         "_reader_wanted", "_writer_wanted", "_reading", "_fed", "_in_resume", "_active",
         "_lazy_pause", "_reader_waiting", "_writer_waiting", "_reader_done", "_buf_lent",
@@ -329,6 +329,9 @@ class Driver:
         self._start = 0  # unconsumed bytes are self._input[self._start:self._end]
         self._end = 0
         self._transport: asyncio.Transport | None = None
+        # TLS: asyncio's (and uvloop's) TLS transport reads a second record into
+        # ``buffer[offset:]`` of what get_buffer gave, a copy where that is a bytearray.
+        self._views_only = False
         self._fresh = False  # unconsumed bytes not yet shown to the connection
         self._eof = False  # the peer finished sending
         self._reading_paused = False
@@ -363,6 +366,7 @@ class Driver:
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        self._views_only = transport.get_extra_info("sslcontext") is not None
         self._drive()
 
     def get_buffer(self, sizehint: int) -> bytearray | memoryview:
@@ -372,7 +376,7 @@ class Driver:
                 self._drop_kept()
             # The usual case: nothing kept, the loop reads into the shared buffer.
             shared = self._input = self._reads.take()
-            return shared
+            return memoryview(shared) if self._views_only else shared
         buf, start = self._buf, self._start  # kept bytes are always in ``_buf``
         if end == len(buf):
             if start:

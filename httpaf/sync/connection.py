@@ -4,14 +4,22 @@ The runtime loop of ``docs/state-machine.md`` ("A runtime in a few lines"), for 
 client: the request's output goes out with ``sendall`` (the serializer's bytes in one
 piece when they are few, its iovecs with ``sendmsg`` when a body was scheduled
 zero-copy), and the response is read with ``recv_into`` into the connection's buffer
-until what the caller waits for (the head, the next body piece) has come. Socket
-timeouts are the read and write timeouts.
+until what the caller waits for (the head, the next body piece) has come.
+
+The read and write timeouts bound each wait for the socket. On Linux a plain socket
+(TCP or Unix, no TLS) is left blocking and the kernel keeps the timeouts
+(``SO_RCVTIMEO``/``SO_SNDTIMEO``, set only when they change): a read or write is one
+system call, where Python's own socket timeout polls before each. A TLS socket, and
+every socket elsewhere, uses Python's socket timeout.
 """
 
 from __future__ import annotations
 
 import select
 import socket
+import struct
+import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -34,6 +42,35 @@ __all__ = ["SyncConnection", "SyncExchange"]
 
 _SMALL = 65536
 _SCHEDULE_AT = 16384
+_KERNEL_TIMEOUTS = sys.platform.startswith("linux")
+_UNSET = -1.0  # a timeout not set on the socket yet
+_TIMED_OUT = (TimeoutError, BlockingIOError)  # Python's timeout; the kernel's (EAGAIN)
+
+
+def _timeval(timeout: float | None) -> bytes:
+    """``timeout`` as the ``struct timeval`` of ``SO_RCVTIMEO``/``SO_SNDTIMEO`` (zero
+    there means no limit, so a timeout under a microsecond becomes one microsecond)."""
+    if timeout is None:
+        return struct.pack("ll", 0, 0)
+    seconds = int(timeout)
+    micros = int((timeout - seconds) * 1_000_000)
+    if seconds <= 0 and micros <= 0:
+        return struct.pack("ll", 0, 1)
+    return struct.pack("ll", seconds, micros)
+
+
+def _poller(sock: socket.socket) -> Callable[[float], list[Any]]:
+    """A function telling within ``ms`` milliseconds whether ``sock`` is readable (a
+    non-empty list): one ``poll`` call where there is poll (select on Windows)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return poller.poll
+
+    def readable(ms: float) -> list[Any]:
+        return select.select([sock], [], [], ms / 1000)[0]
+
+    return readable
 
 
 def _own(data: memoryview) -> bytes:
@@ -93,7 +130,17 @@ class SyncConnection:
         self._start = 0
         self._end = 0
         self._eof = False
-        self._timeout: float | None = -1.0  # what the socket is set to now
+        # What the socket's timeouts are set to now (one value when Python keeps it).
+        self._kernel_timeouts = _KERNEL_TIMEOUTS and type(sock) is socket.socket
+        self._read_timeout: float | None = _UNSET
+        self._write_timeout: float | None = _UNSET
+        if self._kernel_timeouts:
+            sock.settimeout(None)  # blocking: the kernel's limits apply
+        self._poll = _poller(sock)
+        # Scheduled body pieces go out in one sendmsg where the socket has it (not TLS,
+        # not Windows); else one piece per send.
+        self._sendmsg = (sock.sendmsg if type(sock) is socket.socket
+                         and hasattr(socket.socket, "sendmsg") else None)
         self.closed = False
         self.counted = True  # holds a slot of its pool
 
@@ -105,10 +152,9 @@ class SyncConnection:
         if self.closed or not self.conn.is_idle:
             return False
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
+            return not self._poll(0)
         except (OSError, ValueError):
             return False
-        return not readable
 
     def close(self) -> None:
         """Close the socket (a request on it fails)."""
@@ -172,10 +218,7 @@ class SyncConnection:
                    expect_wait: float) -> None:
         body = out.body
         if out.expect_continue:
-            # Wait a while for 100 Continue (or a final answer) before the body.
-            if self._readable(expect_wait):
-                while not exchange.continued and exchange.head is None and exchange.error is None:
-                    self.receive(read_timeout)
+            self._await_continue(exchange, expect_wait)
             if exchange.error is not None:
                 return
             if exchange.head is not None and not exchange.continued:
@@ -214,14 +257,16 @@ class SyncConnection:
             op = conn.next_write_operation() if data is None else None
             if data is None and type(op) is not Write:
                 return
-            self._set_timeout(timeout)
+            if timeout != self._write_timeout:
+                self._set_write_timeout(timeout)
             try:
                 if data is not None:
                     sock.sendall(data)
                     continue
-                sent = sock.sendmsg(cast(Write, op).iovecs)  # (checked above)
+                iovecs = cast(Write, op).iovecs  # (checked above)
+                sent = self._sendmsg(iovecs) if self._sendmsg else sock.send(iovecs[0])
                 conn.report_write_result(sent)
-            except TimeoutError:
+            except _TIMED_OUT:
                 self._fail(WriteTimeout(f"the request could not be written in {timeout} s"))
             except OSError as error:
                 conn.report_write_result(CLOSE)
@@ -229,8 +274,24 @@ class SyncConnection:
 
     # -- receiving ---------------------------------------------------------------------
 
+    def _await_continue(self, exchange: SyncExchange, wait: float) -> None:
+        """Read for up to ``wait`` seconds, until 100 Continue or a final answer came.
+
+        The wait is a deadline for reads, not a readiness check: on TLS a readable
+        socket may carry only a session ticket, no response byte."""
+        deadline = time.monotonic() + wait
+        while not exchange.continued and exchange.head is None and exchange.error is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._receive(left):
+                return
+
     def receive(self, timeout: float | None) -> None:
         """Read once from the socket and give the bytes to the connection."""
+        if not self._receive(timeout):
+            self._fail(ReadTimeout(f"no response byte for {timeout} seconds"))
+
+    def _receive(self, timeout: float | None) -> bool:
+        """:meth:`receive`, telling ``False`` where nothing came within ``timeout``."""
         conn = self.conn
         if conn.is_closed:
             self._fail(RemoteProtocolError("the connection is closed"))
@@ -238,19 +299,21 @@ class SyncConnection:
         if end == len(self._buf):
             self._grow()
             end = self._end
-        self._set_timeout(timeout)
+        if timeout != self._read_timeout:
+            self._set_read_timeout(timeout)
         try:
             n = self.sock.recv_into(self._view[end:])
-        except TimeoutError:
-            self._fail(ReadTimeout(f"no response byte for {timeout} seconds"))
+        except _TIMED_OUT:
+            return False
         except OSError as error:
             failure = ReadError(str(error) or type(error).__name__)
             failure.__cause__ = error
             conn.report_exn(failure)
             self.close()
-            return
+            return True
         self._end = end + n
         self._feed(n == 0)
+        return True
 
     def _feed(self, eof: bool) -> None:
         conn = self.conn
@@ -276,17 +339,21 @@ class SyncConnection:
         self._buf.extend(bytes(len(self._buf)))  # a head bigger than the buffer
         self._view = memoryview(self._buf)
 
-    def _readable(self, timeout: float) -> bool:
-        try:
-            readable, _, _ = select.select([self.sock], [], [], timeout)
-        except (OSError, ValueError):
-            return True
-        return bool(readable) or self._start < self._end
-
-    def _set_timeout(self, timeout: float | None) -> None:
-        if timeout != self._timeout:
+    def _set_read_timeout(self, timeout: float | None) -> None:
+        if self._kernel_timeouts:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout))
+        else:
             self.sock.settimeout(timeout)
-            self._timeout = timeout
+            self._write_timeout = timeout  # (one setting serves both ways)
+        self._read_timeout = timeout
+
+    def _set_write_timeout(self, timeout: float | None) -> None:
+        if self._kernel_timeouts:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(timeout))
+        else:
+            self.sock.settimeout(timeout)
+            self._read_timeout = timeout
+        self._write_timeout = timeout
 
     def _fail(self, error: TransportError, cause: BaseException | None = None) -> None:
         if cause is not None:

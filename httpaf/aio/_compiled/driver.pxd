@@ -43,6 +43,7 @@ cdef class Driver:
     cdef public Py_ssize_t _start
     cdef public Py_ssize_t _end
     cdef public object _transport
+    cdef public bint _views_only
     cdef public bint _fresh
     cdef public bint _eof
     cdef public bint _reading_paused
