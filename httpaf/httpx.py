@@ -194,16 +194,24 @@ class _TraceRequest:
         self.extensions = request.extensions
 
 
+# httpx's response and the stream it wraps ours in hold each other: they go only when
+# the cyclic garbage collector runs. The bodies below let go of our response when httpx
+# closes them, so that it, its connection's exchange and its head fields are freed at
+# once by reference counting (and the collector runs less often).
+
+
 class _AsyncBody(httpx.AsyncByteStream):
     """A response body, streamed from httpaf into httpx."""
 
     def __init__(self, response: AsyncResponse, request: httpx.Request, trace: Any) -> None:
-        self._response = response
+        self._response: AsyncResponse | None = response
         self._request = request
         self._trace = trace
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         response = self._response
+        if response is None:
+            raise httpx.StreamClosed()
         trace = self._trace
         if trace is not None:
             await trace("http11.receive_response_body.started", {"request": self._request})
@@ -221,36 +229,49 @@ class _AsyncBody(httpx.AsyncByteStream):
             await trace("http11.receive_response_body.complete", {"request": self._request})
 
     async def aclose(self) -> None:
+        response = self._response
+        if response is None:
+            return
+        self._response = None
         trace = self._trace
         if trace is not None:
             await trace("http11.response_closed.started", {})
-        await self._response.aclose()
+        await response.aclose()
         if trace is not None:
             await trace("http11.response_closed.complete", {})
 
 
 class _SyncBody(httpx.SyncByteStream):
+    """A response body, read from httpaf's blocking runtime into httpx."""
+
     def __init__(self, response: SyncResponse, request: httpx.Request, trace: Any) -> None:
-        self._response = response
+        self._response: SyncResponse | None = response
         self._request = request
         self._trace = trace
 
     def __iter__(self) -> Iterator[bytes]:
+        response = self._response
+        if response is None:
+            raise httpx.StreamClosed()
         trace = self._trace
         if trace is not None:
             trace("http11.receive_response_body.started", {"request": self._request})
         try:
-            yield from self._response.iter_bytes()
+            yield from response.iter_bytes()
         except net.ClientError as error:
             raise _httpx_error(error, self._request) from error
         if trace is not None:
             trace("http11.receive_response_body.complete", {"request": self._request})
 
     def close(self) -> None:
+        response = self._response
+        if response is None:
+            return
+        self._response = None
         trace = self._trace
         if trace is not None:
             trace("http11.response_closed.started", {})
-        self._response.close()
+        response.close()
         if trace is not None:
             trace("http11.response_closed.complete", {})
 

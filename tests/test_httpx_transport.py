@@ -5,6 +5,8 @@ transports too: ``make test-httpx``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import socket
 import threading
 from collections.abc import Iterator
@@ -19,6 +21,8 @@ httpx = pytest.importorskip("httpx")
 
 import httpaf.httpx  # noqa: E402
 from httpaf.asyncio import serve  # noqa: E402
+from httpaf.client import Response as AsyncResponse  # noqa: E402
+from httpaf.sync import SyncResponse  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +69,31 @@ def test_sync_transport_basics(server_url: str) -> None:
         assert trailers.content == b"part one, part two"
         headers = client.get(server_url + "/headers").text
         assert "User-Agent: python-httpx/" in headers  # httpx's fields, not ours
+
+
+@contextlib.contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def alive(kind: type) -> int:
+    return sum(1 for thing in gc.get_objects() if type(thing) is kind)
+
+
+def test_sync_transport_lets_go_of_a_closed_response(server_url: str) -> None:
+    """httpx's response and its stream hold each other until the cyclic collector
+    runs; once httpx has closed the stream, ours (its exchange, its head) is freed by
+    reference counting alone."""
+    with no_cyclic_gc(), httpx.Client(transport=httpaf.httpx.HTTPTransport()) as client:
+        before = alive(SyncResponse)
+        kept = [client.get(server_url + "/x") for _ in range(3)]
+        assert [response.status_code for response in kept] == [200, 200, 200]
+        assert alive(SyncResponse) == before
 
 
 def test_sync_transport_pool_limit_and_timeouts(server_url: str) -> None:
@@ -161,6 +190,21 @@ def test_async_transport_basics() -> None:
                 assert transport.session.pool.connections <= 100
 
     run(main())
+
+
+def test_async_transport_lets_go_of_a_closed_response() -> None:
+    """The async twin of ``test_sync_transport_lets_go_of_a_closed_response``."""
+
+    async def main() -> None:
+        async with our_server() as base:
+            async with httpx.AsyncClient(transport=httpaf.httpx.AsyncHTTPTransport()) as client:
+                before = alive(AsyncResponse)
+                kept = [await client.get(base + "/x") for _ in range(3)]
+                assert [response.status_code for response in kept] == [200, 200, 200]
+                assert alive(AsyncResponse) == before
+
+    with no_cyclic_gc():
+        run(main())
 
 
 def test_async_timeouts_and_errors_map_to_httpx() -> None:
