@@ -258,7 +258,7 @@ class SyncConnection:
             if data is None and type(op) is not Write:
                 return
             if timeout != self._write_timeout:
-                self._set_write_timeout(timeout)
+                self._set_timeout(timeout, reading=False)
             try:
                 if data is not None:
                     sock.sendall(data)
@@ -300,7 +300,7 @@ class SyncConnection:
             self._grow()
             end = self._end
         if timeout != self._read_timeout:
-            self._set_read_timeout(timeout)
+            self._set_timeout(timeout, reading=True)
         try:
             n = self.sock.recv_into(self._view[end:])
         except _TIMED_OUT:
@@ -339,21 +339,17 @@ class SyncConnection:
         self._buf.extend(bytes(len(self._buf)))  # a head bigger than the buffer
         self._view = memoryview(self._buf)
 
-    def _set_read_timeout(self, timeout: float | None) -> None:
-        if self._kernel_timeouts:
+    def _set_timeout(self, timeout: float | None, reading: bool) -> None:
+        """Set the read (``reading``) or write timeout; Python's one serves both."""
+        if not self._kernel_timeouts:
+            self.sock.settimeout(timeout)
+            self._read_timeout = self._write_timeout = timeout
+        elif reading:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(timeout))
-        else:
-            self.sock.settimeout(timeout)
-            self._write_timeout = timeout  # (one setting serves both ways)
-        self._read_timeout = timeout
-
-    def _set_write_timeout(self, timeout: float | None) -> None:
-        if self._kernel_timeouts:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(timeout))
-        else:
-            self.sock.settimeout(timeout)
             self._read_timeout = timeout
-        self._write_timeout = timeout
+        else:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(timeout))
+            self._write_timeout = timeout
 
     def _fail(self, error: TransportError, cause: BaseException | None = None) -> None:
         if cause is not None:
