@@ -101,6 +101,26 @@ def test_plain_requests_sent_again_follow_the_default_headers() -> None:
     run(main())
 
 
+BODIES_OF_FEW_LENGTHS = [b"a" * 10, b"b" * 10, b"c" * 11, b"d" * 10, b"", b"e" * 11]
+
+
+def test_posts_of_one_length_share_a_head_and_carry_their_own_content() -> None:
+    # A head is kept per length of bytes content: each request still sends its own.
+    async def main() -> None:
+        async with our_server() as base, Client() as client:
+            fields = {"Content-Type": "text/plain"}
+            for body in BODIES_OF_FEW_LENGTHS:
+                echoed = await client.post(base + "/p", content=body, headers=fields)
+                assert await echoed.read() == body
+                head = await client.put(base + "/headers", content=body, headers=fields)
+                text = (await head.read()).decode()
+                assert text.startswith("PUT /headers\n")
+                assert f"Content-Length: {len(body)}" in text
+                assert "Content-Type: text/plain" in text
+
+    run(main())
+
+
 def test_streaming_request_bodies_sync_async_and_sized() -> None:
     async def agen() -> Any:
         for i in range(50):

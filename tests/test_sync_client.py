@@ -418,3 +418,17 @@ def test_a_body_all_in_is_taken_at_once_and_frees_the_connection(base: str) -> N
             closed.read()
     finally:
         session.close()
+
+
+def test_posts_of_one_length_share_a_head_and_carry_their_own_content(base: str) -> None:
+    # As the asyncio client's: a head is kept per length of bytes content.
+    session = SyncSession()
+    try:
+        fields = {"Content-Type": "text/plain"}
+        for body in [b"a" * 10, b"b" * 10, b"c" * 11, b"d" * 10, b"", b"e" * 11]:
+            assert session.request("POST", base + "/p", content=body, headers=fields).read() == body
+            text = session.request("PUT", base + "/headers", content=body,
+                                   headers=fields).read().decode()
+            assert text.startswith("PUT /headers\n") and f"Content-Length: {len(body)}" in text
+    finally:
+        session.close()

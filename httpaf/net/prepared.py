@@ -1,10 +1,12 @@
-"""Requests without a body, built once and sent again as they were.
+"""Request heads built once and sent again as they were.
 
-A client asks for the same few URLs with the same fields again and again; the head of
-such a request is the same each time, so it is built, checked and serialized once.
-:class:`PreparedRequests` keeps them per session: a request of a method, a URL and
-(optionally) a list of field pairs, with no content, ``json`` or trailers, sent
-directly (not through a forward proxy). Anything else is built each time.
+A client asks for the same few URLs with the same fields again and again, and posts
+bodies of the same few sizes; the head of such a request is the same each time, so it
+is built, checked and serialized once. :class:`PreparedRequests` keeps them per
+session: a request of a method, a URL, no fields or a list or dict of them, and no
+content or content given as ``bytes`` of up to 64 KiB (the head is kept per content
+length, the content goes after it as given), with no ``json`` or trailers, sent directly (not
+through a forward proxy). Anything else is built each time.
 
 The serialized form is made by the runtime's connection layer (``prepare``, e.g.
 :class:`httpaf.connection.PreparedRequest`); this module only keeps it.
@@ -15,18 +17,23 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from .request import Content, HeaderFields, Outgoing, build_request
+from .request import Body, Content, HeaderFields, Outgoing, build_request
 from .route import Route
 from .url import URL
 
 __all__ = ["PreparedRequests"]
 
+_NO_CONTENT = Body()
+
 #: Requests kept per session (all are dropped when it is full).
 PREPARED_LIMIT = 256
+#: The largest content whose head is kept: a larger body costs far more to send than
+#: its head to build, and its sizes vary (each would take an entry).
+KEPT_CONTENT_LIMIT = 65536
 
 
 class PreparedRequests:
-    """The bodiless requests of one session, built once (see the module docstring)."""
+    """The request heads of one session, built once (see the module docstring)."""
 
     __slots__ = ("_prepare", "_snapshot", "_known", "_expect_continue_threshold")
 
@@ -43,13 +50,24 @@ class PreparedRequests:
                 content: Content, json: Any, trailers: HeaderFields,
                 defaults: list[tuple[str, str]] | None) -> tuple[Outgoing, Any]:
         """The request to send on ``route`` and its prepared form: a kept one (see
-        :meth:`get`) when it has no body and goes straight to the origin, else one
-        built now (prepared form ``None``), with the absolute URL and the proxy's
-        fields when it goes through a forward proxy."""
-        if content is None and json is None and trailers is None and not route.forward:
-            known = self.get(method, url, headers, defaults)
-            if known is not None:
-                return known
+        :meth:`get`) when its content is none or ``bytes`` and it goes straight to the
+        origin, else one built now (prepared form ``None``), with the absolute URL and
+        the proxy's fields when it goes through a forward proxy."""
+        if json is None and trailers is None and not route.forward:
+            if content is None:
+                known = self.get(method, url, headers, defaults)
+                if known is not None:
+                    return known
+            elif type(content) is bytes and len(content) <= KEPT_CONTENT_LIMIT:
+                size = len(content)
+                known = self.get(method, url, headers, defaults, size)
+                if known is not None:
+                    if not size:
+                        return known  # (empty content is no content)
+                    out, prepared = known
+                    # The kept head with this request's content after it.
+                    body = Body(data=content, length=size)
+                    return Outgoing(method, url, out.request, body, out.expect_continue), prepared
         forward = route.forward
         out = build_request(
             method, url, headers, content, json=json, default_headers=defaults,
@@ -60,14 +78,20 @@ class PreparedRequests:
         return out, None
 
     def get(self, method: str, url: URL, headers: HeaderFields,
-            defaults: list[tuple[str, str]] | None) -> tuple[Outgoing, Any] | None:
+            defaults: list[tuple[str, str]] | None,
+            length: int | None = None) -> tuple[Outgoing, Any] | None:
         """The request of ``method``, ``url``, ``headers`` after the session's
         ``defaults`` (``None``: none) and its prepared form; or ``None`` for one not
-        kept: ``headers`` must be ``None`` or a list of pairs (the key is made of them)."""
+        kept: ``headers`` must be ``None``, a list of pairs or a dict (the key is made
+        of them). ``length``: the byte count of the content the head announces (the
+        kept request's body is then empty: the caller puts its own content after the
+        head); ``None``: no content."""
         if headers is None:
-            key: Hashable = (method, url, defaults is None)
+            key: Hashable = (method, url, defaults is None, length)
         elif type(headers) is list:
-            key = (method, url, defaults is None, tuple(headers))
+            key = (method, url, defaults is None, length, tuple(headers))
+        elif type(headers) is dict:
+            key = (method, url, defaults is None, length, tuple(headers.items()))
         else:
             return None
         if defaults is not None and defaults != self._snapshot:
@@ -79,7 +103,7 @@ class PreparedRequests:
         except TypeError:  # (pairs of unhashable values)
             return None
         if known is None:
-            known = self._make(key, method, url, headers, defaults is not None)
+            known = self._make(key, method, url, headers, defaults is not None, length)
         return known
 
     def __len__(self) -> int:
@@ -87,11 +111,15 @@ class PreparedRequests:
         return len(self._known)
 
     def _make(self, key: Hashable, method: str, url: URL, headers: HeaderFields,
-              default_headers: bool) -> tuple[Outgoing, Any]:
+              default_headers: bool, length: int | None) -> tuple[Outgoing, Any]:
+        # (A stand-in content of the length: the head is what it would be for any.)
         out = build_request(
-            method, url, headers, default_headers=self._snapshot if default_headers else None,
+            method, url, headers, None if length is None else bytes(length),
+            default_headers=self._snapshot if default_headers else None,
             expect_continue_threshold=self._expect_continue_threshold,
         )
+        if length:
+            out.body = _NO_CONTENT  # (not the stand-in: it is not kept)
         try:
             prepared = self._prepare(out.request)
         except ValueError:
