@@ -32,9 +32,11 @@ DEFAULTS = {
     "keep_alive_timeout": 5.0,
     "head_timeout": 20.0,
     "body_timeout": 30.0,
+    "busy_read": 0.0001,
 }
 
 INT_FIELDS = [name for name, value in DEFAULTS.items() if type(value) is int]
+SECONDS_FIELDS = [name for name, value in DEFAULTS.items() if type(value) is float]
 
 
 def test_config_defaults() -> None:
@@ -67,6 +69,19 @@ def test_config_int_fields_accept_positive_ints(name: str) -> None:
     value = 1 if name != "max_head_size" else 8192
     config = Config(**{name: value})  # type: ignore[arg-type]
     assert getattr(config, name) == value
+
+
+@pytest.mark.parametrize("name", SECONDS_FIELDS)
+@pytest.mark.parametrize("value", [0, -1, 0.0, float("inf"), float("nan"), "1", True])
+def test_config_seconds_fields_must_be_positive_numbers(name: str, value: object) -> None:
+    with pytest.raises(ValueError, match=f"Config.{name} must be a positive number of seconds"):
+        Config(**{name: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", SECONDS_FIELDS)
+@pytest.mark.parametrize("value", [None, 1e-6, 1, 2.5])
+def test_config_seconds_fields_accept_positive_numbers_and_none(name: str, value: object) -> None:
+    assert getattr(Config(**{name: value}), name) == value  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("value", [None, 1, 10**12])

@@ -13,11 +13,13 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from httpaf import Config
 from httpaf.asyncio import serve
 from httpaf.net import (
     ConnectError,
@@ -431,4 +433,49 @@ def test_posts_of_one_length_share_a_head_and_carry_their_own_content(base: str)
                                    headers=fields).read().decode()
             assert text.startswith("PUT /headers\n") and f"Content-Length: {len(body)}" in text
     finally:
+        session.close()
+
+
+def answer_each_after(delay: float) -> Callable[[socket.socket, threading.Event], None]:
+    """A keep-alive server answering each bodiless request after ``delay`` seconds,
+    with its request line as the body."""
+    def script(sock: socket.socket, done: threading.Event) -> None:
+        got = b""
+        while not done.is_set():
+            while b"\r\n\r\n" not in got:
+                piece = sock.recv(65536)
+                if not piece:
+                    return
+                got += piece
+            head, _, got = got.partition(b"\r\n\r\n")
+            line = head.split(b"\r\n", 1)[0]
+            done.wait(delay)
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(line), line))
+    return script
+
+
+@pytest.mark.parametrize("busy_read", [None, 1e-6, 0.0001, 0.05],
+                         ids=["off", "1us", "default", "50ms"])
+@pytest.mark.parametrize("delay", [0.0, 0.02], ids=["at-once", "after-20ms"])
+def test_busy_reads_take_every_answer_whatever_its_speed(busy_read: float | None,
+                                                          delay: float) -> None:
+    """Answers found within the busy window and answers that come after it (the
+    blocking read takes them) alike, on one kept connection."""
+    session = SyncSession(config=Config(busy_read=busy_read))
+    with thread_server(None, answer_each_after(delay)) as url:
+        for i in range(12):
+            assert session.request("GET", f"{url}/{i}").read() == f"GET /{i} HTTP/1.1".encode()
+        assert session.pool.connections == 1
+        session.close()
+
+
+def test_a_read_timeout_shorter_than_the_busy_window_is_kept() -> None:
+    """The busy window does not stretch a shorter read timeout (one of 0.2 s with a
+    window of a minute fails well within the minute)."""
+    session = SyncSession(config=Config(busy_read=60.0), timeout=Timeout(None, read=0.2))
+    with thread_server(None, never_answer) as url:
+        started = time.monotonic()
+        with pytest.raises(ReadTimeout):
+            session.request("GET", url)
+        assert time.monotonic() - started < 30  # (a guard against the minute, no timing)
         session.close()

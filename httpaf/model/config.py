@@ -68,6 +68,12 @@ class Config:
     #: Seconds without a byte of request body while the handler waits for one;
     #: then the connection closes (the handler sees the body end short).
     body_timeout: float | None = 30.0
+    #: Seconds the blocking client runtime (``httpaf.sync``; Linux, plain sockets)
+    #: keeps asking for response bytes before it sleeps until they come (``None``: it
+    #: sleeps at once): a fast server's answer is taken without a sleep and a wake-up.
+    #: Misses make the next reads sleep at once (``httpaf.sync.busy``). A read timeout
+    #: shorter than this is kept exactly; a longer one may run this much over.
+    busy_read: float | None = 0.0001
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -96,5 +102,5 @@ class Config:
 
 
 _BOOL_FIELDS = frozenset({"require_host", "date_header"})
-_SECONDS_FIELDS = frozenset({"keep_alive_timeout", "head_timeout", "body_timeout"})
+_SECONDS_FIELDS = frozenset({"keep_alive_timeout", "head_timeout", "body_timeout", "busy_read"})
 _OPTIONAL_FIELDS = frozenset({"max_body_size"}) | _SECONDS_FIELDS

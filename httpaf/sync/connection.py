@@ -10,7 +10,8 @@ The read and write timeouts bound each wait for the socket. On Linux a plain soc
 (TCP or Unix, no TLS) is left blocking and the kernel keeps the timeouts
 (``SO_RCVTIMEO``/``SO_SNDTIMEO``, set only when they change): a read or write is one
 system call, where Python's own socket timeout polls before each. A TLS socket, and
-every socket elsewhere, uses Python's socket timeout.
+every socket elsewhere, uses Python's socket timeout. On such a kernel-timed socket a
+read first asks without sleeping, for up to ``Config.busy_read`` (:mod:`.busy`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from httpaf.net import (
     WriteTimeout,
     client_error,
 )
+
+from .busy import BusyReads
 
 __all__ = ["SyncConnection", "SyncExchange"]
 
@@ -136,6 +139,9 @@ class SyncConnection:
         self._write_timeout: float | None = _UNSET
         if self._kernel_timeouts:
             sock.settimeout(None)  # blocking: the kernel's limits apply
+        busy = config.busy_read
+        self._busy = (BusyReads(busy) if busy is not None and self._kernel_timeouts
+                      and BusyReads.available else None)
         self._poll = _poller(sock)
         # Scheduled body pieces go out in one sendmsg where the socket has it (not TLS,
         # not Windows); else one piece per send.
@@ -301,8 +307,14 @@ class SyncConnection:
             end = self._end
         if timeout != self._read_timeout:
             self._set_timeout(timeout, reading=True)
+        view = self._view[end:]
+        busy = self._busy
         try:
-            n = self.sock.recv_into(self._view[end:])
+            # (A read timeout shorter than the busy window is kept exactly: no window.)
+            n = (busy.read(self.sock, view)
+                 if busy is not None and (timeout is None or timeout >= busy.window) else -1)
+            if n < 0:
+                n = self.sock.recv_into(view)
         except _TIMED_OUT:
             return False
         except OSError as error:
