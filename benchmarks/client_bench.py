@@ -15,7 +15,8 @@ process's own clock), best of ``--rounds``. Scenarios:
 hands back a canned response like nginx's): httpx's own cost per request, the floor
 that no transport under httpx can go below. ``httpx-sync-wire`` adds the socket round
 trip to that floor and nothing else (request bytes written, the answer read to its
-known length, no parsing): the bound of any real sync transport under httpx.
+known length with the busy reads ours do, no parsing): the bound of any real sync
+transport under httpx.
 
 Async clients keep 20 requests in flight (100 for ``conns-100``); sync clients send
 one after the other on one thread. Async clients run on asyncio's default loop
@@ -183,24 +184,35 @@ def _measure(run: Any, requests: int) -> dict[str, Any]:
 
 def _wire_transport(url: str, post: bool) -> Any:
     """An httpx sync transport doing the least any transport must: the request's head
-    and body written on one kept socket, the response read to its known length, no
-    parsing, the canned answer of :func:`_null_transport`. httpx's floor plus the
-    socket round trip: what no real sync transport under httpx can beat."""
+    and body written on one kept socket, the response read to its known length (with
+    the busy reads of ``httpaf.sync``), no parsing, the canned answer of
+    :func:`_null_transport`. httpx's floor plus the socket round trip: what no real
+    sync transport under httpx can beat."""
     import socket
     from urllib.parse import urlsplit
 
     import httpx
 
+    from httpaf import Config
+    from httpaf.sync import BusyReads
+
     parts = urlsplit(url)
     sock = socket.create_connection((parts.hostname, parts.port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     null = _null_transport(parts.path, sync=True)
+    # Reads ask before they sleep, as ours do (Config.busy_read): the bound stays one.
+    busy = BusyReads(Config().busy_read or 0.0) if BusyReads.available else None
+    buffer = bytearray(65536)
+    view = memoryview(buffer)
 
     def exchange(data: bytes, size: int) -> bytes:
         sock.sendall(data)
         got = bytearray()
         while len(got) < size if size else b"\r\n\r\n" not in got:
-            got += sock.recv(65536)
+            n = busy.read(sock, view) if busy is not None else -1
+            if n < 0:
+                n = sock.recv_into(view)
+            got += view[:n]
         return bytes(got)
 
     # The size of nginx's answer, learnt once (head and body; it does not change).
