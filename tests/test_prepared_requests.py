@@ -91,12 +91,11 @@ def test_bytes_content_goes_after_a_head_kept_per_length() -> None:
     [
         (bytearray(b"[1]"), None, None, DIRECT),  # not bytes
         (iter([b"[1]"]), None, None, DIRECT),  # a stream
-        (None, [1], None, DIRECT),  # json
         (iter([b"[1]"]), None, [("X-Sum", "1")], DIRECT),  # trailers
         (b"[1]", None, None, PROXIED),  # a forward proxy's absolute form
         (b"x" * (prepared_module.KEPT_CONTENT_LIMIT + 1), None, None, DIRECT),  # large
     ],
-    ids=["bytearray", "stream", "json", "trailers", "forward-proxy", "large"],
+    ids=["bytearray", "stream", "trailers", "forward-proxy", "large"],
 )
 def test_requests_built_each_time(content: Any, json: Any, trailers: Any, route: Route) -> None:
     requests = kept()
@@ -104,6 +103,34 @@ def test_requests_built_each_time(content: Any, json: Any, trailers: Any, route:
     assert prepared is None and len(requests) == 0
     if isinstance(content, bytes):
         assert out.body.data is content
+
+
+def test_json_goes_after_a_head_kept_per_length_with_its_content_type() -> None:
+    requests = kept()
+    out1, prepared1 = requests.request("POST", URL_A, DIRECT, None, None, {"a": 1}, None, [])
+    out2, prepared2 = requests.request("POST", URL_A, DIRECT, None, None, {"a": 2}, None, [])
+    assert prepared1 is not None and prepared2 is prepared1
+    assert prepared1.head == (b"POST /a HTTP/1.1\r\nHost: example.com\r\n"
+                              b"Content-Type: application/json\r\nContent-Length: 7\r\n\r\n")
+    assert (out1.body.data, out2.body.data) == (b'{"a":1}', b'{"a":2}')
+    # A Content-Type given (in the fields or the defaults) is kept, not doubled.
+    given = [("Content-Type", "application/vnd.x+json")]
+    _, prepared3 = requests.request("POST", URL_A, DIRECT, given, None, {"a": 1}, None, [])
+    _, prepared4 = requests.request("POST", URL_A, DIRECT, None, None, {"a": 1}, None, given)
+    for prepared in (prepared3, prepared4):
+        assert prepared is not None and prepared.head.count(b"Content-Type") == 1
+        assert b"Content-Type: application/vnd.x+json\r\n" in prepared.head
+    # Bytes of the same length are another request: no Content-Type added.
+    _, raw = requests.request("POST", URL_A, DIRECT, None, b'{"a":1}', None, None, [])
+    assert raw is not prepared1 and b"Content-Type" not in raw.head
+
+
+def test_json_and_content_together_are_refused_each_time() -> None:
+    requests = kept()
+    for _ in range(2):
+        with pytest.raises(LocalProtocolError, match="content or json"):
+            requests.request("POST", URL_A, DIRECT, None, b"[1]", [1], None, [])
+    assert len(requests) == 0
 
 
 def test_empty_content_is_the_bodiless_request() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from .request import Body, Content, HeaderFields, Outgoing, build_request
+from .request import JSON_TYPE, Body, Content, HeaderFields, Outgoing, build_request, json_content
 from .route import Route
 from .url import URL
 
@@ -50,17 +50,21 @@ class PreparedRequests:
                 content: Content, json: Any, trailers: HeaderFields,
                 defaults: list[tuple[str, str]] | None) -> tuple[Outgoing, Any]:
         """The request to send on ``route`` and its prepared form: a kept one (see
-        :meth:`get`) when its content is none or ``bytes`` and it goes straight to the
-        origin, else one built now (prepared form ``None``), with the absolute URL and
-        the proxy's fields when it goes through a forward proxy."""
-        if json is None and trailers is None and not route.forward:
+        :meth:`get`) when its content is none, ``bytes`` or ``json`` and it goes
+        straight to the origin, else one built now (prepared form ``None``), with the
+        absolute URL and the proxy's fields when it goes through a forward proxy."""
+        forward = route.forward
+        content_type = None
+        if json is not None and content is None:
+            content, json, content_type = json_content(json), None, JSON_TYPE
+        if json is None and trailers is None and not forward:
             if content is None:
                 known = self.get(method, url, headers, defaults)
                 if known is not None:
                     return known
             elif type(content) is bytes and len(content) <= KEPT_CONTENT_LIMIT:
                 size = len(content)
-                known = self.get(method, url, headers, defaults, size)
+                known = self.get(method, url, headers, defaults, size, content_type)
                 if known is not None:
                     if not size:
                         return known  # (empty content is no content)
@@ -68,30 +72,33 @@ class PreparedRequests:
                     # The kept head with this request's content after it.
                     body = Body(data=content, length=size)
                     return Outgoing(method, url, out.request, body, out.expect_continue), prepared
-        forward = route.forward
         out = build_request(
             method, url, headers, content, json=json, default_headers=defaults,
             target=url.absolute if forward else None,
             extra_headers=route.proxy_headers if forward else None,
             trailers=trailers, expect_continue_threshold=self._expect_continue_threshold,
+            content_type=content_type,
         )
         return out, None
 
     def get(self, method: str, url: URL, headers: HeaderFields,
             defaults: list[tuple[str, str]] | None,
-            length: int | None = None) -> tuple[Outgoing, Any] | None:
+            length: int | None = None,
+            content_type: str | None = None) -> tuple[Outgoing, Any] | None:
         """The request of ``method``, ``url``, ``headers`` after the session's
         ``defaults`` (``None``: none) and its prepared form; or ``None`` for one not
         kept: ``headers`` must be ``None``, a list of pairs or a dict (the key is made
         of them). ``length``: the byte count of the content the head announces (the
         kept request's body is then empty: the caller puts its own content after the
-        head); ``None``: no content."""
+        head); ``None``: no content. ``content_type``: a Content-Type added unless the
+        fields give one (a JSON body's)."""
         if headers is None:
-            key: Hashable = (method, url, defaults is None, length)
+            key: Hashable = (method, url, defaults is None, length, content_type)
         elif type(headers) is list:
-            key = (method, url, defaults is None, length, tuple(headers))
+            key = (method, url, defaults is None, length, content_type, tuple(headers))
         elif type(headers) is dict:
-            key = (method, url, defaults is None, length, tuple(headers.items()))
+            key = (method, url, defaults is None, length, content_type,
+                   tuple(headers.items()))
         else:
             return None
         if defaults is not None and defaults != self._snapshot:
@@ -103,7 +110,8 @@ class PreparedRequests:
         except TypeError:  # (pairs of unhashable values)
             return None
         if known is None:
-            known = self._make(key, method, url, headers, defaults is not None, length)
+            known = self._make(key, method, url, headers, defaults is not None, length,
+                               content_type)
         return known
 
     def __len__(self) -> int:
@@ -111,12 +119,14 @@ class PreparedRequests:
         return len(self._known)
 
     def _make(self, key: Hashable, method: str, url: URL, headers: HeaderFields,
-              default_headers: bool, length: int | None) -> tuple[Outgoing, Any]:
+              default_headers: bool, length: int | None,
+              content_type: str | None) -> tuple[Outgoing, Any]:
         # (A stand-in content of the length: the head is what it would be for any.)
         out = build_request(
             method, url, headers, None if length is None else bytes(length),
             default_headers=self._snapshot if default_headers else None,
             expect_continue_threshold=self._expect_continue_threshold,
+            content_type=content_type,
         )
         if length:
             out.body = _NO_CONTENT  # (not the stand-in: it is not kept)

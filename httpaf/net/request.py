@@ -17,7 +17,10 @@ from httpaf.model import CHUNKED, HTTP_1_1, Headers, Request, is_idempotent
 from .errors import LocalProtocolError
 from .url import URL
 
-__all__ = ["Body", "Content", "HeaderFields", "Outgoing", "build_request", "header_list"]
+__all__ = [
+    "JSON_TYPE", "Body", "Content", "HeaderFields", "Outgoing", "build_request", "header_list",
+    "json_content",
+]
 
 #: What a request's content may be: bytes (or a str, sent as UTF-8), or an iterable
 #: or async iterable of bytes pieces.
@@ -27,6 +30,13 @@ Content = bytes | bytearray | memoryview | str | Iterable[bytes] | AsyncIterable
 HeaderFields = Mapping[Any, Any] | Iterable[tuple[Any, Any]] | Headers | None
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: The media type of content given as ``json=``.
+JSON_TYPE = "application/json"
+
+
+def json_content(value: Any) -> bytes:
+    """``value`` as the content of a request given ``json=``: compact JSON in UTF-8."""
+    return _json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Body:
@@ -130,11 +140,14 @@ def build_request(
     extra_headers: list[tuple[str, str]] | None = None,
     trailers: HeaderFields = None,
     expect_continue_threshold: int | None = None,
+    content_type: str | None = None,
 ) -> Outgoing:
     """The head and body of a request to ``url``.
 
     ``target`` replaces the URL's (a proxy's absolute form); ``extra_headers`` go
-    after the user's (a proxy's credentials). ``Host`` is added first unless given;
+    after the user's (a proxy's credentials). ``json`` is sent as :func:`json_content`
+    with ``content_type`` :data:`JSON_TYPE`; a ``content_type`` is added after the
+    fields unless they give one. ``Host`` is added first unless given;
     ``Content-Length`` for a buffer, ``Transfer-Encoding: chunked`` for a stream of
     unknown size (or one with ``trailers``); ``Content-Length: 0`` for a POST, PUT or
     PATCH without content. A body of at least ``expect_continue_threshold`` bytes
@@ -163,9 +176,10 @@ def build_request(
     if json is not None:
         if content is not None:
             raise LocalProtocolError("give content or json, not both")
-        content = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
-        if not any(n.lower() == "content-type" for n, _ in fields):
-            fields.append(("Content-Type", "application/json"))
+        content = json_content(json)
+        content_type = JSON_TYPE
+    if content_type is not None and not any(n.lower() == "content-type" for n, _ in fields):
+        fields.append(("Content-Type", content_type))
     body = _body(content, fields, has_length, has_te, method)
     if trailers is not None:
         if has_length or body.data is not None:
