@@ -4,9 +4,9 @@ A client asks for the same few URLs with the same fields again and again, and po
 bodies of the same few sizes; the head of such a request is the same each time, so it
 is built, checked and serialized once. :class:`PreparedRequests` keeps them per
 session: a request of a method, a URL, no fields or a list or dict of them, and no
-content or content given as ``bytes`` of up to 64 KiB (the head is kept per content
-length, the content goes after it as given), with no ``json`` or trailers, sent directly (not
-through a forward proxy). Anything else is built each time.
+content, or content given as ``bytes`` or ``json=`` of up to 64 KiB (the head is kept
+per content length and kind, the content goes after it as given), with no trailers,
+sent directly (not through a forward proxy). Anything else is built each time.
 
 The serialized form is made by the runtime's connection layer (``prepare``, e.g.
 :class:`httpaf.connection.PreparedRequest`); this module only keeps it.
