@@ -17,13 +17,20 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from .request import JSON_TYPE, Body, Content, HeaderFields, Outgoing, build_request, json_content
+from .request import (
+    JSON_TYPE,
+    NO_BODY,
+    Body,
+    Content,
+    HeaderFields,
+    Outgoing,
+    build_request,
+    json_content,
+)
 from .route import Route
 from .url import URL
 
 __all__ = ["PreparedRequests"]
-
-_NO_CONTENT = Body()
 
 #: Requests kept per session (all are dropped when it is full).
 PREPARED_LIMIT = 256
@@ -129,7 +136,7 @@ class PreparedRequests:
             content_type=content_type,
         )
         if length:
-            out.body = _NO_CONTENT  # (not the stand-in: it is not kept)
+            out.body = NO_BODY  # (not the stand-in: it is not kept)
         try:
             prepared = self._prepare(out.request)
         except ValueError:

@@ -18,8 +18,8 @@ from .errors import LocalProtocolError
 from .url import URL
 
 __all__ = [
-    "JSON_TYPE", "Body", "Content", "HeaderFields", "Outgoing", "build_request", "header_list",
-    "json_content",
+    "JSON_TYPE", "NO_BODY", "Body", "Content", "HeaderFields", "Outgoing", "build_request",
+    "header_list", "json_content",
 ]
 
 #: What a request's content may be: bytes (or a str, sent as UTF-8), or an iterable
@@ -69,7 +69,8 @@ class Body:
         return self.stream is None
 
 
-_EMPTY = Body()
+#: The body of a request without content (shared by all of them: never changed).
+NO_BODY = Body()
 
 
 class Outgoing:
@@ -184,6 +185,8 @@ def build_request(
     if trailers is not None:
         if has_length or body.data is not None:
             raise LocalProtocolError("trailers need a streamed, chunked body")
+        if body is NO_BODY:
+            body = Body()  # (a body of its own: the shared one stays unchanged)
         body.trailers = Headers(header_list(trailers))
     if has_expect:
         expect = any(n.lower() == "expect" and v.strip().lower() == "100-continue"
@@ -212,7 +215,7 @@ def _body(content: Content, fields: list[tuple[str, str]], has_length: bool, has
     if content is None or content == b"":
         if not has_length and not has_te and method in _BODY_METHODS:
             fields.append(("Content-Length", "0"))
-        return _EMPTY
+        return NO_BODY
     if isinstance(content, str):
         content = content.encode("utf-8")
     if isinstance(content, (bytes, bytearray, memoryview)):
