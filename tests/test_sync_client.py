@@ -287,6 +287,43 @@ def test_untrustworthy_answers(loop: LoopThread, answer: bytes, fragment: str) -
         assert session.pool.connections == 0
 
 
+@pytest.mark.parametrize(("fields", "split"), [
+    (30, False),  # a head of about 3 KB: fits the buffer
+    (100, False),  # about 10 KB at once: bigger than the buffer, which grows
+    (100, True),  # the same in pieces (the buffer is full with nothing parsed)
+    (300, True),  # about 30 KB: the buffer grows twice
+], ids=["fits", "bigger", "bigger-in-pieces", "much-bigger"])
+def test_a_response_head_bigger_than_the_read_buffer(loop: LoopThread, fields: int,
+                                                     split: bool) -> None:
+    """The read buffer grows for a head that does not fit it (within
+    ``max_head_size``), into a new buffer: the old one is lent out as views and
+    cannot be resized. The connection goes on with the same buffer afterwards."""
+    head = b"HTTP/1.1 200 OK\r\n" + b"".join(
+        b"X-Field-%d: %s\r\n" % (i, b"v" * 90) for i in range(fields)
+    ) + b"Content-Length: 4\r\n\r\n"
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for body in (b"one!", b"two!"):
+            await read_request(reader)
+            if split:
+                for start in range(0, len(head), 1000):
+                    writer.write(head[start:start + 1000])
+                    await writer.drain()
+                    await asyncio.sleep(0.001)
+            else:
+                writer.write(head)
+            writer.write(body)
+            await writer.drain()
+
+    session = SyncSession(config=Config(read_buffer_size=4096))
+    with loop.entered(RawServer(script)) as server:
+        first = session.request("GET", server.url)
+        assert first.read() == b"one!" and first.headers[f"x-field-{fields - 1}"] == "v" * 90
+        assert len(first.headers.to_list()) == fields + 1
+        assert session.request("GET", server.url).read() == b"two!"
+        assert server.connections == 1
+
+
 def test_retry_on_a_dropped_keep_alive_connection_and_idle_close(loop: LoopThread) -> None:
     count = [0]
 

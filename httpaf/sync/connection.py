@@ -343,13 +343,17 @@ class SyncConnection:
             self.closed = True
 
     def _grow(self) -> None:
+        """Room after the unparsed bytes: they move to the front, or to a new buffer
+        twice the size (a head bigger than this one). The buffer is not resized in
+        place: it is lent out as views (``self._view``, body pieces), which forbids it."""
         start, end = self._start, self._end
         if start:
             self._buf[: end - start] = self._buf[start:end]
-            self._start, self._end = 0, end - start
-            return
-        self._buf.extend(bytes(len(self._buf)))  # a head bigger than the buffer
-        self._view = memoryview(self._buf)
+        else:
+            buf = bytearray(2 * len(self._buf))
+            buf[:end] = self._view[:end]
+            self._buf, self._view = buf, memoryview(buf)
+        self._start, self._end = 0, end - start
 
     def _set_timeout(self, timeout: float | None, reading: bool) -> None:
         """Set the read (``reading``) or write timeout; Python's one serves both."""
