@@ -331,6 +331,30 @@ def test_read_timeout() -> None:
     run(main())
 
 
+def test_read_timeout_counts_from_each_request_on_a_kept_connection() -> None:
+    """An idle connection's timer is its keep-alive expiry; a request on it moves the
+    timer up to the read timeout's (else the silence would be noticed only at the
+    expiry, 30 s here: ``wait_for`` would end it first, with the wrong error)."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(ok(b"ok"))
+        await writer.drain()
+        await read_request(reader)
+        await asyncio.sleep(10)  # the second request is never answered
+
+    async def main() -> None:
+        async with RawServer(script) as server, \
+                Client(timeout=Timeout(5.0, read=0.3), keepalive_expiry=30) as client:
+            assert await (await client.get(server.url)).read() == b"ok"
+            await asyncio.sleep(0.2)  # idle: the expiry's timer is the one set
+            with pytest.raises(ReadTimeout):
+                await asyncio.wait_for(client.get(server.url), 5)
+            assert server.connections == 1
+
+    run(main())
+
+
 def test_read_timeout_in_the_body_and_slow_heads_that_keep_coming() -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)

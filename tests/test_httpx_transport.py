@@ -249,6 +249,30 @@ def test_async_pool_timeout_while_a_stream_is_open() -> None:
     run(main())
 
 
+def test_async_response_held_past_the_read_timeout_keeps_its_connection() -> None:
+    """A response that has arrived whole waits for the application as long as it
+    likes: the read timeout is for the server's silence, and nothing more is awaited
+    from it, so the connection is not closed and serves the next request."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):
+            await read_request(reader)
+            writer.write(ok(b"ok"))
+            await writer.drain()
+
+    async def main() -> None:
+        async with RawServer(script) as server, httpx.AsyncClient(
+            transport=httpaf.httpx.AsyncHTTPTransport(), timeout=httpx.Timeout(5.0, read=0.2)
+        ) as client:
+            async with client.stream("GET", server.url) as response:
+                await asyncio.sleep(0.6)  # the application is busy elsewhere
+                assert await response.aread() == b"ok"
+            assert (await client.get(server.url)).content == b"ok"
+            assert server.connections == 1
+
+    run(main())
+
+
 def test_async_retries_a_dropped_keep_alive_connection() -> None:
     count = [0]
 

@@ -140,7 +140,9 @@ class PooledProtocol(ClientProtocol):
         self.uses += 1
         self._quiet = 0.0
         limit = exchange.read_timeout
-        if limit is not None and self._timer is None:
+        if limit is not None:
+            # (A timer already set for later, the keep-alive expiry of an idle
+            # connection, is moved up: the read timeout counts from now.)
             self._arm(self.loop.time() + limit / _SLOTS)
 
     def abandon(self, exchange: Exchange) -> None:
@@ -270,7 +272,9 @@ class PooledProtocol(ClientProtocol):
         exchange = self.exchange
         if exchange is not None:
             limit = exchange.read_timeout
-            if limit is None:
+            if limit is None or exchange.arrived:
+                # (The whole response is in, held for the application: nothing more
+                # is awaited from the server; the release arms the expiry.)
                 return
             step = limit / _SLOTS
             if self._active or not self._reading or exchange.sending:
