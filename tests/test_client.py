@@ -314,6 +314,28 @@ def test_post_is_not_retried() -> None:
     run(main())
 
 
+def test_post_never_goes_on_a_connection_the_server_just_closed() -> None:
+    """A server that closes after each answer without saying so: the loop may not
+    have seen the close when the next request takes the connection at once. A GET
+    would be sent again on a new connection; a POST is not, so the idle connection is
+    checked first (its socket shows the end of the stream) and a new one opened."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(ok(b"ok"))
+        await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        async with RawServer(script) as server, Client() as client:
+            for i in range(10):
+                response = await client.post(server.url, content=b"%d" % i)
+                assert await response.read() == b"ok"
+            assert server.connections == 10
+
+    run(main())
+
+
 # -- timeouts ------------------------------------------------------------------------------
 
 

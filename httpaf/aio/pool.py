@@ -69,8 +69,12 @@ class Pool:
         """Connections waiting for reuse."""
         return self._idle
 
-    def take_idle(self, key: Hashable) -> PooledProtocol | None:
-        """An idle connection of ``key``'s route, newest first, or ``None`` (no wait)."""
+    def take_idle(self, key: Hashable, checked: bool = False) -> PooledProtocol | None:
+        """An idle connection of ``key``'s route, newest first, or ``None`` (no wait).
+
+        ``checked``: only one whose socket holds nothing unread (see
+        :meth:`PooledProtocol.input_pending`), for a request that is not sent again
+        when a connection turns out closed."""
         route = self._routes.get(key)
         if route is None:
             return None
@@ -78,7 +82,7 @@ class Pool:
         while idle:
             proto = idle.pop()
             self._idle -= 1
-            if proto.usable:
+            if proto.usable and not (checked and proto.input_pending()):
                 return proto
             proto.close()
         return None
@@ -91,14 +95,16 @@ class Pool:
         pool_timeout: float | None,
         fresh: bool = False,
         trace: Any = None,
+        checked: bool = False,
     ) -> PooledProtocol:
-        """A connection for ``key``: an idle one (unless ``fresh``), a new one, or the
-        first one released, within ``pool_timeout`` (:class:`PoolTimeout`)."""
+        """A connection for ``key``: an idle one (unless ``fresh``; ``checked`` as in
+        :meth:`take_idle`), a new one, or the first one released, within
+        ``pool_timeout`` (:class:`PoolTimeout`)."""
         if self._closed:
             raise TransportError("the client is closed")
         while True:
             if not fresh:
-                proto = self.take_idle(key)
+                proto = self.take_idle(key, checked)
                 if proto is not None:
                     return proto
             if self._room(key):

@@ -11,6 +11,7 @@ application has not read the body yet: the body is then held by its reader.
 from __future__ import annotations
 
 import asyncio
+import select
 from typing import Any, Protocol
 
 from httpaf.connection import BodyReader, BodyWriter
@@ -32,6 +33,18 @@ __all__ = ["Exchange", "Keeper", "PooledProtocol"]
 # The read timeout is checked in this many slots: a silent server fails the request
 # within a slot of the timeout.
 _SLOTS = 4
+
+
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has input (or its end) waiting, asked without a wait."""
+    if _poll is None:
+        return bool(select.select([fd], [], [], 0)[0])
+    poller = _poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+_poll = getattr(select, "poll", None)
 
 
 class Exchange:
@@ -124,6 +137,19 @@ class PooledProtocol(ClientProtocol):
     def usable(self) -> bool:
         """Whether a new request may be sent now."""
         return not self._closing and not self._finished and self.conn.is_idle
+
+    def input_pending(self) -> bool:
+        """Whether the socket holds input the loop has not read yet (one ``poll``, no
+        wait): on an idle connection, the server's close or bytes nobody asked for,
+        which the loop may not have seen when the connection is taken again at once."""
+        transport = self._transport
+        sock = None if transport is None else transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            return bool(_readable(sock.fileno()))
+        except (OSError, ValueError):
+            return True  # (a socket that cannot be asked is not one to send on)
 
     def expired(self, now: float) -> bool:
         """Whether an idle connection outlived the keep-alive expiry."""

@@ -161,9 +161,13 @@ class Session:
         if trace is not None:
             return await self._traced(route, out, timeout, trace, trace_request)
         pool = self._pool
-        proto = pool.take_idle(route.key)
+        # A request that cannot be sent again (below) goes on an idle connection only
+        # once the socket shows nothing came while it was idle (a close, say).
+        resendable = out.body.replayable and out.idempotent
+        proto = pool.take_idle(route.key, not resendable)
         if proto is None:
-            proto = await pool.acquire(route.key, route, timeout.connect, timeout.pool)
+            proto = await pool.acquire(route.key, route, timeout.connect, timeout.pool,
+                                       checked=not resendable)
         try:
             return await self.exchange(proto, out, timeout, prepared)
         except TransportError as error:
@@ -179,10 +183,10 @@ class Session:
     async def _traced(self, route: Route, out: Outgoing, timeout: Timeout, trace: Any,
                       request: Any) -> Response:
         """:meth:`request`, telling ``trace`` of each step (no retry)."""
-        proto = self._pool.take_idle(route.key)
+        proto = self._pool.take_idle(route.key, True)  # (no retry: checked)
         if proto is None:
             proto = await self._pool.acquire(
-                route.key, route, timeout.connect, timeout.pool, trace=trace
+                route.key, route, timeout.connect, timeout.pool, trace=trace, checked=True
             )
         info = {"request": request}
         await trace("http11.send_request_headers.started", info)
