@@ -564,6 +564,43 @@ def test_head_response_with_a_body_does_not_poison_the_next_request() -> None:
     run(main())
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["bytes", "stream"])
+def test_an_answer_and_close_in_the_middle_of_an_upload_is_the_response(
+        streamed: bool) -> None:
+    """RFC 9112 §9.5: a server may answer before the request's end and close. That
+    answer is the response (not a write error), and the closing runs once (asyncio's
+    transport would run ``connection_lost`` twice if closed from inside
+    ``resume_writing``: the loop's exception handler would hear of it)."""
+    total = 30_000_000
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head(reader)
+        writer.write(b"HTTP/1.1 413 Too Large\r\nConnection: close\r\n"
+                     b"Content-Length: 3\r\n\r\nno!")
+        await writer.drain()
+        while await reader.read(1 << 20):
+            pass  # the rest of the upload, dropped
+
+    async def pieces() -> Any:
+        for _ in range(total // 100_000):
+            yield b"u" * 100_000
+
+    async def main() -> None:
+        loop_errors: list[Any] = []
+        asyncio.get_running_loop().set_exception_handler(
+            lambda loop, context: loop_errors.append(context))
+        async with RawServer(script) as server, \
+                Client(expect_continue_threshold=None) as client:
+            content = pieces() if streamed else b"u" * total
+            response = await client.post(server.url, content=content)
+            assert response.status == 413 and await response.read() == b"no!"
+            await asyncio.sleep(0.2)
+            assert client.session.pool.connections == 0
+        assert loop_errors == []
+
+    run(main())
+
+
 # -- Expect: 100-continue ---------------------------------------------------------------
 
 

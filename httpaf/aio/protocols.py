@@ -54,9 +54,8 @@ class ClientProtocol(Driver, asyncio.BufferedProtocol):
         self.conn = ClientConnection(config)
 
     def _maybe_close(self) -> None:
-        transport = self._transport
-        if transport is not None and self._reader_done and self._writer_done:
-            transport.close()
+        if self._transport is not None and self._reader_done and self._writer_done:
+            self._close_transport()  # (which waits when inside resume_writing)
 
     def _finish_writing(self) -> None:
         self._maybe_close()

@@ -391,6 +391,7 @@ async def _drain(proto: PooledProtocol, exchange: Exchange, timeout: float | Non
         proto.conn.report_exn(WriteTimeout(f"the request could not be written in {timeout} s"))
         proto.close()
         raise WriteTimeout(f"the request could not be written in {timeout} s") from None
-    if proto._lost and exchange.error is None:
+    if proto._lost and exchange.error is None and exchange.head is None:
+        # (With the answer in, the server closed on purpose: that answer stands.)
         raise WriteError("the connection closed while the request was being written")
 
