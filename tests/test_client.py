@@ -10,6 +10,7 @@ import random
 import socket
 import ssl
 import tempfile
+import weakref
 from typing import Any
 
 import pytest
@@ -176,6 +177,43 @@ def test_response_context_manager_closes_unread_body() -> None:
             again = await client.get(base + "/x")
             assert again.status == 200
             await again.read()
+
+    run(main())
+
+
+def test_a_response_dropped_unread_gives_its_connection_up() -> None:
+    """The connection does not hold the application's response: dropped before its
+    body (bigger than the reader buffers) came, it is freed at once and its
+    connection is given up, so the only connection the pool allows serves again."""
+
+    async def main() -> None:
+        async with our_server() as base, Client(max_connections=1,
+                                               timeout=Timeout(5.0, pool=1.0)) as client:
+            response = await client.get(base + "/big/5000000")
+            assert response.status == 200
+            gone = weakref.ref(response)
+            del response
+            assert gone() is None  # (no cycle holds it: freed without the collector)
+            again = await client.get(base + "/x")
+            assert again.status == 200 and await again.read() == b""
+
+    run(main())
+
+
+def test_read_after_pieces_were_taken_is_refused() -> None:
+    """``read()`` gives the whole body or nothing: once pieces went out by
+    ``receive()`` or iteration it would give only the rest, so it refuses."""
+
+    async def main() -> None:
+        async with our_server() as base, Client() as client:
+            response = await client.get(base + "/big/2000000")
+            assert await response.receive()
+            with pytest.raises(StreamClosed, match="part of the body"):
+                await response.read()
+            await response.aclose()
+            whole = await client.get(base + "/big/2000000")
+            assert len(await whole.read()) == 2_000_000
+            assert len(await whole.read()) == 2_000_000  # kept
 
     run(main())
 

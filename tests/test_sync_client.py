@@ -101,6 +101,20 @@ def test_requests_and_keep_alive(base: str) -> None:
     session.close()
 
 
+def test_read_after_pieces_were_taken_is_refused(base: str) -> None:
+    """``read()`` gives the whole body or nothing: once iteration took pieces it
+    would give only the rest, so it refuses."""
+    session = SyncSession()
+    response = session.request("GET", base + "/big/2000000")
+    assert next(iter(response.iter_bytes()))
+    with pytest.raises(StreamClosed, match="part of the body"):
+        response.read()
+    response.close()
+    whole = session.request("GET", base + "/big/2000000")
+    assert len(whole.read()) == 2_000_000 and len(whole.read()) == 2_000_000
+    session.close()
+
+
 def test_expect_continue(base: str) -> None:
     session = SyncSession(expect_continue_threshold=100)
     response = session.request("PUT", base + "/e", content=b"q" * 5000)

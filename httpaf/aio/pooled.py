@@ -48,11 +48,16 @@ _poll = getattr(select, "poll", None)
 
 
 class Exchange:
-    """One request on a connection: its response head, its errors, its waiters."""
+    """One request on a connection: its response head, its errors, its waiters.
+
+    The connection holds it while the request is in flight; it holds nothing of the
+    application's :class:`~.response.Response`, so that a response the application
+    drops is freed at once (and gives the connection up: ``Response.__del__``)."""
 
     __slots__ = (
         "proto", "head", "reader", "error", "waiter", "read_timeout", "released",
         "interim_waiter", "continued", "sending", "hold", "arrived", "writer",
+        "body_waiter",
     )  # fmt: skip
 
     def __init__(self, proto: PooledProtocol, read_timeout: float | None) -> None:
@@ -71,6 +76,8 @@ class Exchange:
         self.hold = False
         self.arrived = False  # the whole response is in (held: not released yet)
         self.writer: BodyWriter | None = None  # the request body's, once the head is out
+        #: What a read of the body waits on (the response's), failed with the error.
+        self.body_waiter: asyncio.Future[Any] | None = None
 
     # -- the connection layer's callbacks --------------------------------------------
 
@@ -98,7 +105,10 @@ class Exchange:
         self.body_failed(self.error)
 
     def body_failed(self, error: BaseException) -> None:
-        """The response body will not end (a subclass streaming it wakes its reader)."""
+        """The response body will not end: a read waiting for it fails."""
+        waiter = self.body_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
 
     def _wake_interim(self) -> None:
         waiter = self.interim_waiter

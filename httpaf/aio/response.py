@@ -17,17 +17,14 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from httpaf.connection import BodyReader
-from httpaf.model import Headers
-from httpaf.model import Response as Head
+from httpaf.model import Headers, StateError
 from httpaf.net import StreamClosed
 
-from .pooled import Exchange, PooledProtocol
+from .pooled import Exchange
 
 __all__ = ["Response", "HTTPStatusError"]
 
 _PENDING: Any = object()
-
-_NO_HEADERS = Headers()
 
 
 class HTTPStatusError(Exception):
@@ -38,51 +35,45 @@ class HTTPStatusError(Exception):
         self.response = response
 
 
-class Response(Exchange):
+class Response:
     """A response: ``status``, ``reason``, ``headers``, then the body.
 
     ``await response.read()`` gives the whole body (kept as :attr:`content`);
     ``async for chunk in response`` gives it piece by piece; :attr:`trailers` holds a
     chunked body's trailer fields once it has ended. ``async with response:`` closes
-    it at the end of the block. (It is also the exchange on its connection: one object
-    per request.)
+    it at the end of the block. It reads its exchange on the connection (which does
+    not hold it: a response dropped unread is freed and gives its connection up).
     """
 
     __slots__ = (
-        "status", "reason", "headers", "url", "method", "_content", "_body_waiter",
-        "_chunk", "_body_error", "_ended", "_closed", "_collect", "__weakref__",
+        "status", "reason", "headers", "url", "method", "_exchange", "_content", "_chunk",
+        "_ended", "_closed", "_collect", "_handed", "__weakref__",
     )  # fmt: skip
 
-    def __init__(
-        self, proto: PooledProtocol, read_timeout: float | None, url: Any, method: str
-    ) -> None:
-        Exchange.__init__(self, proto, read_timeout)  # (not super(): a lookup less)
-        self.status = 0
-        self.reason = ""
-        self.headers: Headers = _NO_HEADERS
+    def __init__(self, exchange: Exchange, url: Any, method: str) -> None:
+        head = exchange.head
+        if head is None:
+            raise StateError("a response is made once its head is in")
+        self.status = int(head.status)
+        self.reason = head.reason
+        self.headers: Headers = head.headers
         #: The URL requested (:class:`~httpaf.net.URL`).
         self.url = url
         self.method = method
+        self._exchange = exchange
         self._content: bytes | None = None
-        self._body_waiter: asyncio.Future[Any] | None = None
         self._chunk: Any = _PENDING
-        self._body_error: BaseException | None = None
         self._ended = False  # the body ended (all of it received and handed out)
         self._closed = False
         # While read() waits: the pieces so far (each arriving one is added and the
         # next read scheduled at once, so a long body costs no wakeup per piece).
         self._collect: list[bytes] | None = None
-
-    def on_response(self, response: Head, reader: BodyReader) -> None:
-        self.status = int(response.status)
-        self.reason = response.reason
-        self.headers = response.headers
-        Exchange.on_response(self, response, reader)
+        self._handed = False  # a piece went out by receive() or iteration
 
     @property
     def http_version(self) -> str:
         """``"HTTP/1.1"`` or ``"HTTP/1.0"``."""
-        head = self.head
+        head = self._exchange.head
         return "HTTP/1.1" if head is None else str(head.version)
 
     def __repr__(self) -> str:
@@ -100,7 +91,7 @@ class Response(Exchange):
     @property
     def trailers(self) -> Headers | None:
         """A chunked body's trailer fields (after its end), else ``None``."""
-        reader = self.reader
+        reader = self._exchange.reader
         return None if reader is None else reader.trailers
 
     @property
@@ -123,12 +114,15 @@ class Response(Exchange):
         return self
 
     async def read(self) -> bytes:
-        """The whole body (kept: a second call gives it again)."""
+        """The whole body (kept: a second call gives it again); not once part of it was
+        taken by :meth:`receive` or iteration (:class:`StreamClosed`)."""
         if self._content is not None:
             return self._content
+        if self._handed:
+            raise StreamClosed.partly_read()
         if self._closed:
             raise StreamClosed("the response was closed before its body was read")
-        reader = self.reader
+        reader = self._exchange.reader
         if reader is not None and reader.at_eof:
             # The whole body is in (the usual case for a small one): the reader hands
             # all it holds over as one piece at once (or its end if it holds nothing),
@@ -172,6 +166,7 @@ class Response(Exchange):
                 piece = await self._wait()
             if piece is None:
                 return
+            self._handed = True
             yield piece
 
     async def receive(self) -> bytes | None:
@@ -179,6 +174,7 @@ class Response(Exchange):
         piece = self._pull()
         if piece is _PENDING:
             piece = await self._wait()
+        self._handed = True
         return piece  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
@@ -192,11 +188,12 @@ class Response(Exchange):
         self._close()
 
     def __del__(self) -> None:
-        if not self.released and not self._ended and self.head is not None:
+        exchange = self._exchange
+        if not exchange.released and not self._ended:
             # Dropped unread: its connection cannot serve anyone else.
-            proto = self.proto
+            proto = exchange.proto
             try:
-                proto.loop.call_soon_threadsafe(proto.abandon, self)
+                proto.loop.call_soon_threadsafe(proto.abandon, exchange)
             except RuntimeError:  # the loop is closed: so is the connection
                 pass
 
@@ -212,31 +209,33 @@ class Response(Exchange):
 
     def _pull(self) -> Any:
         """The next piece, ``None`` at the end, or ``_PENDING`` (a read is scheduled)."""
-        if self._body_error is not None:
-            raise self._body_error
+        exchange = self._exchange
+        if exchange.error is not None:
+            raise exchange.error  # (the body will not end: Exchange.body_failed)
         if self._ended:
             return None
-        reader = self.reader
+        reader = exchange.reader
         if reader is None:
             return None
         self._chunk = _PENDING
         try:
             reader.schedule_read(self._got_piece, self._got_end)
         except Exception:
-            if self._body_error is not None:
-                raise self._body_error from None
+            if exchange.error is not None:
+                raise exchange.error from None
             raise
         return self._chunk
 
     async def _wait(self) -> Any:
-        waiter = self._body_waiter = self.proto.loop.create_future()
+        exchange = self._exchange
+        waiter = exchange.body_waiter = exchange.proto.loop.create_future()
         try:
             return await waiter
         except asyncio.CancelledError:
             self._close()
             raise
         finally:
-            self._body_waiter = None
+            exchange.body_waiter = None
 
     def _got_piece(self, data: memoryview) -> None:
         whole = data.obj
@@ -245,10 +244,10 @@ class Response(Exchange):
         collect = self._collect
         if collect is not None:
             collect.append(piece)
-            reader = cast(BodyReader, self.reader)
+            reader = cast(BodyReader, self._exchange.reader)
             reader.schedule_read(self._got_piece, self._got_end)  # may call back at once
             return
-        waiter = self._body_waiter
+        waiter = self._exchange.body_waiter
         if waiter is not None:
             if not waiter.done():
                 waiter.set_result(piece)
@@ -258,30 +257,26 @@ class Response(Exchange):
     def _got_end(self) -> None:
         self._ended = True
         self._closed = True
-        if self.hold and not self.released:
-            self.proto.done_with(self)
-        waiter = self._body_waiter
+        exchange = self._exchange
+        if exchange.hold and not exchange.released:
+            exchange.proto.done_with(exchange)
+        waiter = exchange.body_waiter
         if waiter is not None:
             if not waiter.done():
                 waiter.set_result(None)
         else:
             self._chunk = None
 
-    def body_failed(self, error: BaseException) -> None:
-        self._body_error = error
-        waiter = self._body_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
-
     def _close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if not self.released:
-            self.proto.abandon(self)
-        reader = self.reader
+        exchange = self._exchange
+        if not exchange.released:
+            exchange.proto.abandon(exchange)
+        reader = exchange.reader
         if reader is not None and not self._ended:
             reader.close()
-        waiter = self._body_waiter
+        waiter = exchange.body_waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(StreamClosed("the response was closed"))

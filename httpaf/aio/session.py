@@ -224,14 +224,14 @@ class Session:
                 raise
         if exchange.head is None:
             raise cast(BaseException, exchange.error)  # (the wait ends on head or error)
-        return exchange
+        return Response(exchange, out.url, out.method)
 
     def _begin(self, proto: PooledProtocol, out: Outgoing, prepared: PreparedRequest | None,
-               timeout: Timeout) -> Response:
+               timeout: Timeout) -> Exchange:
         """Start the exchange of ``out`` on ``proto``: its head and a whole body go out
-        now. The response's ``sending`` stays set when more is to be done (a streamed
+        now. The exchange's ``sending`` stays set when more is to be done (a streamed
         or held-back body, a transport that asks to wait): :meth:`_finish_sending`."""
-        exchange = Response(proto, timeout.read, out.url, out.method)
+        exchange = Exchange(proto, timeout.read)
         if not self.release_early:
             exchange.hold = True
         proto.begin(exchange)
@@ -270,7 +270,7 @@ class Session:
             exchange.sending = False
         return exchange
 
-    async def _finish_sending(self, proto: PooledProtocol, exchange: Response, out: Outgoing,
+    async def _finish_sending(self, proto: PooledProtocol, exchange: Exchange, out: Outgoing,
                               timeout: Timeout) -> None:
         """The rest of :meth:`_begin`'s work: the body, or the wait for the transport."""
         writer = cast(BodyWriter, exchange.writer)  # (set with the head)

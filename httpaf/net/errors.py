@@ -46,6 +46,13 @@ class InvalidURL(ClientError, ValueError):
 class StreamClosed(ClientError):
     """The response body was closed (or already read) and cannot be read again."""
 
+    @classmethod
+    def partly_read(cls) -> StreamClosed:
+        """What ``read()`` raises once part of the body went out piece by piece: it
+        would give only the rest."""
+        return cls("part of the body was taken already (piece by piece): "
+                   "read() gives it whole only before that")
+
 
 class TransportError(ClientError):
     """The request failed on its way to or from the server."""

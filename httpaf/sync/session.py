@@ -46,7 +46,7 @@ class SyncResponse:
     """A response: ``status``, ``reason``, ``headers``; the body read or iterated."""
 
     __slots__ = ("status", "reason", "headers", "url", "method", "_exchange", "_conn",
-                 "_session", "_read_timeout", "_content", "_closed", "_done")
+                 "_session", "_read_timeout", "_content", "_closed", "_done", "_handed")
 
     def __init__(self, exchange: SyncExchange, session: SyncSession, url: URL, method: str,
                  read_timeout: float | None) -> None:
@@ -65,6 +65,7 @@ class SyncResponse:
         self._content: bytes | None = None
         self._closed = False
         self._done = exchange.released  # the connection went back already
+        self._handed = False  # a piece went out by iteration
 
     @property
     def http_version(self) -> str:
@@ -90,8 +91,11 @@ class SyncResponse:
         return _json.loads(self.content)
 
     def read(self) -> bytes:
-        """The whole body (kept: a second call gives it again)."""
+        """The whole body (kept: a second call gives it again); not once part of it was
+        taken by iteration (:class:`StreamClosed`)."""
         if self._content is None:
+            if self._handed:
+                raise StreamClosed.partly_read()
             whole = None if self._closed else self._take_whole()
             if whole is not None:
                 self._content = whole
@@ -111,10 +115,13 @@ class SyncResponse:
         whole = self._take_whole()
         if whole is not None:
             if whole:
+                self._handed = True
                 yield whole
             return
         try:
-            yield from self._conn.body_pieces(self._exchange, self._read_timeout, self._end)
+            for piece in self._conn.body_pieces(self._exchange, self._read_timeout, self._end):
+                self._handed = True
+                yield piece
         except BaseException:
             self.close()
             raise
