@@ -115,6 +115,31 @@ def test_read_after_pieces_were_taken_is_refused(base: str) -> None:
     session.close()
 
 
+@pytest.mark.parametrize("framing", ["chunked", "length"])
+def test_bytes_held_back_by_backpressure_are_parsed_when_the_body_is_read(
+        loop: LoopThread, framing: str) -> None:
+    """The whole response comes in one read, more than the body reader holds
+    (``body_buffer_high_water``): the connection parses up to that and leaves the rest
+    in the read buffer. Reading the body parses it from there, without waiting on the
+    socket for bytes that came already (the server sends nothing more)."""
+    piece = b"c" * 1000
+    if framing == "chunked":
+        answer = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  + (b"3e8\r\n" + piece + b"\r\n") * 20 + b"0\r\n\r\n")
+    else:
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n" + piece * 20
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer)
+        await writer.drain()
+        await asyncio.sleep(10)  # keeps the connection open, says nothing more
+
+    session = SyncSession(config=Config(body_buffer_high_water=1000), timeout=Timeout(3.0))
+    with loop.entered(RawServer(script)) as server:
+        assert session.request("GET", server.url).read() == piece * 20
+
+
 def test_expect_continue(base: str) -> None:
     session = SyncSession(expect_continue_threshold=100)
     response = session.request("PUT", base + "/e", content=b"q" * 5000)

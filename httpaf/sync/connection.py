@@ -411,6 +411,10 @@ class SyncConnection:
                 if exchange.error is not None:
                     raise exchange.error from None
                 raise
+            if not got and self._start < self._end:
+                # Bytes the connection left unparsed while the reader held its fill
+                # (backpressure): they go first, before the socket is asked for more.
+                self._feed(False)
             while not got:
                 if exchange.error is not None:
                     raise exchange.error
