@@ -140,6 +140,32 @@ def test_bytes_held_back_by_backpressure_are_parsed_when_the_body_is_read(
         assert session.request("GET", server.url).read() == piece * 20
 
 
+def test_a_response_dropped_unread_gives_its_connection_up(base: str) -> None:
+    """Dropped before its body came (more than the buffers hold), a response closes
+    its connection and frees its slot, so the only one the pool allows serves again."""
+    session = SyncSession(limits=Limits(max_connections=1), timeout=Timeout(5.0, pool=1.0))
+    response = session.request("GET", base + "/big/5000000")
+    assert response.status == 200
+    del response
+    assert session.pool.connections == 0
+    assert session.request("GET", base + "/x").read() == b""
+    session.close()
+
+
+def test_a_response_dropped_while_the_pool_is_locked_is_given_up_later(base: str) -> None:
+    """A finalizer can run in the middle of the pool's own work, on the thread that
+    holds its lock: it must not wait for that lock (a deadlock), so the connection is
+    queued and dropped by the next request instead."""
+    session = SyncSession(limits=Limits(max_connections=1), timeout=Timeout(5.0, pool=1.0))
+    response = session.request("GET", base + "/big/5000000")
+    with session.pool._lock:  # as if collected inside the pool's work
+        del response
+        assert session.pool.connections == 1
+    assert session.request("GET", base + "/x").read() == b""
+    assert session.pool.connections == 1
+    session.close()
+
+
 def test_expect_continue(base: str) -> None:
     session = SyncSession(expect_continue_threshold=100)
     response = session.request("PUT", base + "/e", content=b"q" * 5000)

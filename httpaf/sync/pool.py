@@ -161,6 +161,8 @@ class SyncPool:
         self._freed = threading.Condition(self._lock)
         self._waiting = 0  # threads in _freed.wait (none: a release wakes nobody)
         self._closed = False
+        # Connections of responses dropped while the lock was taken (give_up).
+        self._given_up: deque[SyncConnection] = deque()
 
     @property
     def connections(self) -> int:
@@ -182,6 +184,9 @@ class SyncPool:
             while True:
                 if self._closed:
                     raise TransportError("the client is closed")
+                while self._given_up:
+                    given = self._given_up.popleft()
+                    self._drop(given, self._routes.get(given.key))
                 entry = self._routes.get(key)
                 if entry is None:
                     entry = self._routes[key] = _Route()
@@ -234,6 +239,18 @@ class SyncPool:
         """``conn`` cannot be reused: closed, its slot freed."""
         with self._lock:
             self._drop(conn, self._routes.get(conn.key))
+
+    def give_up(self, conn: SyncConnection) -> None:
+        """:meth:`discard` from a finalizer (a response dropped unclosed): now if the
+        lock is free, else by the next call that takes it (the finalizer may run in
+        the middle of one, on this thread)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop(conn, self._routes.get(conn.key))
+            finally:
+                self._lock.release()
+        else:
+            self._given_up.append(conn)
 
     def close(self) -> None:
         """Close the idle connections; connections in use close when released."""

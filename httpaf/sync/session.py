@@ -156,6 +156,13 @@ class SyncResponse:
             else:
                 self._session.pool.discard(self._conn)
 
+    def __del__(self) -> None:
+        if not self._done:
+            # Dropped before its end: its connection cannot serve anyone else. (From a
+            # finalizer, which may run inside the pool's lock: give_up minds that.)
+            self._done = True
+            self._session.pool.give_up(self._conn)
+
     def __enter__(self) -> SyncResponse:
         return self
 
