@@ -9,6 +9,7 @@ import os
 import random
 import socket
 import ssl
+import struct
 import tempfile
 import weakref
 from typing import Any
@@ -312,22 +313,29 @@ def test_idle_connection_closed_by_server_is_noticed() -> None:
 # -- retries -----------------------------------------------------------------------------
 
 
-def _closing_after_first_response(count: list[int]) -> Any:
+def _closing_after_first_response(count: list[int], reset: bool = False) -> Any:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         count[0] += 1
         await read_request(reader)
         writer.write(ok(b"ok"))
         await writer.drain()
         await read_head(reader)  # the next request arrives...
+        if reset:  # (an RST instead of a FIN)
+            writer.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()  # ...and the connection is dropped without an answer
 
     return script
 
 
-def test_idempotent_request_retried_once_on_a_fresh_connection() -> None:
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "rst"])
+def test_idempotent_request_retried_once_on_a_fresh_connection(reset: bool) -> None:
+    """A reset before any byte of the answer is a close too (it was a ReadError, not
+    sent again)."""
+
     async def main() -> None:
         count = [0]
-        async with RawServer(_closing_after_first_response(count)) as server, \
+        async with RawServer(_closing_after_first_response(count, reset)) as server, \
                 Client() as client:
             first = await client.get(server.url)
             await first.read()

@@ -166,6 +166,120 @@ def test_a_response_dropped_while_the_pool_is_locked_is_given_up_later(base: str
     session.close()
 
 
+class ThreadServer:
+    """A blocking socket server: ``script(sock, number)`` per connection, on threads."""
+
+    def __init__(self, script: Callable[[socket.socket, int], None]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
+        self.connections = 0
+        self.script = script
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._run, args=(sock, self.connections),
+                             daemon=True).start()
+
+    def _run(self, sock: socket.socket, number: int) -> None:
+        with contextlib.suppress(OSError), sock:
+            self.script(sock, number)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _head(sock: socket.socket, held: bytearray) -> bytes:
+    """A request head from ``sock`` (bytes after it stay in ``held``)."""
+    while b"\r\n\r\n" not in held:
+        data = sock.recv(65536)
+        if not data:
+            raise OSError("closed")
+        held += data
+    head, _, rest = bytes(held).partition(b"\r\n\r\n")
+    held[:] = rest
+    return head
+
+
+def _body(sock: socket.socket, head: bytes, held: bytearray) -> None:
+    match = re.search(rb"(?i)content-length: *(\d+)", head)
+    left = int(match.group(1)) if match else 0
+    while len(held) < left:
+        held += sock.recv(1 << 20)
+    del held[:left]
+
+
+def _drop(sock: socket.socket, reset: bool) -> None:
+    if reset:  # an RST instead of a FIN
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["fin", "rst"])
+@pytest.mark.parametrize(("method", "content"), [("GET", None), ("PUT", b"x" * 20_000_000)],
+                         ids=["get", "put-20mb"])
+def test_a_reused_connection_dropped_under_a_request_sends_it_again(
+        reset: bool, method: str, content: bytes | None) -> None:
+    """The server drops its kept connection on the second request, before any byte of
+    an answer, with a close or a reset, while the request is read or written: an
+    idempotent request with a body that can be sent again goes once more on a new
+    connection (a reset was a ReadError, a failed write a WriteError, neither sent
+    again)."""
+
+    def script(sock: socket.socket, number: int) -> None:
+        held = bytearray()
+        for count in (1, 2):
+            head = _head(sock, held)
+            if count == 2 and number == 1:
+                _drop(sock, reset)  # (a large body: mostly unread, so a failed write)
+                return
+            _body(sock, head, held)
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    server = ThreadServer(script)
+    session = SyncSession(expect_continue_threshold=None)
+    try:
+        assert session.request(method, server.url, content=b"a" if content else None).read() == b"ok"
+        assert session.request(method, server.url, content=content).read() == b"ok"
+        assert server.connections == 2
+    finally:
+        session.close()
+        server.close()
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["bytes", "stream"])
+def test_an_answer_and_close_in_the_middle_of_an_upload_is_the_response(
+        streamed: bool) -> None:
+    """RFC 9112 §9.5: a server may answer before the request's end and stop reading.
+    The answer came before the failed write: it is the response (not a WriteError)."""
+
+    def script(sock: socket.socket, number: int) -> None:
+        _head(sock, bytearray())
+        sock.sendall(b"HTTP/1.1 413 Too Large\r\nConnection: close\r\n"
+                     b"Content-Length: 8\r\n\r\ntoo big!")
+        _drop(sock, reset=False)  # the unread upload makes it a reset anyway
+
+    def pieces() -> Iterator[bytes]:
+        for _ in range(500):
+            yield b"u" * 100_000
+
+    server = ThreadServer(script)
+    session = SyncSession(expect_continue_threshold=None)
+    try:
+        content: Any = pieces() if streamed else b"u" * 50_000_000
+        response = session.request("POST", server.url, content=content)
+        assert response.status == 413 and response.read() == b"too big!"
+        assert session.pool.connections == 0
+    finally:
+        session.close()
+        server.close()
+
+
 def test_expect_continue(base: str) -> None:
     session = SyncSession(expect_continue_threshold=100)
     response = session.request("PUT", base + "/e", content=b"q" * 5000)

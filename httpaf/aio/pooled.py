@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from httpaf.connection import BodyReader, BodyWriter
 from httpaf.model import CLOSE, READ, ConnectionClosed, Response
-from httpaf.net import ReadError, ReadTimeout, WriteError, client_error
+from httpaf.net import ReadError, ReadTimeout, WriteError, client_error, read_failure
 
 from .protocols import ClientProtocol
 
@@ -246,9 +246,14 @@ class PooledProtocol(ClientProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         conn = self.conn
         if exc is not None and not conn.is_closed:
-            error = ReadError(str(exc) or type(exc).__name__)
-            error.__cause__ = exc
-            conn.report_exn(error)
+            exchange = self.exchange
+            awaiting = exchange is not None and exchange.head is None
+            if isinstance(exc, OSError):
+                conn.report_exn(read_failure(exc, awaiting))
+            else:
+                error = ReadError(str(exc) or type(exc).__name__)
+                error.__cause__ = exc
+                conn.report_exn(error)
         super().connection_lost(exc)
 
     def _connection_ended(self) -> None:

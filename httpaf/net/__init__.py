@@ -32,6 +32,7 @@ from .errors import (
     WriteError,
     WriteTimeout,
     client_error,
+    read_failure,
     retryable,
 )
 from .prepared import PreparedRequests
@@ -81,5 +82,6 @@ __all__ = [
     "client_error",
     "client_ssl_context",
     "proxy_for",
+    "read_failure",
     "retryable",
 ]

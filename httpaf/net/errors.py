@@ -31,6 +31,7 @@ __all__ = [
     "WriteError",
     "WriteTimeout",
     "client_error",
+    "read_failure",
     "retryable",
 ]
 
@@ -145,7 +146,23 @@ def client_error(error: BaseException) -> BaseException:
     return mapped
 
 
+def read_failure(error: OSError, awaiting_head: bool) -> BaseException:
+    """What a runtime tells the connection layer of a failed read: a reset
+    (``ConnectionError``) while a request awaits its response head is the connection
+    closing under it, a :class:`~httpaf.ConnectionClosed` (the connection layer adds
+    whether any of the response came: :func:`retryable` decides on that); anything
+    else a :class:`ReadError`. Either has ``error`` as its cause."""
+    text = str(error) or type(error).__name__
+    failure: BaseException = (
+        ConnectionClosed(text) if awaiting_head and isinstance(error, ConnectionError)
+        else ReadError(text)
+    )
+    failure.__cause__ = error
+    return failure
+
+
 def retryable(error: BaseException) -> bool:
-    """Whether ``error`` left the request unanswered: not one byte of a response came."""
-    cause = error.__cause__ if isinstance(error, RemoteProtocolError) else error
+    """Whether ``error`` left the request unanswered: not one byte of a response came
+    (the connection closed, or failed a write, under it)."""
+    cause = error.__cause__ if isinstance(error, (RemoteProtocolError, WriteError)) else error
     return isinstance(cause, ConnectionClosed) and not cause.response_started

@@ -25,18 +25,18 @@ from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from httpaf.connection import BodyReader, BodyWriter, ClientConnection, PreparedRequest
-from httpaf.model import CHUNKED, CLOSE, Closed, Config, Write
+from httpaf.model import CHUNKED, CLOSE, Closed, Config, ConnectionClosed, Write
 from httpaf.model import Response as Head
 from httpaf.net import (
     LocalProtocolError,
     Outgoing,
-    ReadError,
     ReadTimeout,
     RemoteProtocolError,
     TransportError,
     WriteError,
     WriteTimeout,
     client_error,
+    read_failure,
 )
 
 from .busy import BusyReads
@@ -48,6 +48,9 @@ _SCHEDULE_AT = 16384
 _KERNEL_TIMEOUTS = sys.platform.startswith("linux")
 _UNSET = -1.0  # a timeout not set on the socket yet
 _TIMED_OUT = (TimeoutError, BlockingIOError)  # Python's timeout; the kernel's (EAGAIN)
+#: Seconds to wait, at most, for an answer a server sent before it stopped reading the
+#: request (it is in the socket already, or comes with the close).
+_ANSWER_WAIT = 1.0
 
 
 def _timeval(timeout: float | None) -> bytes:
@@ -237,7 +240,7 @@ class SyncConnection:
             return
         pieces: Iterable[Any] = body.stream  # type: ignore[assignment]
         for piece in pieces:
-            if exchange.error is not None:
+            if exchange.error is not None or self.closed:
                 return
             if exchange.head is not None and exchange.head.status >= 300:
                 writer.abort()  # RFC 9112 §9.5: the server does not want the rest
@@ -275,8 +278,28 @@ class SyncConnection:
             except _TIMED_OUT:
                 self._fail(WriteTimeout(f"the request could not be written in {timeout} s"))
             except OSError as error:
-                conn.report_write_result(CLOSE)
-                self._fail(WriteError(str(error) or type(error).__name__), error)
+                self._write_failed(error, timeout)
+
+    def _write_failed(self, error: OSError, timeout: float | None) -> None:
+        """The server stopped taking the request. It may have answered first (RFC 9112
+        §9.5: a 413 and a close, say): that answer is read and stands, the rest of the
+        request is not sent. Else :class:`WriteError`, whose cause tells whether any
+        of the response came (so that a request on a reused connection can be sent
+        again, as after a close)."""
+        exchange = self.exchange
+        # (Read before the connection hears of the failed write: that fails the request.)
+        wait = _ANSWER_WAIT if timeout is None else min(timeout, _ANSWER_WAIT)
+        while (exchange is not None and exchange.head is None and exchange.error is None
+               and not self.conn.is_closed):
+            if not self._receive(wait):  # (bytes, the end or a reset: at once)
+                break
+        self.conn.report_write_result(CLOSE)
+        if exchange is not None and exchange.head is not None:
+            return
+        failure = WriteError(str(error) or type(error).__name__)
+        closed = ConnectionClosed(str(failure), True, False)
+        closed.__cause__ = error
+        self._fail(failure, closed)
 
     # -- receiving ---------------------------------------------------------------------
 
@@ -318,9 +341,8 @@ class SyncConnection:
         except _TIMED_OUT:
             return False
         except OSError as error:
-            failure = ReadError(str(error) or type(error).__name__)
-            failure.__cause__ = error
-            conn.report_exn(failure)
+            exchange = self.exchange
+            conn.report_exn(read_failure(error, exchange is not None and exchange.head is None))
             self.close()
             return True
         self._end = end + n
