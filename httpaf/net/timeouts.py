@@ -7,6 +7,7 @@ from dataclasses import dataclass
 __all__ = ["Timeout", "Limits"]
 
 _UNSET: float | None = -1.0
+_INFINITY = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,12 +28,18 @@ class Timeout:
     pool: float | None = _UNSET
 
     def __post_init__(self) -> None:
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValueError(f"Timeout must be positive seconds or None, not {self.timeout!r}")
+        if self.timeout == _INFINITY:
+            object.__setattr__(self, "timeout", None)
         for name in ("connect", "read", "write", "pool"):
             value = getattr(self, name)
             if value == _UNSET:
                 object.__setattr__(self, name, self.timeout)
             elif value is not None and not value > 0:
                 raise ValueError(f"Timeout.{name} must be positive seconds or None, not {value!r}")
+            elif value == _INFINITY:
+                object.__setattr__(self, name, None)  # (for ever: what None says)
 
 
 @dataclass(frozen=True, slots=True)
