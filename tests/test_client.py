@@ -215,6 +215,9 @@ def test_read_after_pieces_were_taken_is_refused() -> None:
             whole = await client.get(base + "/big/2000000")
             assert len(await whole.read()) == 2_000_000
             assert len(await whole.read()) == 2_000_000  # kept
+            empty = await client.get(base + "/x")
+            assert await empty.receive() is None  # (its end: nothing was taken)
+            assert await empty.read() == b""
 
     run(main())
 
@@ -378,6 +381,31 @@ def test_post_never_goes_on_a_connection_the_server_just_closed() -> None:
                 response = await client.post(server.url, content=b"%d" % i)
                 assert await response.read() == b"ok"
             assert server.connections == 10
+
+    run(main())
+
+
+def test_a_post_waiting_for_the_pool_checks_the_connection_it_is_handed() -> None:
+    """A connection released to a request waiting for the pool is checked as an idle
+    one is (a POST is not sent again): the server closed it after its answer."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(ok(b"ok"))
+        await writer.drain()
+        writer.close()
+
+    async def post(client: Client, url: str, i: int) -> bytes:
+        response = await client.post(url, content=b"%d" % i)
+        return await response.read()
+
+    async def main() -> None:
+        async with RawServer(script) as server, \
+                Client(max_connections=1, timeout=Timeout(5.0, pool=None)) as client:
+            for _ in range(10):
+                answers = await asyncio.gather(*(post(client, server.url, i) for i in range(2)))
+                assert answers == [b"ok", b"ok"]
+            assert server.connections == 20
 
     run(main())
 

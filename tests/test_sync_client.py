@@ -166,6 +166,23 @@ def test_a_response_dropped_while_the_pool_is_locked_is_given_up_later(base: str
     session.close()
 
 
+def test_a_thread_waiting_for_the_slot_of_a_given_up_connection_gets_it(base: str) -> None:
+    """A connection given up while the pool's lock was taken (queued: no wakeup)
+    frees its slot for a thread already waiting, even one without a pool timeout."""
+    session = SyncSession(limits=Limits(max_connections=1), timeout=Timeout(5.0, pool=None))
+    response = session.request("GET", base + "/big/5000000")
+    got: list[bytes] = []
+    waiter = threading.Thread(
+        target=lambda: got.append(session.request("GET", base + "/x").read()), daemon=True)
+    waiter.start()
+    time.sleep(0.2)  # the thread waits for the only connection
+    with session.pool._lock:  # as if another thread were inside the pool
+        del response
+    waiter.join(10)
+    assert got == [b""]
+    session.close()
+
+
 class ThreadServer:
     """A blocking socket server: ``script(sock, number)`` per connection, on threads."""
 

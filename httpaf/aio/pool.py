@@ -111,7 +111,10 @@ class Pool:
                 return await self._open(key, route_info, connect_timeout, trace)
             proto = await self._wait(key, pool_timeout)
             if proto is not None:
-                return proto
+                # (Handed over as it went idle: checked as take_idle checks.)
+                if proto.usable and not (checked and proto.input_pending()):
+                    return proto
+                proto.close()  # its slot is free now: try again
 
     def release(self, proto: PooledProtocol) -> None:
         """``proto`` finished an exchange and is idle: to a waiter, or kept."""

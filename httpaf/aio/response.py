@@ -121,6 +121,9 @@ class Response:
         if self._handed:
             raise StreamClosed.partly_read()
         if self._closed:
+            if self._ended:  # (an empty body, its end taken by receive(): nothing else)
+                self._content = b""
+                return b""
             raise StreamClosed("the response was closed before its body was read")
         reader = self._exchange.reader
         if reader is not None and reader.at_eof:
@@ -174,7 +177,8 @@ class Response:
         piece = self._pull()
         if piece is _PENDING:
             piece = await self._wait()
-        self._handed = True
+        if piece is not None:
+            self._handed = True
         return piece  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:

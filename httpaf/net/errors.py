@@ -146,23 +146,26 @@ def client_error(error: BaseException) -> BaseException:
     return mapped
 
 
-def read_failure(error: OSError, awaiting_head: bool) -> BaseException:
-    """What a runtime tells the connection layer of a failed read: a reset
-    (``ConnectionError``) while a request awaits its response head is the connection
-    closing under it, a :class:`~httpaf.ConnectionClosed` (the connection layer adds
-    whether any of the response came: :func:`retryable` decides on that); anything
-    else a :class:`ReadError`. Either has ``error`` as its cause."""
+def read_failure(error: OSError, awaiting_head: bool) -> ReadError:
+    """What a runtime tells the connection layer of a failed read: a
+    :class:`ReadError` caused by ``error``; a reset (``ConnectionError``) while a
+    request awaits its response head is the connection closing under it, so its cause
+    is a :class:`~httpaf.ConnectionClosed` (no response came: :func:`retryable`),
+    itself caused by ``error``."""
     text = str(error) or type(error).__name__
-    failure: BaseException = (
-        ConnectionClosed(text) if awaiting_head and isinstance(error, ConnectionError)
-        else ReadError(text)
-    )
-    failure.__cause__ = error
+    failure = ReadError(text)
+    if awaiting_head and isinstance(error, ConnectionError):
+        closed = ConnectionClosed(text, True, False)
+        closed.__cause__ = error
+        failure.__cause__ = closed
+    else:
+        failure.__cause__ = error
     return failure
 
 
 def retryable(error: BaseException) -> bool:
     """Whether ``error`` left the request unanswered: not one byte of a response came
     (the connection closed, or failed a write, under it)."""
-    cause = error.__cause__ if isinstance(error, (RemoteProtocolError, WriteError)) else error
+    cause = (error.__cause__ if isinstance(error, (RemoteProtocolError, ReadError, WriteError))
+             else error)
     return isinstance(cause, ConnectionClosed) and not cause.response_started

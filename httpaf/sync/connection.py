@@ -152,13 +152,14 @@ class SyncConnection:
                          and hasattr(socket.socket, "sendmsg") else None)
         self.closed = False
         self.counted = True  # holds a slot of its pool
+        self._write_broken = False  # a write failed after an early answer
 
     # -- state -------------------------------------------------------------------------
 
     def usable(self) -> bool:
         """Whether a new request may go out now: open, idle, and the server has sent
         nothing meanwhile (a readable idle socket is a close or bytes nobody asked for)."""
-        if self.closed or not self.conn.is_idle:
+        if self.closed or self._write_broken or not self.conn.is_idle:
             return False
         try:
             return not self._poll(0)
@@ -240,7 +241,7 @@ class SyncConnection:
             return
         pieces: Iterable[Any] = body.stream  # type: ignore[assignment]
         for piece in pieces:
-            if exchange.error is not None or self.closed:
+            if exchange.error is not None or self._write_broken:
                 return
             if exchange.head is not None and exchange.head.status >= 300:
                 writer.abort()  # RFC 9112 §9.5: the server does not want the rest
@@ -258,7 +259,10 @@ class SyncConnection:
         self.flush(write_timeout)
 
     def flush(self, timeout: float | None) -> None:
-        """Write everything the connection has to write."""
+        """Write everything the connection has to write (nothing once a write failed
+        after an early answer: :meth:`_write_failed`)."""
+        if self._write_broken:
+            return
         conn = self.conn
         sock = self.sock
         while True:
@@ -278,7 +282,8 @@ class SyncConnection:
             except _TIMED_OUT:
                 self._fail(WriteTimeout(f"the request could not be written in {timeout} s"))
             except OSError as error:
-                self._write_failed(error, timeout)
+                self._write_failed(error, timeout)  # (returns when an answer stands)
+                return
 
     def _write_failed(self, error: OSError, timeout: float | None) -> None:
         """The server stopped taking the request. It may have answered first (RFC 9112
@@ -293,9 +298,12 @@ class SyncConnection:
                and not self.conn.is_closed):
             if not self._receive(wait):  # (bytes, the end or a reset: at once)
                 break
-        self.conn.report_write_result(CLOSE)
-        if exchange is not None and exchange.head is not None:
+        if exchange is not None and exchange.head is not None and exchange.error is None:
+            # The answer stands, read as any (its body may be long): nothing more goes
+            # out, and the connection is not reused (its request never ended).
+            self._write_broken = True
             return
+        self.conn.report_write_result(CLOSE)
         failure = WriteError(str(error) or type(error).__name__)
         closed = ConnectionClosed(str(failure), True, False)
         closed.__cause__ = error

@@ -33,6 +33,9 @@ from .connection import SyncConnection
 
 __all__ = ["SyncPool", "open_connection"]
 
+#: Seconds a thread waits for a free connection before it looks again.
+_WAIT_SLICE = 0.1
+
 
 def open_connection(route: Route, timeout: float | None, config: Config,
                     expiry: float | None, trace: Any = None) -> SyncConnection:
@@ -184,9 +187,7 @@ class SyncPool:
             while True:
                 if self._closed:
                     raise TransportError("the client is closed")
-                while self._given_up:
-                    given = self._given_up.popleft()
-                    self._drop(given, self._routes.get(given.key))
+                self._drop_given_up()
                 entry = self._routes.get(key)
                 if entry is None:
                     entry = self._routes[key] = _Route()
@@ -203,7 +204,9 @@ class SyncPool:
                     raise PoolTimeout(f"no connection became free within {pool_timeout} seconds")
                 self._waiting += 1
                 try:
-                    self._freed.wait(left)
+                    # (In slices: a connection given up while the lock was taken frees
+                    # its slot without a wakeup; the next slice sees it.)
+                    self._freed.wait(_WAIT_SLICE if left is None else min(left, _WAIT_SLICE))
                 finally:
                     self._waiting -= 1
         try:
@@ -219,6 +222,7 @@ class SyncPool:
     def release(self, conn: SyncConnection) -> None:
         """``conn`` is idle again: kept for reuse, or closed."""
         with self._lock:
+            self._drop_given_up()
             entry = self._routes.get(conn.key)
             keep = self.limits.max_keepalive_connections
             if (
@@ -238,6 +242,7 @@ class SyncPool:
     def discard(self, conn: SyncConnection) -> None:
         """``conn`` cannot be reused: closed, its slot freed."""
         with self._lock:
+            self._drop_given_up()
             self._drop(conn, self._routes.get(conn.key))
 
     def give_up(self, conn: SyncConnection) -> None:
@@ -256,6 +261,7 @@ class SyncPool:
         """Close the idle connections; connections in use close when released."""
         with self._lock:
             self._closed = True
+            self._drop_given_up()
             for entry in self._routes.values():
                 while entry.idle:
                     conn = entry.idle.pop()
@@ -272,6 +278,12 @@ class SyncPool:
             entry.count -= 1
             self._total -= 1
         self._wake()
+
+    def _drop_given_up(self) -> None:
+        given_up = self._given_up
+        while given_up:
+            conn = given_up.popleft()
+            self._drop(conn, self._routes.get(conn.key))
 
     def _wake(self) -> None:
         # One waiting thread, if any, may take the freed slot or connection.
