@@ -17,8 +17,9 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from httpaf.connection import BodyReader
-from httpaf.model import Headers, StateError
+from httpaf.model import Headers
 from httpaf.net import StreamClosed
+from httpaf.net.response import ResponseHead
 
 from .pooled import Exchange
 
@@ -35,7 +36,7 @@ class HTTPStatusError(Exception):
         self.response = response
 
 
-class Response:
+class Response(ResponseHead):
     """A response: ``status``, ``reason``, ``headers``, then the body.
 
     ``await response.read()`` gives the whole body (kept as :attr:`content`);
@@ -46,20 +47,12 @@ class Response:
     """
 
     __slots__ = (
-        "status", "reason", "headers", "url", "method", "_exchange", "_content", "_chunk",
-        "_ended", "_closed", "_collect", "_handed", "__weakref__",
+        "_exchange", "_content", "_chunk", "_ended", "_closed", "_collect", "_handed",
+        "__weakref__",
     )  # fmt: skip
 
     def __init__(self, exchange: Exchange, url: Any, method: str) -> None:
-        head = exchange.head
-        if head is None:
-            raise StateError("a response is made once its head is in")
-        self.status = int(head.status)
-        self.reason = head.reason
-        self.headers: Headers = head.headers
-        #: The URL requested (:class:`~httpaf.net.URL`).
-        self.url = url
-        self.method = method
+        ResponseHead.__init__(self, exchange.head, url, method)
         self._exchange = exchange
         self._content: bytes | None = None
         self._chunk: Any = _PENDING
@@ -69,12 +62,6 @@ class Response:
         # next read scheduled at once, so a long body costs no wakeup per piece).
         self._collect: list[bytes] | None = None
         self._handed = False  # a piece went out by receive() or iteration
-
-    @property
-    def http_version(self) -> str:
-        """``"HTTP/1.1"`` or ``"HTTP/1.0"``."""
-        head = self._exchange.head
-        return "HTTP/1.1" if head is None else str(head.version)
 
     def __repr__(self) -> str:
         return f"<Response [{self.status} {self.reason}]>"

@@ -15,7 +15,7 @@ from typing import Any
 
 from httpaf import __version__
 from httpaf.connection import PreparedRequest
-from httpaf.model import Config, Headers, StateError
+from httpaf.model import Config, Headers
 from httpaf.net import (
     URL,
     Limits,
@@ -30,6 +30,7 @@ from httpaf.net import (
     retryable,
 )
 from httpaf.net.request import Content, HeaderFields, session_fields
+from httpaf.net.response import ResponseHead
 from httpaf.net.tls import Cert, Verify
 
 from .connection import SyncConnection, SyncExchange
@@ -42,22 +43,15 @@ EXPECT_CONTINUE_WAIT = 1.0
 _DEFAULT_HEADERS: list[tuple[str, str]] = [("User-Agent", f"httpaf/{__version__}")]
 
 
-class SyncResponse:
+class SyncResponse(ResponseHead):
     """A response: ``status``, ``reason``, ``headers``; the body read or iterated."""
 
-    __slots__ = ("status", "reason", "headers", "url", "method", "_exchange", "_conn",
-                 "_session", "_read_timeout", "_content", "_closed", "_done", "_handed")
+    __slots__ = ("_exchange", "_conn", "_session", "_read_timeout", "_content", "_closed",
+                 "_done", "_handed")
 
     def __init__(self, exchange: SyncExchange, session: SyncSession, url: URL, method: str,
                  read_timeout: float | None) -> None:
-        head = exchange.head
-        if head is None:
-            raise StateError("a response is made once its head is in")
-        self.status = int(head.status)
-        self.reason = head.reason
-        self.headers: Headers = head.headers
-        self.url = url
-        self.method = method
+        ResponseHead.__init__(self, exchange.head, url, method)
         self._exchange = exchange
         self._conn = exchange.conn
         self._session = session
@@ -66,12 +60,6 @@ class SyncResponse:
         self._closed = False
         self._done = exchange.released  # the connection went back already
         self._handed = False  # a piece went out by iteration
-
-    @property
-    def http_version(self) -> str:
-        """``"HTTP/1.1"`` or ``"HTTP/1.0"``."""
-        head = self._exchange.head
-        return "HTTP/1.1" if head is None else str(head.version)
 
     @property
     def trailers(self) -> Headers | None:
