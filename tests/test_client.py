@@ -675,6 +675,38 @@ def test_an_answer_and_close_in_the_middle_of_an_upload_is_the_response(
     run(main())
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["bytes", "stream"])
+@pytest.mark.parametrize("ending", ["close", "abort"])
+def test_an_answer_from_a_server_that_stops_reading_the_upload_is_the_response(
+        streamed: bool, ending: str) -> None:
+    """The server answers after the head, reads none of the upload and closes (a
+    reset: the upload is unread). The client reads while its writes wait for the
+    transport, so the answer, body and all, is in before the reset; the body's writing
+    looks at it as soon as it comes (it stops: a 4xx)."""
+    body = b"e" * 300_000
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head(reader)
+        writer.write(b"HTTP/1.1 413 Too Large\r\nConnection: close\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.transport.abort() if ending == "abort" else writer.close()
+
+    async def pieces() -> Any:
+        for _ in range(300):
+            yield b"u" * 100_000
+
+    async def main() -> None:
+        async with RawServer(script) as server, \
+                Client(expect_continue_threshold=None) as client:
+            content = pieces() if streamed else b"u" * 30_000_000
+            response = await client.post(server.url, content=content)
+            assert response.status == 413 and await response.read() == body
+
+    run(main())
+
+
 # -- Expect: 100-continue ---------------------------------------------------------------
 
 

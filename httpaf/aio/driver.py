@@ -306,7 +306,8 @@ class Driver:
     __slots__ = (
         "conn", "_config", "loop", "_reads", "_buf", "_view",
         "_input", "_start", "_end", "_transport", "_views_only", "_fresh", "_eof",
-        "_reading_paused", "_write_paused", "_writable", "_sending_file", "_busy",
+        "_reading_paused", "_write_paused", "_reads_while_write_paused", "_writable",
+        "_sending_file", "_busy",
         "_reader_wanted", "_writer_wanted", "_reading", "_fed", "_in_resume", "_active",
         "_lazy_pause", "_reader_waiting", "_writer_waiting", "_reader_done", "_buf_lent",
         "_writer_done", "_upgraded", "_lost", "_handoff", "_linger", "_probe",
@@ -336,6 +337,9 @@ class Driver:
         self._eof = False  # the peer finished sending
         self._reading_paused = False
         self._write_paused = False  # the transport asked us to stop (flow control)
+        # Whether reading goes on while writes are paused: a client's does (the server
+        # may answer before the request's end, RFC 9112 §9.5); a server's stops.
+        self._reads_while_write_paused = False
         # Resolved by resume_writing (a list once someone waits).
         self._writable: list[asyncio.Future[None]] | None = None
         self._sending_file = False  # loop.sendfile owns the transport's write side
@@ -673,7 +677,7 @@ class Driver:
                 if self._reader_done:
                     return
                 if op is READ:
-                    if self._write_paused and not self._eof:
+                    if self._write_paused and not self._eof and not self._reads_while_write_paused:
                         # The peer does not read what we send: stop reading what it
                         # sends, or its pipelined requests' answers pile up in memory.
                         # resume_writing starts reading again.

@@ -87,6 +87,12 @@ class Exchange:
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        proto = self.proto
+        if proto._write_paused and response.status >= 300:
+            # An answer that does not want the rest of the body (RFC 9112 §9.5): a body
+            # waiting for the transport to take more sees it now, not when the server
+            # reads. (After a 2xx the body goes on: the write timeout still counts.)
+            proto._wake_writable()
         if self.interim_waiter is not None:  # (only an Expect: 100-continue request's)
             self._wake_interim()
 

@@ -52,6 +52,7 @@ class ClientProtocol(Driver, asyncio.BufferedProtocol):
     def __init__(self, config: Config) -> None:
         super().__init__(config)
         self.conn = ClientConnection(config)
+        self._reads_while_write_paused = True  # (an answer may come before the end)
 
     def _maybe_close(self) -> None:
         if self._transport is not None and self._reader_done and self._writer_done:

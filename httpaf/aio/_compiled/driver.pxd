@@ -48,6 +48,7 @@ cdef class Driver:
     cdef public bint _eof
     cdef public bint _reading_paused
     cdef public bint _write_paused
+    cdef public bint _reads_while_write_paused
     cdef public object _writable
     cdef public bint _sending_file
     cdef public bint _busy
