@@ -72,9 +72,8 @@ class Pool:
     def take_idle(self, key: Hashable, checked: bool = False) -> PooledProtocol | None:
         """An idle connection of ``key``'s route, newest first, or ``None`` (no wait).
 
-        ``checked``: only one whose socket holds nothing unread (see
-        :meth:`PooledProtocol.input_pending`), for a request that is not sent again
-        when a connection turns out closed."""
+        ``checked``: see :meth:`PooledProtocol.reusable` (a request that is not sent
+        again when a connection turns out closed)."""
         route = self._routes.get(key)
         if route is None:
             return None
@@ -82,7 +81,7 @@ class Pool:
         while idle:
             proto = idle.pop()
             self._idle -= 1
-            if proto.usable and not (checked and proto.input_pending()):
+            if proto.reusable(checked):
                 return proto
             proto.close()
         return None
@@ -112,7 +111,7 @@ class Pool:
             proto = await self._wait(key, pool_timeout)
             if proto is not None:
                 # (Handed over as it went idle: checked as take_idle checks.)
-                if proto.usable and not (checked and proto.input_pending()):
+                if proto.reusable(checked):
                     return proto
                 proto.close()  # its slot is free now: try again
 

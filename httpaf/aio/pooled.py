@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from httpaf.connection import BodyReader, BodyWriter
 from httpaf.model import CLOSE, READ, ConnectionClosed, Response
-from httpaf.net import ReadError, ReadTimeout, WriteError, client_error, read_failure
+from httpaf.net import ReadTimeout, client_error, read_failure
 
 from .protocols import ClientProtocol
 
@@ -154,6 +154,12 @@ class PooledProtocol(ClientProtocol):
         """Whether a new request may be sent now."""
         return not self._closing and not self._finished and self.conn.is_idle
 
+    def reusable(self, checked: bool) -> bool:
+        """Whether the pool may hand this idle connection out: :attr:`usable`, and
+        (``checked``: for a request that is not sent again) nothing unread in its
+        socket (:meth:`input_pending`)."""
+        return self.usable and not (checked and self.input_pending())
+
     def input_pending(self) -> bool:
         """Whether the socket holds input the loop has not read yet (one ``poll``, no
         wait): on an idle connection, the server's close or bytes nobody asked for,
@@ -253,13 +259,7 @@ class PooledProtocol(ClientProtocol):
         conn = self.conn
         if exc is not None and not conn.is_closed:
             exchange = self.exchange
-            awaiting = exchange is not None and exchange.head is None
-            if isinstance(exc, OSError):
-                conn.report_exn(read_failure(exc, awaiting))
-            else:
-                error = ReadError(str(exc) or type(exc).__name__)
-                error.__cause__ = exc
-                conn.report_exn(error)
+            conn.report_exn(read_failure(exc, exchange is not None and exchange.head is None))
         super().connection_lost(exc)
 
     def _connection_ended(self) -> None:
@@ -283,15 +283,6 @@ class PooledProtocol(ClientProtocol):
         transport = self._transport
         if transport is not None and not transport.is_closing() and self._reader_done:
             self._maybe_close()
-
-    def writer_failed(self, error: BaseException) -> None:
-        """A write could not go out: the connection is over."""
-        conn = self.conn
-        if not conn.is_closed:
-            failure = WriteError(str(error) or type(error).__name__)
-            failure.__cause__ = error
-            conn.report_exn(failure)
-        self.close()
 
     # -- the timer -----------------------------------------------------------------------
 

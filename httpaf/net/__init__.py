@@ -34,6 +34,7 @@ from .errors import (
     client_error,
     read_failure,
     retryable,
+    write_failure,
 )
 from .prepared import PreparedRequests
 from .proxy import Proxies, Proxy, proxy_for
@@ -84,4 +85,5 @@ __all__ = [
     "proxy_for",
     "read_failure",
     "retryable",
+    "write_failure",
 ]

@@ -33,6 +33,7 @@ __all__ = [
     "client_error",
     "read_failure",
     "retryable",
+    "write_failure",
 ]
 
 
@@ -146,21 +147,31 @@ def client_error(error: BaseException) -> BaseException:
     return mapped
 
 
-def read_failure(error: OSError, awaiting_head: bool) -> ReadError:
+def read_failure(error: BaseException, awaiting_head: bool) -> ReadError:
     """What a runtime tells the connection layer of a failed read: a
     :class:`ReadError` caused by ``error``; a reset (``ConnectionError``) while a
     request awaits its response head is the connection closing under it, so its cause
-    is a :class:`~httpaf.ConnectionClosed` (no response came: :func:`retryable`),
-    itself caused by ``error``."""
-    text = str(error) or type(error).__name__
-    failure = ReadError(text)
-    if awaiting_head and isinstance(error, ConnectionError):
-        closed = ConnectionClosed(text, True, False)
-        closed.__cause__ = error
-        failure.__cause__ = closed
-    else:
-        failure.__cause__ = error
+    is :func:`_closed_under` ``error`` (no response came: :func:`retryable`)."""
+    failure = ReadError(str(error) or type(error).__name__)
+    failure.__cause__ = (_closed_under(error) if awaiting_head
+                         and isinstance(error, ConnectionError) else error)
     return failure
+
+
+def write_failure(error: BaseException) -> WriteError:
+    """A write that failed before any of the response came: a :class:`WriteError`
+    caused by :func:`_closed_under` ``error`` (:func:`retryable`)."""
+    failure = WriteError(str(error) or type(error).__name__)
+    failure.__cause__ = _closed_under(error)
+    return failure
+
+
+def _closed_under(error: BaseException) -> ConnectionClosed:
+    """The connection closed under a request that was sent, before any response byte;
+    caused by ``error``."""
+    closed = ConnectionClosed(str(error) or type(error).__name__, True, False)
+    closed.__cause__ = error
+    return closed
 
 
 def retryable(error: BaseException) -> bool:

@@ -28,18 +28,15 @@ class Timeout:
     pool: float | None = _UNSET
 
     def __post_init__(self) -> None:
-        if self.timeout is not None and not self.timeout > 0:
-            raise ValueError(f"Timeout must be positive seconds or None, not {self.timeout!r}")
-        if self.timeout == _INFINITY:
-            object.__setattr__(self, "timeout", None)
-        for name in ("connect", "read", "write", "pool"):
+        for name in ("timeout", "connect", "read", "write", "pool"):  # (timeout first)
             value = getattr(self, name)
-            if value == _UNSET:
-                object.__setattr__(self, name, self.timeout)
+            if value == _UNSET and name != "timeout":
+                value = self.timeout
             elif value is not None and not value > 0:
                 raise ValueError(f"Timeout.{name} must be positive seconds or None, not {value!r}")
-            elif value == _INFINITY:
-                object.__setattr__(self, name, None)  # (for ever: what None says)
+            if value == _INFINITY:
+                value = None  # (for ever: what None says)
+            object.__setattr__(self, name, value)
 
 
 @dataclass(frozen=True, slots=True)

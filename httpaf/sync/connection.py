@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from httpaf.connection import BodyReader, BodyWriter, ClientConnection, PreparedRequest
-from httpaf.model import CHUNKED, CLOSE, Closed, Config, ConnectionClosed, Write
+from httpaf.model import CHUNKED, CLOSE, Closed, Config, Write
 from httpaf.model import Response as Head
 from httpaf.net import (
     LocalProtocolError,
@@ -33,10 +33,10 @@ from httpaf.net import (
     ReadTimeout,
     RemoteProtocolError,
     TransportError,
-    WriteError,
     WriteTimeout,
     client_error,
     read_failure,
+    write_failure,
 )
 
 from .busy import BusyReads
@@ -304,10 +304,7 @@ class SyncConnection:
             self._write_broken = True
             return
         self.conn.report_write_result(CLOSE)
-        failure = WriteError(str(error) or type(error).__name__)
-        closed = ConnectionClosed(str(failure), True, False)
-        closed.__cause__ = error
-        self._fail(failure, closed)
+        self._fail(write_failure(error))
 
     # -- receiving ---------------------------------------------------------------------
 
